@@ -1,0 +1,1 @@
+"""The HTTP door: a thin Flask app that validates, writes Postgres and answers."""

@@ -1,0 +1,41 @@
+"""The Flask app factory: validation, storage calls and nothing slower."""
+from typing import Any
+
+from flask import Flask
+from flask_smorest import Api
+
+from api import auth, errors, requests
+from api.assistants.views import blp as assistants_blp
+from api.files.views import blp as files_blp
+from api.health.views import blp as health_blp
+from api.messages.views import blp as messages_blp
+from api.threads.views import blp as threads_blp
+
+SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask("treadle")
+    app.config.update(
+        API_TITLE="Treadle",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL=SWAGGER_UI,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.config.update(config or {})
+
+    api = Api(app)
+    for blueprint in (health_blp, assistants_blp, threads_blp, messages_blp, files_blp):
+        api.register_blueprint(blueprint)
+
+    app.before_request(requests.assign_request_id)
+    app.before_request(auth.authenticate)
+    app.before_request(requests.check_content_type)
+    app.after_request(requests.add_request_id)
+    errors.register(app)
+    return app

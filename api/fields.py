@@ -1,0 +1,187 @@
+"""Request fields shared by several resources: metadata, tools, tool_resources, lists."""
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from shared.pagination import PageQuery
+
+STRICT_INT = {"strict": True}
+
+
+class Metadata(fields.Dict):
+    """At most 16 pairs; keys up to 64 characters, values up to 512. Null means empty."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(
+            keys=fields.String(validate=validate.Length(max=64)),
+            values=fields.String(validate=validate.Length(max=512)),
+            validate=validate.Length(max=16, error="Metadata can have at most {max} pairs."),
+            allow_none=True,
+            **kwargs,
+        )
+
+
+class Tagged(fields.Field):
+    """A JSON object whose `type` picks the schema that loads it."""
+
+    def __init__(self, schemas: dict[str, type[Schema]], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.schemas = schemas
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValidationError("Not a valid mapping type.")
+        kind = value.get("type")
+        if kind not in self.schemas:
+            allowed = ", ".join(f"'{name}'" for name in self.schemas)
+            raise ValidationError(
+                {"type": [f"Invalid value: '{kind}'. Supported values are: {allowed}."]}
+            )
+        return self.schemas[kind]().load(value)
+
+
+class StringOr(fields.Field):
+    """Either one of a few fixed strings or a value loaded by another field."""
+
+    def __init__(self, strings: tuple[str, ...], other: fields.Field, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.strings = strings
+        self.other = other
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str):
+            if value not in self.strings:
+                raise ValidationError(f"Must be one of: {', '.join(self.strings)}.")
+            return value
+        return self.other.deserialize(value, attr, data, **kwargs)
+
+
+class FunctionDefinition(Schema):
+    name = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^[a-zA-Z0-9_-]{1,64}$",
+            error="Must be 1 to 64 characters of a-z, A-Z, 0-9, underscores and dashes.",
+        ),
+    )
+    description = fields.String()
+    parameters = fields.Dict()
+    strict = fields.Boolean(allow_none=True)
+
+
+class FunctionTool(Schema):
+    type = fields.String(required=True)
+    function = fields.Nested(FunctionDefinition, required=True)
+
+
+class CodeInterpreterTool(Schema):
+    type = fields.String(required=True)
+
+
+class RankingOptions(Schema):
+    ranker = fields.String(validate=validate.OneOf(["auto", "default_2024_08_21"]))
+    score_threshold = fields.Float(required=True, validate=validate.Range(min=0, max=1))
+
+
+class FileSearchSettings(Schema):
+    max_num_results = fields.Integer(validate=validate.Range(min=1, max=50), **STRICT_INT)
+    ranking_options = fields.Nested(RankingOptions)
+
+
+class FileSearchTool(Schema):
+    type = fields.String(required=True)
+    file_search = fields.Nested(FileSearchSettings)
+
+
+TOOL_SCHEMAS: dict[str, type[Schema]] = {
+    "code_interpreter": CodeInterpreterTool,
+    "file_search": FileSearchTool,
+    "function": FunctionTool,
+}
+
+
+def Tools(**kwargs: Any) -> fields.List:
+    return fields.List(Tagged(TOOL_SCHEMAS), validate=validate.Length(max=128), **kwargs)
+
+
+class JsonSchemaFormat(Schema):
+    name = fields.String(required=True, validate=validate.Regexp(r"^[a-zA-Z0-9_-]{1,64}$"))
+    description = fields.String()
+    schema = fields.Dict()
+    strict = fields.Boolean(allow_none=True)
+
+
+class TextFormat(Schema):
+    type = fields.String(required=True)
+
+
+class JsonSchemaResponseFormat(Schema):
+    type = fields.String(required=True)
+    json_schema = fields.Nested(JsonSchemaFormat, required=True)
+
+
+def ResponseFormat(**kwargs: Any) -> StringOr:
+    return StringOr(
+        ("auto",),
+        Tagged({
+            "text": TextFormat,
+            "json_object": TextFormat,
+            "json_schema": JsonSchemaResponseFormat,
+        }),
+        allow_none=True,
+        **kwargs,
+    )
+
+
+class StaticChunking(Schema):
+    max_chunk_size_tokens = fields.Integer(
+        required=True, validate=validate.Range(min=100, max=4096), **STRICT_INT
+    )
+    chunk_overlap_tokens = fields.Integer(required=True, validate=validate.Range(min=0),
+                                          **STRICT_INT)
+
+
+class AutoChunkingStrategy(Schema):
+    type = fields.String(required=True)
+
+
+class StaticChunkingStrategy(Schema):
+    type = fields.String(required=True)
+    static = fields.Nested(StaticChunking, required=True)
+
+
+class VectorStoreHelper(Schema):
+    file_ids = fields.List(fields.String())
+    chunking_strategy = Tagged({"auto": AutoChunkingStrategy, "static": StaticChunkingStrategy})
+    metadata = Metadata()
+
+
+class CodeInterpreterResources(Schema):
+    file_ids = fields.List(fields.String(), validate=validate.Length(max=20))
+
+
+class FileSearchResources(Schema):
+    vector_store_ids = fields.List(fields.String(), validate=validate.Length(max=1))
+    vector_stores = fields.List(fields.Nested(VectorStoreHelper), validate=validate.Length(max=1))
+
+
+class ToolResources(Schema):
+    code_interpreter = fields.Nested(CodeInterpreterResources)
+    file_search = fields.Nested(FileSearchResources)
+
+
+REASONING_EFFORTS = ["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+
+
+class ListArgs(Schema):
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    order = fields.String(load_default="desc", validate=validate.OneOf(["asc", "desc"]))
+    after = fields.String()
+    before = fields.String()
+
+
+def page_query(args: dict[str, Any]) -> PageQuery:
+    return PageQuery(
+        limit=args["limit"], order=args["order"],
+        after=args.get("after"), before=args.get("before"),
+    )

@@ -1,0 +1,36 @@
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from shared.db import unit_of_work
+from shared.errors import ServiceUnavailableError
+from shared.redis import get_redis
+
+blp = Blueprint("health", __name__, description="Liveness and readiness for orchestrators.")
+
+
+@blp.route("/health")
+class Health(MethodView):
+    def get(self) -> dict[str, Any]:
+        return {"status": "ok"}
+
+
+@blp.route("/ready")
+class Ready(MethodView):
+    def get(self) -> dict[str, Any]:
+        checks: dict[str, str] = {}
+        try:
+            with unit_of_work() as conn:
+                conn.execute("SELECT 1")
+            checks["postgres"] = "ok"
+        except Exception as exc:
+            checks["postgres"] = f"error: {exc}"
+        try:
+            get_redis().ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"error: {exc}"
+        if any(v != "ok" for v in checks.values()):
+            raise ServiceUnavailableError(f"Not ready: {checks}")
+        return {"status": "ok", "checks": checks}

@@ -1,0 +1,36 @@
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.auth import project_id
+from api.threads.schemas import CreateThread, ModifyThread
+from shared import threads
+from shared.objects import DeletedObject, ThreadObject
+
+blp = Blueprint("threads", __name__, url_prefix="/v1/threads",
+                description="Threads: conversations that hold messages.")
+
+
+@blp.route("")
+class Threads(MethodView):
+    @blp.arguments(CreateThread)
+    @blp.response(200, ThreadObject)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        return threads.create_thread(project_id(), body)
+
+
+@blp.route("/<thread_id>")
+class Thread(MethodView):
+    @blp.response(200, ThreadObject)
+    def get(self, thread_id: str) -> dict[str, Any]:
+        return threads.get_thread(project_id(), thread_id)
+
+    @blp.arguments(ModifyThread)
+    @blp.response(200, ThreadObject)
+    def post(self, body: dict[str, Any], thread_id: str) -> dict[str, Any]:
+        return threads.modify_thread(project_id(), thread_id, body)
+
+    @blp.response(200, DeletedObject)
+    def delete(self, thread_id: str) -> dict[str, Any]:
+        return threads.delete_thread(project_id(), thread_id)

@@ -1,0 +1,1 @@
+"""Isolated code execution for the code_interpreter tool."""

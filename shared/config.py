@@ -1,0 +1,30 @@
+"""The one typed settings object; nothing else reads the environment."""
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TREADLE_", extra="ignore")
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/treadle"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    data_dir: Path = Path(".treadle")
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_workers: int = 2
+    api_worker_connections: int = 1000
+
+    db_pool_min: int = 1
+    db_pool_max: int = 20
+
+    blob_store: Literal["postgres", "directory"] = "postgres"
+    max_file_bytes: int = 512 * 1024 * 1024
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,45 @@
+"""Postgres access: one connection pool per process and a unit of work per transaction."""
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from psycopg import Connection
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from shared.config import get_settings
+
+_pool: ConnectionPool | None = None
+
+Conn = Connection[dict[str, Any]]
+
+
+def get_pool() -> ConnectionPool:
+    """Open the pool lazily so each forked server or worker process gets its own sockets."""
+    global _pool
+    if _pool is None:
+        settings = get_settings()
+        _pool = ConnectionPool(
+            settings.database_url,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            kwargs={"row_factory": dict_row, "autocommit": False},
+            open=True,
+            timeout=10,
+            name="treadle",
+        )
+    return _pool
+
+
+def close_pool() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.close()
+        _pool = None
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Conn]:
+    """A transaction that commits when the block ends cleanly and rolls back otherwise."""
+    with get_pool().connection() as conn:
+        yield conn

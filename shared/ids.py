@@ -1,0 +1,39 @@
+"""Object ids with OpenAI's prefixes, and the one check of an id's prefix."""
+import secrets
+import string
+
+from shared.errors import InvalidRequestError
+
+_ALPHABET = string.ascii_letters + string.digits
+_ID_LENGTH = 24
+
+PREFIXES: dict[str, str] = {
+    "assistant": "asst_",
+    "thread": "thread_",
+    "message": "msg_",
+    "run": "run_",
+    "step": "step_",
+    "call": "call_",
+    "file": "file-",
+    "vector_store": "vs_",
+    "file_batch": "vsfb_",
+    "project": "proj_",
+    "api_key": "key_",
+}
+
+
+def new_id(kind: str) -> str:
+    return PREFIXES[kind] + "".join(secrets.choice(_ALPHABET) for _ in range(_ID_LENGTH))
+
+
+def check_id(kind: str, value: str, param: str) -> str:
+    """Refuse an id that cannot be of `kind`, before any lookup, as OpenAI does."""
+    prefix = PREFIXES[kind]
+    if not value.startswith(prefix):
+        raise InvalidRequestError(
+            f"Invalid '{param}': '{value}'. Expected an ID that begins with "
+            f"'{prefix.rstrip('_-')}'.",
+            param=param,
+            code="invalid_value",
+        )
+    return value

@@ -1,0 +1,87 @@
+"""Messages on a thread: content normalised to the wire's parts, files checked."""
+from typing import Any
+
+from shared import repository
+from shared.clock import now
+from shared.db import Conn, unit_of_work
+from shared.objects import deleted
+from shared.pagination import Page, PageQuery
+from shared.repository import MESSAGES, THREADS
+from shared.tool_resources import require_files
+
+
+def _content_parts(conn: Conn, project_id: str, content: str | list[dict[str, Any]],
+                   param: str) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": {"value": content, "annotations": []}}]
+    parts: list[dict[str, Any]] = []
+    for index, part in enumerate(content):
+        if part["type"] == "text":
+            parts.append({"type": "text", "text": {"value": part["text"], "annotations": []}})
+            continue
+        if part["type"] == "image_file":
+            require_files(conn, project_id, [part["image_file"]["file_id"]],
+                          f"{param}[{index}].image_file.file_id")
+        parts.append(part)
+    return parts
+
+
+def insert_message(conn: Conn, project_id: str, thread_id: str, fields: dict[str, Any],
+                   param: str = "") -> dict[str, Any]:
+    """Store one client-written message; `param` prefixes error params for nested input."""
+    attachments = fields.get("attachments") or []
+    require_files(conn, project_id, [a["file_id"] for a in attachments], f"{param}attachments")
+    created_at = now()
+    return repository.insert(conn, MESSAGES, {
+        "project_id": project_id,
+        "thread_id": thread_id,
+        "created_at": created_at,
+        "status": "completed",
+        "completed_at": created_at,
+        "role": fields["role"],
+        "content": _content_parts(conn, project_id, fields["content"], f"{param}content"),
+        "attachments": attachments,
+        "metadata": fields.get("metadata") or {},
+    })
+
+
+def _thread_scope(conn: Conn, project_id: str, thread_id: str) -> dict[str, str]:
+    repository.get(conn, THREADS, {"project_id": project_id}, thread_id, "thread_id")
+    return {"project_id": project_id, "thread_id": thread_id}
+
+
+def create_message(project_id: str, thread_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    with unit_of_work() as conn:
+        _thread_scope(conn, project_id, thread_id)
+        return insert_message(conn, project_id, thread_id, fields)
+
+
+def get_message(project_id: str, thread_id: str, message_id: str) -> dict[str, Any]:
+    with unit_of_work() as conn:
+        scope = _thread_scope(conn, project_id, thread_id)
+        return repository.get(conn, MESSAGES, scope, message_id, "message_id")
+
+
+def modify_message(project_id: str, thread_id: str, message_id: str,
+                   changes: dict[str, Any]) -> dict[str, Any]:
+    with unit_of_work() as conn:
+        scope = _thread_scope(conn, project_id, thread_id)
+        if "metadata" in changes:
+            changes = {**changes, "metadata": changes["metadata"] or {}}
+        return repository.update(conn, MESSAGES, scope, message_id, "message_id", changes)
+
+
+def delete_message(project_id: str, thread_id: str, message_id: str) -> dict[str, Any]:
+    with unit_of_work() as conn:
+        scope = _thread_scope(conn, project_id, thread_id)
+        repository.delete(conn, MESSAGES, scope, message_id, "message_id")
+    return deleted(message_id, "thread.message.deleted")
+
+
+def list_messages(project_id: str, thread_id: str, query: PageQuery,
+                  run_id: str | None = None) -> Page:
+    with unit_of_work() as conn:
+        scope: dict[str, Any] = _thread_scope(conn, project_id, thread_id)
+        if run_id is not None:
+            scope["run_id"] = run_id
+        return repository.page(conn, MESSAGES, scope, query)

@@ -1,0 +1,82 @@
+"""Wire shapes of the objects Treadle returns, shared by the API and the workers.
+
+Rows from the repositories carry the spec's field names; these schemas pick exactly the
+spec's fields from them, so a column added for internal use never leaks onto the wire.
+"""
+from typing import Any
+
+from marshmallow import Schema, fields
+
+
+class _Object(Schema):
+    id = fields.String(required=True)
+    created_at = fields.Integer(required=True)
+
+
+class AssistantObject(_Object):
+    object = fields.Constant("assistant")
+    name = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    model = fields.String()
+    instructions = fields.String(allow_none=True)
+    tools = fields.List(fields.Dict())
+    tool_resources = fields.Dict(allow_none=True)
+    metadata = fields.Dict(keys=fields.String(), values=fields.String())
+    temperature = fields.Float(allow_none=True)
+    top_p = fields.Float(allow_none=True)
+    response_format = fields.Raw(allow_none=True)
+    reasoning_effort = fields.String(allow_none=True)
+
+
+class ThreadObject(_Object):
+    object = fields.Constant("thread")
+    tool_resources = fields.Dict(allow_none=True)
+    metadata = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class MessageObject(_Object):
+    object = fields.Constant("thread.message")
+    thread_id = fields.String()
+    status = fields.String()
+    incomplete_details = fields.Dict(allow_none=True)
+    completed_at = fields.Integer(allow_none=True)
+    incomplete_at = fields.Integer(allow_none=True)
+    role = fields.String()
+    content = fields.List(fields.Dict())
+    assistant_id = fields.String(allow_none=True)
+    run_id = fields.String(allow_none=True)
+    attachments = fields.List(fields.Dict(), allow_none=True)
+    metadata = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class FileObject(_Object):
+    object = fields.Constant("file")
+    bytes = fields.Integer()
+    filename = fields.String()
+    purpose = fields.String()
+    status = fields.String()
+    status_details = fields.String(allow_none=True)
+    expires_at = fields.Integer(allow_none=True)
+
+
+class DeletedObject(Schema):
+    id = fields.String(required=True)
+    object = fields.String(required=True)
+    deleted = fields.Boolean(required=True)
+
+
+def list_schema(item: type[Schema]) -> type[Schema]:
+    """The list envelope around `item`, named for the OpenAPI document."""
+    name = item.__name__.removesuffix("Object") + "List"
+    attrs: dict[str, Any] = {
+        "object": fields.Constant("list"),
+        "data": fields.List(fields.Nested(item)),
+        "first_id": fields.String(allow_none=True),
+        "last_id": fields.String(allow_none=True),
+        "has_more": fields.Boolean(),
+    }
+    return type(name, (Schema,), attrs)
+
+
+def deleted(object_id: str, object_name: str) -> dict[str, Any]:
+    return {"id": object_id, "object": object_name, "deleted": True}

@@ -1,0 +1,109 @@
+"""Parameterised SQL shared by every object table: insert, fetch, update, delete, list."""
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from shared.db import Conn
+from shared.errors import NotFoundError
+from shared.ids import check_id, new_id
+from shared.pagination import Page, PageQuery, fetch_page
+
+# Columns stored as JSONB; any value bound to them is wrapped, strings included.
+JSON_COLUMNS = frozenset(
+    {
+        "tools",
+        "tool_resources",
+        "metadata",
+        "response_format",
+        "content",
+        "attachments",
+        "incomplete_details",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    kind: str
+    label: str
+
+    def not_found(self, object_id: str) -> NotFoundError:
+        return NotFoundError(f"No {self.label} found with id '{object_id}'.", param=None)
+
+
+ASSISTANTS = Table("assistants", "assistant", "assistant")
+THREADS = Table("threads", "thread", "thread")
+MESSAGES = Table("messages", "message", "message")
+FILES = Table("files", "file", "file")
+
+
+def _bind(column: str, value: Any) -> Any:
+    return Jsonb(value) if column in JSON_COLUMNS and value is not None else value
+
+
+def _where(scope: dict[str, Any]) -> sql.Composed:
+    return sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in scope)
+
+
+def insert(conn: Conn, table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    row = {"id": new_id(table.kind), **row}
+    statement = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING *").format(
+        sql.Identifier(table.name),
+        sql.SQL(", ").join(map(sql.Identifier, row)),
+        sql.SQL(", ").join(sql.Placeholder() * len(row)),
+    )
+    created = conn.execute(statement, [_bind(k, v) for k, v in row.items()]).fetchone()
+    assert created is not None
+    return created
+
+
+def get(
+    conn: Conn, table: Table, scope: dict[str, Any], object_id: str, param: str,
+    for_update: bool = False,
+) -> dict[str, Any]:
+    """The object with `object_id` inside `scope`; 400 for a malformed id, 404 if absent."""
+    check_id(table.kind, object_id, param)
+    statement = sql.SQL("SELECT * FROM {} WHERE id = %s AND {}{}").format(
+        sql.Identifier(table.name),
+        _where(scope),
+        sql.SQL(" FOR UPDATE" if for_update else ""),
+    )
+    row = conn.execute(statement, [object_id, *scope.values()]).fetchone()
+    if row is None:
+        raise table.not_found(object_id)
+    return row
+
+
+def update(
+    conn: Conn, table: Table, scope: dict[str, Any], object_id: str, param: str,
+    changes: dict[str, Any],
+) -> dict[str, Any]:
+    if not changes:
+        return get(conn, table, scope, object_id, param)
+    check_id(table.kind, object_id, param)
+    statement = sql.SQL("UPDATE {} SET {} WHERE id = %s AND {} RETURNING *").format(
+        sql.Identifier(table.name),
+        sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in changes),
+        _where(scope),
+    )
+    params = [_bind(k, v) for k, v in changes.items()] + [object_id, *scope.values()]
+    row = conn.execute(statement, params).fetchone()
+    if row is None:
+        raise table.not_found(object_id)
+    return row
+
+
+def delete(conn: Conn, table: Table, scope: dict[str, Any], object_id: str, param: str) -> None:
+    check_id(table.kind, object_id, param)
+    statement = sql.SQL("DELETE FROM {} WHERE id = %s AND {}").format(
+        sql.Identifier(table.name), _where(scope)
+    )
+    if conn.execute(statement, [object_id, *scope.values()]).rowcount == 0:
+        raise table.not_found(object_id)
+
+
+def page(conn: Conn, table: Table, scope: dict[str, Any], query: PageQuery) -> Page:
+    return fetch_page(conn, table.name, scope, query)

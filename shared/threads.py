@@ -1,0 +1,50 @@
+"""Threads: created with their first messages in one transaction."""
+from typing import Any
+
+from shared import repository
+from shared.clock import now
+from shared.db import unit_of_work
+from shared.messages import insert_message
+from shared.objects import deleted
+from shared.repository import THREADS
+from shared.tool_resources import check_tool_resources
+
+
+def create_thread(project_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    with unit_of_work() as conn:
+        thread = repository.insert(conn, THREADS, {
+            "project_id": project_id,
+            "created_at": now(),
+            "tool_resources": check_tool_resources(
+                conn, project_id, fields.get("tool_resources"), "tool_resources"
+            ),
+            "metadata": fields.get("metadata") or {},
+        })
+        for index, message in enumerate(fields.get("messages") or []):
+            insert_message(conn, project_id, thread["id"], message, f"messages[{index}].")
+        return thread
+
+
+def get_thread(project_id: str, thread_id: str) -> dict[str, Any]:
+    with unit_of_work() as conn:
+        return repository.get(conn, THREADS, {"project_id": project_id}, thread_id, "thread_id")
+
+
+def modify_thread(project_id: str, thread_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    with unit_of_work() as conn:
+        scope = {"project_id": project_id}
+        repository.get(conn, THREADS, scope, thread_id, "thread_id", for_update=True)
+        changes = dict(changes)
+        if "tool_resources" in changes:
+            changes["tool_resources"] = check_tool_resources(
+                conn, project_id, changes["tool_resources"], "tool_resources"
+            )
+        if "metadata" in changes:
+            changes["metadata"] = changes["metadata"] or {}
+        return repository.update(conn, THREADS, scope, thread_id, "thread_id", changes)
+
+
+def delete_thread(project_id: str, thread_id: str) -> dict[str, Any]:
+    with unit_of_work() as conn:
+        repository.delete(conn, THREADS, {"project_id": project_id}, thread_id, "thread_id")
+    return deleted(thread_id, "thread.deleted")

@@ -1,0 +1,1 @@
+"""Celery worker pools (runs, ingest, sandbox, timers)."""
