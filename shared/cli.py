@@ -98,3 +98,7 @@ def up() -> None:
     click.echo(f"Serving the API on http://{settings.api_host}:{settings.api_port}/v1 "
                f"(docs at /docs)")
     _serve_api(settings.api_host, settings.api_port, settings.api_workers)
+
+
+if __name__ == "__main__":
+    main()

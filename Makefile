@@ -1,0 +1,43 @@
+# Two commands matter: `make run` serves Treadle, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+# A second environment holding the previous generation of the openai SDK (client.beta.*),
+# so the end-to-end suite proves both generations against the same server.
+SDK1_VENV := .venv-sdk1
+SDK1_VERSION := 1.65.5
+PYTEST_WORKERS ?= 2
+
+.PHONY: install run api migrate test test-sdk3 test-sdk1 bench
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+$(SDK1_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(SDK1_VENV)
+	$(SDK1_VENV)/bin/pip install --quiet --upgrade pip
+	$(SDK1_VENV)/bin/pip install --quiet -e '.[test]'
+	$(SDK1_VENV)/bin/pip install --quiet 'openai==$(SDK1_VERSION)'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(VENV)/bin/treadle up
+
+migrate: install
+	$(VENV)/bin/treadle migrate
+
+test: test-sdk3 test-sdk1
+
+test-sdk3: install
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) tests
+
+test-sdk1: install $(SDK1_VENV)/.installed
+	TREADLE_TEST_SERVER_PYTHON=$(CURDIR)/$(VENV)/bin/python \
+		$(SDK1_VENV)/bin/pytest -n $(PYTEST_WORKERS) tests/e2e
+
+bench: install
+	$(VENV)/bin/python bench/rest.py

@@ -1,0 +1,101 @@
+"""Fixtures shared by every suite: a fresh database per test process and a real server.
+
+Each pytest-xdist worker gets its own database and its own API server process, and every
+test its own project, so tests never see each other's objects.
+"""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+BASE_DATABASE_URL = os.environ.get(
+    "TREADLE_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+# The API server always runs from the app's own environment, even when the tests run
+# from a venv holding another generation of the openai SDK.
+SERVER_PYTHON = Path(os.environ.get("TREADLE_TEST_SERVER_PYTHON", sys.executable))
+TREADLE = SERVER_PYTHON.parent / "treadle"
+
+
+def _maintenance_url() -> str:
+    return make_conninfo(BASE_DATABASE_URL, dbname="postgres")
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    name = f"treadle_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_maintenance_url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_conninfo(BASE_DATABASE_URL, dbname=name)
+    # The tests' own calls into shared/ (keys, direct checks) use the same database.
+    os.environ["TREADLE_DATABASE_URL"] = url
+    subprocess.run([str(TREADLE), "migrate"], check=True, env={**os.environ},
+                   capture_output=True)
+    yield url
+    with psycopg.connect(_maintenance_url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_healthy(base: str, process: subprocess.Popen[bytes], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("server did not become healthy")
+
+
+@pytest.fixture(scope="session")
+def server_env(database_url: str) -> dict[str, str]:
+    return {**os.environ, "TREADLE_DATABASE_URL": database_url,
+            "TREADLE_API_WORKERS": "1", "TREADLE_MAX_FILE_BYTES": str(4 * 1024 * 1024)}
+
+
+@pytest.fixture(scope="session")
+def api_base(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[str]:
+    """The root URL of a running `treadle api` process."""
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("server") / "api.log", "wb")
+    process = subprocess.Popen([str(TREADLE), "api", "--port", str(port)], env=server_env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(base, process)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        log.close()
+
+
+@pytest.fixture
+def api_key(database_url: str) -> str:
+    """A key for a project of this test's own."""
+    from shared.keys import create_key
+
+    return create_key(f"test-{uuid.uuid4().hex}")
