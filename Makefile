@@ -7,7 +7,7 @@ SDK1_VENV := .venv-sdk1
 SDK1_VERSION := 1.65.5
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run api migrate test test-sdk3 test-sdk1 bench
+.PHONY: install run migrate lint test test-sdk3 test-sdk1 bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,11 @@ run: install
 migrate: install
 	$(VENV)/bin/treadle migrate
 
-test: test-sdk3 test-sdk1
+lint: install
+	$(VENV)/bin/ruff check api shared workers sandbox tests bench
+	$(VENV)/bin/mypy api shared workers sandbox
+
+test: lint test-sdk3 test-sdk1
 
 test-sdk3: install
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) tests

@@ -10,8 +10,14 @@ from api.files.views import blp as files_blp
 from api.health.views import blp as health_blp
 from api.messages.views import blp as messages_blp
 from api.threads.views import blp as threads_blp
+from shared.objects import ErrorObject
 
 SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+
+
+class _Api(Api):
+    # Document errors in the shape api/errors.py renders, not flask-smorest's own.
+    ERROR_SCHEMA = ErrorObject
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -24,12 +30,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
         OPENAPI_SWAGGER_UI_URL=SWAGGER_UI,
-        JSON_SORT_KEYS=False,
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+        },
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.update(config or {})
 
-    api = Api(app)
+    api = _Api(app)
     for blueprint in (health_blp, assistants_blp, threads_blp, messages_blp, files_blp):
         api.register_blueprint(blueprint)
 

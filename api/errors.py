@@ -3,9 +3,9 @@ import logging
 from typing import Any
 
 import psycopg
+from flask import Flask, Response, jsonify, request
 from psycopg_pool import PoolTimeout
 from redis.exceptions import RedisError
-from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from shared.errors import (

@@ -5,7 +5,6 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from shared.pagination import PageQuery
 
-STRICT_INT = {"strict": True}
 
 
 class Metadata(fields.Dict):
@@ -84,7 +83,7 @@ class RankingOptions(Schema):
 
 
 class FileSearchSettings(Schema):
-    max_num_results = fields.Integer(validate=validate.Range(min=1, max=50), **STRICT_INT)
+    max_num_results = fields.Integer(validate=validate.Range(min=1, max=50), strict=True)
     ranking_options = fields.Nested(RankingOptions)
 
 
@@ -135,10 +134,10 @@ def ResponseFormat(**kwargs: Any) -> StringOr:
 
 class StaticChunking(Schema):
     max_chunk_size_tokens = fields.Integer(
-        required=True, validate=validate.Range(min=100, max=4096), **STRICT_INT
+        required=True, validate=validate.Range(min=100, max=4096), strict=True
     )
     chunk_overlap_tokens = fields.Integer(required=True, validate=validate.Range(min=0),
-                                          **STRICT_INT)
+                                          strict=True)
 
 
 class AutoChunkingStrategy(Schema):

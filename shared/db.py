@@ -1,7 +1,7 @@
 """Postgres access: one connection pool per process and a unit of work per transaction."""
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from psycopg import Connection
 from psycopg.rows import dict_row
@@ -9,12 +9,12 @@ from psycopg_pool import ConnectionPool
 
 from shared.config import get_settings
 
-_pool: ConnectionPool | None = None
-
 Conn = Connection[dict[str, Any]]
 
+_pool: ConnectionPool[Any] | None = None
 
-def get_pool() -> ConnectionPool:
+
+def get_pool() -> ConnectionPool[Any]:
     """Open the pool lazily so each forked server or worker process gets its own sockets."""
     global _pool
     if _pool is None:
@@ -42,4 +42,4 @@ def close_pool() -> None:
 def unit_of_work() -> Iterator[Conn]:
     """A transaction that commits when the block ends cleanly and rolls back otherwise."""
     with get_pool().connection() as conn:
-        yield conn
+        yield cast(Conn, conn)

@@ -19,7 +19,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 def ensure_database(database_url: str) -> bool:
     """Create the configured database when the server lacks it; True when created."""
     params = conninfo_to_dict(database_url)
-    name = params.get("dbname")
+    name = str(params.get("dbname") or "")
     if not name:
         return False
     maintenance = make_conninfo(database_url, dbname="postgres")
@@ -36,7 +36,7 @@ def ensure_database(database_url: str) -> bool:
 
 def migration_files() -> list[tuple[str, str]]:
     folder = resources.files("shared") / "migrations"
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
 
 

@@ -5,7 +5,7 @@ spec's fields from them, so a column added for internal use never leaks onto the
 """
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, post_dump
 
 
 class _Object(Schema):
@@ -58,11 +58,30 @@ class FileObject(_Object):
     status_details = fields.String(allow_none=True)
     expires_at = fields.Integer(allow_none=True)
 
+    @post_dump
+    def _omit_unset(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        # The spec types these as plain values, never null: absent when they do not apply.
+        for key in ("status_details", "expires_at"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
+
 
 class DeletedObject(Schema):
     id = fields.String(required=True)
     object = fields.String(required=True)
     deleted = fields.Boolean(required=True)
+
+
+class ErrorDetail(Schema):
+    message = fields.String(required=True)
+    type = fields.String(required=True)
+    param = fields.String(allow_none=True)
+    code = fields.String(allow_none=True)
+
+
+class ErrorObject(Schema):
+    error = fields.Nested(ErrorDetail, required=True)
 
 
 def list_schema(item: type[Schema]) -> type[Schema]:

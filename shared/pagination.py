@@ -52,7 +52,9 @@ def fetch_page(conn: Conn, table: str, scope: dict[str, Any], query: PageQuery) 
     """
     ascending = query.order == "asc"
     backwards = query.before is not None and query.after is None
-    conditions = [sql.SQL("{} = %s").format(sql.Identifier(k)) for k in scope]
+    conditions: list[sql.Composable] = [
+        sql.SQL("{} = %s").format(sql.Identifier(k)) for k in scope
+    ]
     params: list[Any] = list(scope.values())
     if query.after is not None:
         conditions.append(sql.SQL("seq > %s" if ascending else "seq < %s"))

@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 BASE_DATABASE_URL = os.environ.get(
     "TREADLE_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -80,17 +80,16 @@ def api_base(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactor
              ) -> Iterator[str]:
     """The root URL of a running `treadle api` process."""
     port = free_port()
-    log = open(tmp_path_factory.mktemp("server") / "api.log", "wb")
-    process = subprocess.Popen([str(TREADLE), "api", "--port", str(port)], env=server_env,
-                               stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(base, process)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        log.close()
+    with open(tmp_path_factory.mktemp("server") / "api.log", "wb") as log:
+        process = subprocess.Popen([str(TREADLE), "api", "--port", str(port)],
+                                   env=server_env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until_healthy(base, process)
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
 
 
 @pytest.fixture
