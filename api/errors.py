@@ -81,6 +81,8 @@ def validation_error(messages: dict[str, Any]) -> InvalidRequestError:
             )
         return InvalidRequestError(f"Invalid type for '{param}': expected "
                                    f"{_TYPE_NAMES[message]}.", param=param, code="invalid_type")
+    if param is None:
+        return InvalidRequestError(f"Invalid request: {message}", code="invalid_value")
     return InvalidRequestError(f"Invalid '{param}': {message}", param=param,
                                code="invalid_value")
 
@@ -114,6 +116,8 @@ def _unexpected(exc: Exception) -> Response:
     # range, unpaired surrogates); those come from the request, so they are the client's 400.
     if isinstance(exc, psycopg.DataError | UnicodeEncodeError):
         return render(InvalidRequestError(f"Invalid value in request: {exc}".splitlines()[0]))
+    if isinstance(exc, RecursionError):
+        return render(InvalidRequestError("The JSON body is nested too deeply."))
     if isinstance(exc, psycopg.OperationalError | PoolTimeout | RedisError):
         log.error("storage unavailable on %s %s: %s", request.method, request.path, exc)
         return render(ServiceUnavailableError("A storage service is unavailable; retry soon."))

@@ -1,10 +1,60 @@
 """Request fields shared by several resources: metadata, tools, tool_resources, lists."""
+from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from shared.pagination import PageQuery
 
+
+def _unstorable(value: Any) -> str | None:
+    """Why Postgres could not store this string (NUL or unpaired surrogate), if it cannot."""
+    if "\x00" in value:
+        return "Strings may not contain NUL (\\u0000) characters."
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "Strings may not contain unpaired surrogates."
+    return None
+
+
+def _find_unstorable(node: Any) -> Any:
+    """Nested error messages leading to the first unstorable string, or None."""
+    if isinstance(node, str):
+        reason = _unstorable(node)
+        return [reason] if reason else None
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found = _find_unstorable(key) or _find_unstorable(value)
+            if found:
+                return {key: found}
+    if isinstance(node, list):
+        for index, value in enumerate(node):
+            found = _find_unstorable(value)
+            if found:
+                return {index: found}
+    return None
+
+
+class RequestSchema(Schema):
+    """Base of every request schema: refuses, naming the field, what storage cannot hold."""
+
+    @pre_load
+    def _refuse_unstorable(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, Mapping):
+            found = _find_unstorable(dict(data))
+            if found:
+                raise ValidationError(found)
+        return data
+
+
+class Number(fields.Float):
+    """A JSON number; unlike marshmallow's Float, numeric strings and booleans are refused."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class Metadata(fields.Dict):
@@ -30,6 +80,8 @@ class Tagged(fields.Field):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, dict):
             raise ValidationError("Not a valid mapping type.")
+        if "type" not in value:
+            raise ValidationError({"type": ["Missing data for required field."]})
         kind = value.get("type")
         if kind not in self.schemas:
             allowed = ", ".join(f"'{name}'" for name in self.schemas)
@@ -55,7 +107,7 @@ class StringOr(fields.Field):
         return self.other.deserialize(value, attr, data, **kwargs)
 
 
-class FunctionDefinition(Schema):
+class FunctionDefinition(RequestSchema):
     name = fields.String(
         required=True,
         validate=validate.Regexp(
@@ -68,26 +120,26 @@ class FunctionDefinition(Schema):
     strict = fields.Boolean(allow_none=True)
 
 
-class FunctionTool(Schema):
+class FunctionTool(RequestSchema):
     type = fields.String(required=True)
     function = fields.Nested(FunctionDefinition, required=True)
 
 
-class CodeInterpreterTool(Schema):
+class CodeInterpreterTool(RequestSchema):
     type = fields.String(required=True)
 
 
-class RankingOptions(Schema):
+class RankingOptions(RequestSchema):
     ranker = fields.String(validate=validate.OneOf(["auto", "default_2024_08_21"]))
-    score_threshold = fields.Float(required=True, validate=validate.Range(min=0, max=1))
+    score_threshold = Number(required=True, validate=validate.Range(min=0, max=1))
 
 
-class FileSearchSettings(Schema):
+class FileSearchSettings(RequestSchema):
     max_num_results = fields.Integer(validate=validate.Range(min=1, max=50), strict=True)
     ranking_options = fields.Nested(RankingOptions)
 
 
-class FileSearchTool(Schema):
+class FileSearchTool(RequestSchema):
     type = fields.String(required=True)
     file_search = fields.Nested(FileSearchSettings)
 
@@ -103,18 +155,18 @@ def Tools(**kwargs: Any) -> fields.List:
     return fields.List(Tagged(TOOL_SCHEMAS), validate=validate.Length(max=128), **kwargs)
 
 
-class JsonSchemaFormat(Schema):
+class JsonSchemaFormat(RequestSchema):
     name = fields.String(required=True, validate=validate.Regexp(r"^[a-zA-Z0-9_-]{1,64}$"))
     description = fields.String()
     schema = fields.Dict()
     strict = fields.Boolean(allow_none=True)
 
 
-class TextFormat(Schema):
+class TextFormat(RequestSchema):
     type = fields.String(required=True)
 
 
-class JsonSchemaResponseFormat(Schema):
+class JsonSchemaResponseFormat(RequestSchema):
     type = fields.String(required=True)
     json_schema = fields.Nested(JsonSchemaFormat, required=True)
 
@@ -132,7 +184,7 @@ def ResponseFormat(**kwargs: Any) -> StringOr:
     )
 
 
-class StaticChunking(Schema):
+class StaticChunking(RequestSchema):
     max_chunk_size_tokens = fields.Integer(
         required=True, validate=validate.Range(min=100, max=4096), strict=True
     )
@@ -140,31 +192,31 @@ class StaticChunking(Schema):
                                           strict=True)
 
 
-class AutoChunkingStrategy(Schema):
+class AutoChunkingStrategy(RequestSchema):
     type = fields.String(required=True)
 
 
-class StaticChunkingStrategy(Schema):
+class StaticChunkingStrategy(RequestSchema):
     type = fields.String(required=True)
     static = fields.Nested(StaticChunking, required=True)
 
 
-class VectorStoreHelper(Schema):
+class VectorStoreHelper(RequestSchema):
     file_ids = fields.List(fields.String())
     chunking_strategy = Tagged({"auto": AutoChunkingStrategy, "static": StaticChunkingStrategy})
     metadata = Metadata()
 
 
-class CodeInterpreterResources(Schema):
+class CodeInterpreterResources(RequestSchema):
     file_ids = fields.List(fields.String(), validate=validate.Length(max=20))
 
 
-class FileSearchResources(Schema):
+class FileSearchResources(RequestSchema):
     vector_store_ids = fields.List(fields.String(), validate=validate.Length(max=1))
     vector_stores = fields.List(fields.Nested(VectorStoreHelper), validate=validate.Length(max=1))
 
 
-class ToolResources(Schema):
+class ToolResources(RequestSchema):
     code_interpreter = fields.Nested(CodeInterpreterResources)
     file_search = fields.Nested(FileSearchResources)
 
@@ -172,7 +224,7 @@ class ToolResources(Schema):
 REASONING_EFFORTS = ["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 
 
-class ListArgs(Schema):
+class ListArgs(RequestSchema):
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     order = fields.String(load_default="desc", validate=validate.OneOf(["asc", "desc"]))
     after = fields.String()

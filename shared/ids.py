@@ -26,13 +26,19 @@ def new_id(kind: str) -> str:
     return PREFIXES[kind] + "".join(secrets.choice(_ALPHABET) for _ in range(_ID_LENGTH))
 
 
+def is_well_formed(kind: str, value: str) -> bool:
+    """Whether `value` could be an id Treadle made; anything else cannot be found."""
+    rest = value.removeprefix(PREFIXES[kind])
+    return len(rest) == _ID_LENGTH and rest.isascii() and rest.isalnum()
+
+
 def check_id(kind: str, value: str, param: str) -> str:
     """Refuse an id that cannot be of `kind`, before any lookup, as OpenAI does."""
     prefix = PREFIXES[kind]
     if not value.startswith(prefix):
         raise InvalidRequestError(
             f"Invalid '{param}': '{value}'. Expected an ID that begins with "
-            f"'{prefix.rstrip('_-')}'.",
+            f"'{prefix.rstrip('_')}'.",
             param=param,
             code="invalid_value",
         )

@@ -7,7 +7,7 @@ from shared.db import Conn, unit_of_work
 from shared.objects import deleted
 from shared.pagination import Page, PageQuery
 from shared.repository import MESSAGES, THREADS
-from shared.tool_resources import require_files
+from shared.tool_resources import require_file
 
 
 def _content_parts(conn: Conn, project_id: str, content: str | list[dict[str, Any]],
@@ -20,8 +20,8 @@ def _content_parts(conn: Conn, project_id: str, content: str | list[dict[str, An
             parts.append({"type": "text", "text": {"value": part["text"], "annotations": []}})
             continue
         if part["type"] == "image_file":
-            require_files(conn, project_id, [part["image_file"]["file_id"]],
-                          f"{param}[{index}].image_file.file_id")
+            require_file(conn, project_id, part["image_file"]["file_id"],
+                         f"{param}[{index}].image_file.file_id")
         parts.append(part)
     return parts
 
@@ -30,7 +30,9 @@ def insert_message(conn: Conn, project_id: str, thread_id: str, fields: dict[str
                    param: str = "") -> dict[str, Any]:
     """Store one client-written message; `param` prefixes error params for nested input."""
     attachments = fields.get("attachments") or []
-    require_files(conn, project_id, [a["file_id"] for a in attachments], f"{param}attachments")
+    for index, attachment in enumerate(attachments):
+        require_file(conn, project_id, attachment["file_id"],
+                     f"{param}attachments[{index}].file_id")
     created_at = now()
     return repository.insert(conn, MESSAGES, {
         "project_id": project_id,

@@ -7,7 +7,7 @@ from psycopg.types.json import Jsonb
 
 from shared.db import Conn
 from shared.errors import NotFoundError
-from shared.ids import check_id, new_id
+from shared.ids import check_id, is_well_formed, new_id
 from shared.pagination import Page, PageQuery, fetch_page
 
 # Columns stored as JSONB; any value bound to them is wrapped, strings included.
@@ -60,12 +60,19 @@ def insert(conn: Conn, table: Table, row: dict[str, Any]) -> dict[str, Any]:
     return created
 
 
+def _check(table: Table, object_id: str, param: str) -> None:
+    """400 for another kind's id, 404 for one that no object can have."""
+    check_id(table.kind, object_id, param)
+    if not is_well_formed(table.kind, object_id):
+        raise table.not_found(object_id)
+
+
 def get(
     conn: Conn, table: Table, scope: dict[str, Any], object_id: str, param: str,
     for_update: bool = False,
 ) -> dict[str, Any]:
     """The object with `object_id` inside `scope`; 400 for a malformed id, 404 if absent."""
-    check_id(table.kind, object_id, param)
+    _check(table, object_id, param)
     statement = sql.SQL("SELECT * FROM {} WHERE id = %s AND {}{}").format(
         sql.Identifier(table.name),
         _where(scope),
@@ -83,7 +90,7 @@ def update(
 ) -> dict[str, Any]:
     if not changes:
         return get(conn, table, scope, object_id, param)
-    check_id(table.kind, object_id, param)
+    _check(table, object_id, param)
     statement = sql.SQL("UPDATE {} SET {} WHERE id = %s AND {} RETURNING *").format(
         sql.Identifier(table.name),
         sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in changes),
@@ -97,7 +104,7 @@ def update(
 
 
 def delete(conn: Conn, table: Table, scope: dict[str, Any], object_id: str, param: str) -> None:
-    check_id(table.kind, object_id, param)
+    _check(table, object_id, param)
     statement = sql.SQL("DELETE FROM {} WHERE id = %s AND {}").format(
         sql.Identifier(table.name), _where(scope)
     )

@@ -6,15 +6,18 @@ from shared.errors import InvalidRequestError
 from shared.ids import check_id
 
 
+def require_file(conn: Conn, project_id: str, file_id: str, param: str) -> None:
+    check_id("file", file_id, param)
+    found = conn.execute(
+        "SELECT 1 FROM files WHERE id = %s AND project_id = %s", (file_id, project_id)
+    ).fetchone()
+    if found is None:
+        raise InvalidRequestError(f"No file found with id '{file_id}'.", param=param)
+
+
 def require_files(conn: Conn, project_id: str, file_ids: list[str], param: str) -> None:
     for index, file_id in enumerate(file_ids):
-        where = f"{param}[{index}]"
-        check_id("file", file_id, where)
-        found = conn.execute(
-            "SELECT 1 FROM files WHERE id = %s AND project_id = %s", (file_id, project_id)
-        ).fetchone()
-        if found is None:
-            raise InvalidRequestError(f"No file found with id '{file_id}'.", param=where)
+        require_file(conn, project_id, file_id, f"{param}[{index}]")
 
 
 def check_tool_resources(

@@ -1,9 +1,17 @@
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
-from api.fields import REASONING_EFFORTS, Metadata, ResponseFormat, ToolResources, Tools
+from api.fields import (
+    REASONING_EFFORTS,
+    Metadata,
+    Number,
+    RequestSchema,
+    ResponseFormat,
+    ToolResources,
+    Tools,
+)
 
 
-class _AssistantFields(Schema):
+class _AssistantFields(RequestSchema):
     name = fields.String(allow_none=True, validate=validate.Length(max=256))
     description = fields.String(allow_none=True, validate=validate.Length(max=512))
     instructions = fields.String(allow_none=True, validate=validate.Length(max=256_000))
@@ -11,8 +19,8 @@ class _AssistantFields(Schema):
     tools = Tools()
     tool_resources = fields.Nested(ToolResources, allow_none=True)
     metadata = Metadata()
-    temperature = fields.Float(allow_none=True, validate=validate.Range(min=0, max=2))
-    top_p = fields.Float(allow_none=True, validate=validate.Range(min=0, max=1))
+    temperature = Number(allow_none=True, validate=validate.Range(min=0, max=2))
+    top_p = Number(allow_none=True, validate=validate.Range(min=0, max=1))
     response_format = ResponseFormat()
 
 

@@ -1,11 +1,12 @@
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
+from api.fields import RequestSchema
 from shared.files import PURPOSES
 
 
-class UploadForm(Schema):
+class UploadForm(RequestSchema):
     purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES))
     expires_after_anchor = fields.String(
         data_key="expires_after[anchor]", validate=validate.OneOf(["created_at"])
@@ -22,11 +23,11 @@ class UploadForm(Schema):
             )
 
 
-class UploadFile(Schema):
+class UploadFile(RequestSchema):
     file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
 
 
-class ListFilesArgs(Schema):
+class ListFilesArgs(RequestSchema):
     limit = fields.Integer(load_default=10_000, validate=validate.Range(min=1, max=10_000))
     order = fields.String(load_default="desc", validate=validate.OneOf(["asc", "desc"]))
     after = fields.String()

@@ -1,35 +1,42 @@
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate
 
-from api.fields import CodeInterpreterTool, FileSearchTool, ListArgs, Metadata, Tagged
+from api.fields import (
+    CodeInterpreterTool,
+    FileSearchTool,
+    ListArgs,
+    Metadata,
+    RequestSchema,
+    Tagged,
+)
 
 DETAILS = validate.OneOf(["auto", "low", "high"])
 
 
-class TextPart(Schema):
+class TextPart(RequestSchema):
     type = fields.String(required=True)
     text = fields.String(required=True)
 
 
-class ImageFile(Schema):
+class ImageFile(RequestSchema):
     file_id = fields.String(required=True)
     detail = fields.String(validate=DETAILS)
 
 
-class ImageFilePart(Schema):
+class ImageFilePart(RequestSchema):
     type = fields.String(required=True)
     image_file = fields.Nested(ImageFile, required=True)
 
 
-class ImageUrl(Schema):
+class ImageUrl(RequestSchema):
     url = fields.String(required=True, validate=validate.Regexp(
         r"^(https?://\S+|data:image/\S+)$", error="Must be an http(s) URL or an image data URL."
     ))
     detail = fields.String(validate=DETAILS)
 
 
-class ImageUrlPart(Schema):
+class ImageUrlPart(RequestSchema):
     type = fields.String(required=True)
     image_url = fields.Nested(ImageUrl, required=True)
 
@@ -50,21 +57,21 @@ class MessageContent(fields.Field):
         return fields.List(_PART).deserialize(value, attr, data, **kwargs)
 
 
-class Attachment(Schema):
+class Attachment(RequestSchema):
     file_id = fields.String(required=True)
     tools = fields.List(
         Tagged({"code_interpreter": CodeInterpreterTool, "file_search": FileSearchTool})
     )
 
 
-class CreateMessage(Schema):
+class CreateMessage(RequestSchema):
     role = fields.String(required=True, validate=validate.OneOf(["user", "assistant"]))
     content = MessageContent(required=True)
     attachments = fields.List(fields.Nested(Attachment), allow_none=True)
     metadata = Metadata()
 
 
-class ModifyMessage(Schema):
+class ModifyMessage(RequestSchema):
     metadata = Metadata()
 
 

@@ -1,15 +1,15 @@
-from marshmallow import Schema, fields
+from marshmallow import fields
 
-from api.fields import Metadata, ToolResources
+from api.fields import Metadata, RequestSchema, ToolResources
 from api.messages.schemas import CreateMessage
 
 
-class CreateThread(Schema):
+class CreateThread(RequestSchema):
     messages = fields.List(fields.Nested(CreateMessage))
     tool_resources = fields.Nested(ToolResources, allow_none=True)
     metadata = Metadata()
 
 
-class ModifyThread(Schema):
+class ModifyThread(RequestSchema):
     tool_resources = fields.Nested(ToolResources, allow_none=True)
     metadata = Metadata()
