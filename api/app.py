@@ -9,6 +9,7 @@ from api.assistants.views import blp as assistants_blp
 from api.files.views import blp as files_blp
 from api.health.views import blp as health_blp
 from api.messages.views import blp as messages_blp
+from api.runs.views import blp as runs_blp
 from api.threads.views import blp as threads_blp
 from shared.objects import ErrorObject
 
@@ -39,7 +40,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
 
     api = _Api(app)
-    for blueprint in (health_blp, assistants_blp, threads_blp, messages_blp, files_blp):
+    for blueprint in (health_blp, assistants_blp, threads_blp, runs_blp, messages_blp,
+                      files_blp):
         api.register_blueprint(blueprint)
 
     app.before_request(requests.assign_request_id)

@@ -81,8 +81,49 @@ def api(host: str | None, port: int | None, workers: int | None) -> None:
                workers or settings.api_workers)
 
 
-@main.command(help="Migrate, print a first API key if none exists, and serve everything.")
+POOLS = ("runs", "ingest", "sandbox", "timers")
+
+
+@main.command(help="Start one Celery worker pool: runs (model calls and the tool loop), "
+              "ingest, sandbox or timers (expiry and recovery).")
+@click.option("--pool", "pool", type=click.Choice(POOLS), required=True)
+@click.option("--concurrency", type=int, default=None,
+              help="Threads in this worker (default: TREADLE_RUNS_CONCURRENCY for runs, 4 else).")
+@click.option("--loglevel", default="INFO")
+def worker(pool: str, concurrency: int | None, loglevel: str) -> None:
+    from shared.queue import app
+
+    threads = concurrency or (get_settings().runs_concurrency if pool == "runs" else 4)
+    app.worker_main(["worker", "--queues", pool, "--pool", "threads",
+                     "--concurrency", str(threads), "--hostname", f"{pool}@%h",
+                     "--loglevel", loglevel, "--without-gossip", "--without-mingle"])
+
+
+@main.command(help="Start the timer scheduler (Celery beat) that drives the timers pool.")
+@click.option("--loglevel", default="INFO")
+def scheduler(loglevel: str) -> None:
+    from shared.queue import app
+
+    data = get_settings().data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    app.start(["beat", "--schedule", str(data / "celerybeat-schedule"), "--loglevel", loglevel])
+
+
+@main.command(help="Start Flower, the Celery dashboard, on the same broker.")
+@click.option("--port", type=int, default=5555)
+def flower(port: int) -> None:
+    from shared.queue import app
+
+    app.start(["flower", f"--port={port}", "--address=127.0.0.1"])
+
+
+@main.command(help="Migrate, print a first API key if none exists, and start the API, the "
+              "runs and timers pools and the scheduler on this machine; Ctrl-C stops all.")
 def up() -> None:
+    import signal
+    import subprocess
+    import sys
+
     from shared.db import close_pool
     from shared.keys import any_key_exists, create_key
     from shared.migrate import migrate as apply
@@ -93,11 +134,28 @@ def up() -> None:
         key = create_key("default")
         click.echo("First start: an API key for project 'default' (shown only now):")
         click.echo(f"  {key}")
-    # The workers are forked from this process and must open their own connections.
     close_pool()
+    commands = [["api"], ["worker", "--pool", "runs"], ["worker", "--pool", "timers"],
+                ["scheduler"]]
+    children = [subprocess.Popen([sys.executable, "-m", "shared.cli", *c]) for c in commands]
     click.echo(f"Serving the API on http://{settings.api_host}:{settings.api_port}/v1 "
-               f"(docs at /docs)")
-    _serve_api(settings.api_host, settings.api_port, settings.api_workers)
+               "(docs at /docs); Ctrl-C stops everything.")
+
+    def stop(*_: Any) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(child.poll() is None for child in children):
+            signal.sigtimedwait([signal.SIGCHLD], 1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+        for child in children:
+            child.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ class Settings(BaseSettings):
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/treadle"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Celery's broker; the Redis above when unset (amqp://... for RabbitMQ).
+    broker_url: str | None = None
     data_dir: Path = Path(".treadle")
 
     api_host: str = "127.0.0.1"
@@ -20,6 +22,17 @@ class Settings(BaseSettings):
 
     db_pool_min: int = 1
     db_pool_max: int = 20
+
+    model_base_url: str = "http://127.0.0.1:11434/v1"
+    model_api_key: str = "unused"
+    model_timeout_seconds: float = 120.0
+    model_max_retries: int = 2
+
+    run_expiry_seconds: int = 600
+    run_lease_seconds: int = 15
+    runs_concurrency: int = 32
+    events_ttl_seconds: int = 24 * 3600
+    poll_after_ms: int = 25
 
     blob_store: Literal["postgres", "directory"] = "postgres"
     max_file_bytes: int = 512 * 1024 * 1024

@@ -4,9 +4,11 @@ from typing import Any
 from shared import repository
 from shared.clock import now
 from shared.db import Conn, unit_of_work
+from shared.errors import InvalidRequestError
 from shared.objects import deleted
 from shared.pagination import Page, PageQuery
 from shared.repository import MESSAGES, THREADS
+from shared.run_states import ACTIVE
 from shared.tool_resources import require_file
 
 
@@ -54,7 +56,17 @@ def _thread_scope(conn: Conn, project_id: str, thread_id: str) -> dict[str, str]
 
 def create_message(project_id: str, thread_id: str, fields: dict[str, Any]) -> dict[str, Any]:
     with unit_of_work() as conn:
-        _thread_scope(conn, project_id, thread_id)
+        # Shares the thread row with run creation, which takes it exclusively.
+        repository.get(conn, THREADS, {"project_id": project_id}, thread_id, "thread_id",
+                       for_share=True)
+        active = conn.execute(
+            "SELECT id FROM runs WHERE thread_id = %s AND status = ANY(%s)",
+            (thread_id, list(ACTIVE)),
+        ).fetchone()
+        if active is not None:
+            raise InvalidRequestError(
+                f"Can't add messages to {thread_id} while a run {active['id']} is active."
+            )
         return insert_message(conn, project_id, thread_id, fields)
 
 

@@ -99,3 +99,54 @@ def list_schema(item: type[Schema]) -> type[Schema]:
 
 def deleted(object_id: str, object_name: str) -> dict[str, Any]:
     return {"id": object_id, "object": object_name, "deleted": True}
+
+
+class RunObject(_Object):
+    object = fields.Constant("thread.run")
+    thread_id = fields.String()
+    assistant_id = fields.String()
+    status = fields.String()
+    required_action = fields.Dict(allow_none=True)
+    last_error = fields.Dict(allow_none=True)
+    expires_at = fields.Integer(allow_none=True)
+    started_at = fields.Integer(allow_none=True)
+    cancelled_at = fields.Integer(allow_none=True)
+    failed_at = fields.Integer(allow_none=True)
+    completed_at = fields.Integer(allow_none=True)
+    incomplete_details = fields.Dict(allow_none=True)
+    model = fields.String()
+    instructions = fields.String()
+    tools = fields.List(fields.Dict())
+    metadata = fields.Dict(keys=fields.String(), values=fields.String())
+    usage = fields.Dict(allow_none=True)
+    temperature = fields.Float(allow_none=True)
+    top_p = fields.Float(allow_none=True)
+    max_prompt_tokens = fields.Integer(allow_none=True)
+    max_completion_tokens = fields.Integer(allow_none=True)
+    truncation_strategy = fields.Dict()
+    tool_choice = fields.Raw()
+    parallel_tool_calls = fields.Boolean()
+    response_format = fields.Raw()
+
+
+class RunStepObject(_Object):
+    object = fields.Constant("thread.run.step")
+    assistant_id = fields.String()
+    thread_id = fields.String()
+    run_id = fields.String()
+    type = fields.String()
+    status = fields.String()
+    step_details = fields.Dict()
+    last_error = fields.Dict(allow_none=True)
+    expired_at = fields.Integer(allow_none=True)
+    cancelled_at = fields.Integer(allow_none=True)
+    failed_at = fields.Integer(allow_none=True)
+    completed_at = fields.Integer(allow_none=True)
+    metadata = fields.Dict(keys=fields.String(), values=fields.String())
+    usage = fields.Dict(allow_none=True)
+
+
+RUN = RunObject()
+STEP = RunStepObject()
+MESSAGE = MessageObject()
+THREAD = ThreadObject()

@@ -20,6 +20,12 @@ JSON_COLUMNS = frozenset(
         "content",
         "attachments",
         "incomplete_details",
+        "required_action",
+        "last_error",
+        "usage",
+        "truncation_strategy",
+        "tool_choice",
+        "step_details",
     }
 )
 
@@ -38,9 +44,11 @@ ASSISTANTS = Table("assistants", "assistant", "assistant")
 THREADS = Table("threads", "thread", "thread")
 MESSAGES = Table("messages", "message", "message")
 FILES = Table("files", "file", "file")
+RUNS = Table("runs", "run", "run")
+STEPS = Table("run_steps", "step", "run step")
 
 
-def _bind(column: str, value: Any) -> Any:
+def bind(column: str, value: Any) -> Any:
     return Jsonb(value) if column in JSON_COLUMNS and value is not None else value
 
 
@@ -55,7 +63,7 @@ def insert(conn: Conn, table: Table, row: dict[str, Any]) -> dict[str, Any]:
         sql.SQL(", ").join(map(sql.Identifier, row)),
         sql.SQL(", ").join(sql.Placeholder() * len(row)),
     )
-    created = conn.execute(statement, [_bind(k, v) for k, v in row.items()]).fetchone()
+    created = conn.execute(statement, [bind(k, v) for k, v in row.items()]).fetchone()
     assert created is not None
     return created
 
@@ -69,14 +77,14 @@ def _check(table: Table, object_id: str, param: str) -> None:
 
 def get(
     conn: Conn, table: Table, scope: dict[str, Any], object_id: str, param: str,
-    for_update: bool = False,
+    for_update: bool = False, for_share: bool = False,
 ) -> dict[str, Any]:
     """The object with `object_id` inside `scope`; 400 for a malformed id, 404 if absent."""
     _check(table, object_id, param)
     statement = sql.SQL("SELECT * FROM {} WHERE id = %s AND {}{}").format(
         sql.Identifier(table.name),
         _where(scope),
-        sql.SQL(" FOR UPDATE" if for_update else ""),
+        sql.SQL(" FOR UPDATE" if for_update else " FOR SHARE" if for_share else ""),
     )
     row = conn.execute(statement, [object_id, *scope.values()]).fetchone()
     if row is None:
@@ -96,7 +104,7 @@ def update(
         sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in changes),
         _where(scope),
     )
-    params = [_bind(k, v) for k, v in changes.items()] + [object_id, *scope.values()]
+    params = [bind(k, v) for k, v in changes.items()] + [object_id, *scope.values()]
     row = conn.execute(statement, params).fetchone()
     if row is None:
         raise table.not_found(object_id)

@@ -3,26 +3,30 @@ from typing import Any
 
 from shared import repository
 from shared.clock import now
-from shared.db import unit_of_work
+from shared.db import Conn, unit_of_work
 from shared.messages import insert_message
 from shared.objects import deleted
 from shared.repository import THREADS
 from shared.tool_resources import check_tool_resources
 
 
+def insert_thread(conn: Conn, project_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    thread = repository.insert(conn, THREADS, {
+        "project_id": project_id,
+        "created_at": now(),
+        "tool_resources": check_tool_resources(
+            conn, project_id, fields.get("tool_resources"), "tool_resources"
+        ),
+        "metadata": fields.get("metadata") or {},
+    })
+    for index, message in enumerate(fields.get("messages") or []):
+        insert_message(conn, project_id, thread["id"], message, f"messages[{index}].")
+    return thread
+
+
 def create_thread(project_id: str, fields: dict[str, Any]) -> dict[str, Any]:
     with unit_of_work() as conn:
-        thread = repository.insert(conn, THREADS, {
-            "project_id": project_id,
-            "created_at": now(),
-            "tool_resources": check_tool_resources(
-                conn, project_id, fields.get("tool_resources"), "tool_resources"
-            ),
-            "metadata": fields.get("metadata") or {},
-        })
-        for index, message in enumerate(fields.get("messages") or []):
-            insert_message(conn, project_id, thread["id"], message, f"messages[{index}].")
-        return thread
+        return insert_thread(conn, project_id, fields)
 
 
 def get_thread(project_id: str, thread_id: str) -> dict[str, Any]:

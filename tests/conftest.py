@@ -13,6 +13,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -63,16 +64,98 @@ def wait_until_healthy(base: str, process: subprocess.Popen[bytes], seconds: flo
             with urllib.request.urlopen(f"{base}/health", timeout=1) as response:
                 if response.status == 200:
                     return
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:
             pass
         time.sleep(0.1)
     raise RuntimeError("server did not become healthy")
 
 
+BASE_REDIS_URL = os.environ.get("TREADLE_REDIS_URL", "redis://127.0.0.1:6379/0")
+# Short enough for the expiry test to wait out, long enough for every other test's run.
+RUN_EXPIRY_SECONDS = 8
+
+
 @pytest.fixture(scope="session")
-def server_env(database_url: str) -> dict[str, str]:
-    return {**os.environ, "TREADLE_DATABASE_URL": database_url,
+def redis_url(worker_id: str) -> str:
+    """A Redis database of this test process's own (1..15), emptied first."""
+    import redis
+
+    index = 1 + (int(worker_id.removeprefix("gw")) if worker_id.startswith("gw") else 0) % 15
+    url = BASE_REDIS_URL.rsplit("/", 1)[0] + f"/{index}"
+    redis.Redis.from_url(url).flushdb()
+    os.environ["TREADLE_REDIS_URL"] = url
+    return url
+
+
+@pytest.fixture(scope="session")
+def model_server() -> Iterator[Any]:
+    from tests.support.model_server import ModelServer
+
+    server = ModelServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def server_env(database_url: str, redis_url: str, model_server: Any,
+               tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return {**os.environ, "TREADLE_DATABASE_URL": database_url, "TREADLE_REDIS_URL": redis_url,
+            "TREADLE_MODEL_BASE_URL": model_server.url, "TREADLE_MODEL_MAX_RETRIES": "2",
+            "TREADLE_RUN_EXPIRY_SECONDS": str(RUN_EXPIRY_SECONDS),
+            "TREADLE_RUN_LEASE_SECONDS": "3",
+            "TREADLE_DATA_DIR": str(tmp_path_factory.mktemp("data")),
             "TREADLE_API_WORKERS": "1", "TREADLE_MAX_FILE_BYTES": str(4 * 1024 * 1024)}
+
+
+def start_process(args: list[str], env: dict[str, str], log_path: Path
+                  ) -> subprocess.Popen[bytes]:
+    with open(log_path, "wb") as log:
+        return subprocess.Popen([str(TREADLE), *args], env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+
+
+def wait_for_line(log_path: Path, needle: str, process: subprocess.Popen[bytes],
+                  seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{log_path.name} exited: {log_path.read_text()[-2000:]}")
+        if needle in log_path.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{log_path.name} never said {needle!r}")
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="session")
+def workers(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[dict[str, Path]]:
+    """Real runs and timers worker processes and the timer scheduler; their log paths."""
+    folder = tmp_path_factory.mktemp("workers")
+    logs = {name: folder / f"{name}.log" for name in ("runs", "timers", "scheduler")}
+    processes = [
+        start_process(["worker", "--pool", "runs", "--concurrency", "8"], server_env,
+                      logs["runs"]),
+        start_process(["worker", "--pool", "timers"], server_env, logs["timers"]),
+        start_process(["scheduler"], server_env, logs["scheduler"]),
+    ]
+    try:
+        wait_for_line(logs["runs"], "ready.", processes[0])
+        wait_for_line(logs["timers"], "ready.", processes[1])
+        yield logs
+    finally:
+        stop_processes(processes)
 
 
 @pytest.fixture(scope="session")

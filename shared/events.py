@@ -1,0 +1,73 @@
+"""Each run's events as a Redis Stream: workers append, any API replica relays or replays.
+
+Keys: `events:run:<run_id>`, expiring `events_ttl_seconds` after the last append. Entries
+hold the event name (`e`) and its JSON data (`d`) exactly as sent on the wire; a `done`
+entry ends each stretch of the run that a client request follows.
+"""
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from shared.config import get_settings
+from shared.redis import get_redis
+
+DONE = "done"
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    name: str
+    data: str
+
+    def sse(self) -> bytes:
+        return f"id: {self.id}\nevent: {self.name}\ndata: {self.data}\n\n".encode()
+
+
+def key(run_id: str) -> str:
+    return f"events:run:{run_id}"
+
+
+def publish(run_id: str, events: list[tuple[str, Any]]) -> str:
+    """Append events in one round trip; returns the id of the first."""
+    pipe = get_redis().pipeline(transaction=False)
+    stream = key(run_id)
+    for name, data in events:
+        text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+        pipe.xadd(stream, {"e": name, "d": text})
+    pipe.expire(stream, get_settings().events_ttl_seconds)
+    ids: list[Any] = pipe.execute()
+    first = ids[0]
+    return first.decode() if isinstance(first, bytes) else str(first)
+
+
+def last_id(run_id: str) -> str:
+    entries: Any = get_redis().xrevrange(key(run_id), count=1)
+    if not entries:
+        return "0-0"
+    entry_id = entries[0][0]
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+def follow(run_id: str, after: str = "0-0", block_ms: int = 15_000) -> Iterator[Event | None]:
+    """Events after `after`, forever; yields None when `block_ms` passes with nothing new."""
+    redis = get_redis()
+    stream = key(run_id)
+    cursor = after
+    while True:
+        reply: Any = redis.xread({stream: cursor}, count=500, block=block_ms)
+        if not reply:
+            yield None
+            continue
+        for entry_id, fields in reply[0][1]:
+            cursor = entry_id.decode()
+            yield Event(cursor, fields[b"e"].decode(), fields[b"d"].decode())
+
+
+def just_before(entry_id: str) -> str:
+    """The stream id right before `entry_id`, so a read after it starts with that entry."""
+    millis, seq = (int(part) for part in entry_id.split("-"))
+    if seq > 0:
+        return f"{millis}-{seq - 1}"
+    return f"{millis - 1}-{2**64 - 1}"

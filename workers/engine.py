@@ -1,0 +1,377 @@
+"""Execution of one run by a runs worker: the model loop, its steps, messages and events.
+
+Postgres is written at step boundaries (message opened, completed; step completed; status
+changes); deltas go only to the run's event stream, coalesced so a long answer costs a
+few dozen events rather than one per token.
+"""
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared import events, repository, run_states
+from shared.clock import now
+from shared.db import unit_of_work
+from shared.leases import ThreadLease
+from shared.objects import MESSAGE, RUN, STEP
+from shared.redis import get_redis
+from shared.repository import MESSAGES, STEPS
+from shared.runs import DEADLINES, cancel_key
+from workers import model, prompt
+from workers.tokens import count
+
+FLUSH_SECONDS = 0.02
+CANCEL_CHECK_SECONDS = 0.05
+
+
+class LeaseBusyError(Exception):
+    """Another worker holds the thread's lease; the task is retried shortly."""
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def add(self, other: "Usage") -> None:
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+
+    def to_dict(self) -> dict[str, int]:
+        return {"prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens,
+                "total_tokens": self.prompt_tokens + self.completion_tokens}
+
+
+@dataclass
+class ToolCall:
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+
+@dataclass
+class Outcome:
+    text: str = ""
+    message: dict[str, Any] | None = None
+    text_step: dict[str, Any] | None = None
+    tool_step: dict[str, Any] | None = None
+    calls: dict[int, ToolCall] = field(default_factory=dict)
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    cancelled: bool = False
+
+
+def execute(run_id: str) -> None:
+    """Run the task's state check, take the thread's lease, and drive the run."""
+    with unit_of_work() as conn:
+        run = conn.execute("SELECT * FROM runs WHERE id = %s", (run_id,)).fetchone()
+    if run is None or run["status"] not in ("queued", "in_progress", "cancelling"):
+        return
+    lease = ThreadLease(run["thread_id"])
+    if not lease.acquire():
+        raise LeaseBusyError(run["thread_id"])
+    with lease:
+        Execution(run_id, lease).drive()
+
+
+class Execution:
+    def __init__(self, run_id: str, lease: ThreadLease):
+        self.run_id = run_id
+        self.lease = lease
+        self.usage = Usage()
+        self.next_cancel_check = 0.0
+
+    def _load(self) -> dict[str, Any]:
+        with unit_of_work() as conn:
+            run = conn.execute("SELECT * FROM runs WHERE id = %s", (self.run_id,)).fetchone()
+        assert run is not None
+        return run
+
+    def drive(self) -> None:
+        run = self._load()
+        if run["status"] == "cancelling":
+            self._finish_cancel()
+            return
+        with unit_of_work() as conn:
+            if run["status"] == "in_progress":
+                self._discard_interrupted(conn)
+                moved = run_states.move(conn, "runs", self.run_id, "in_progress",
+                                        {"attempts": run["attempts"] + 1}, stamp=False)
+            else:
+                moved = run_states.move(conn, "runs", self.run_id, "in_progress",
+                                        {"attempts": run["attempts"] + 1})
+        if moved is None:
+            return
+        run = moved
+        if run["usage"]:
+            self.usage = Usage(run["usage"]["prompt_tokens"], run["usage"]["completion_tokens"])
+        events.publish(self.run_id, [("thread.run.in_progress", RUN.dump(run))])
+        self._loop(run)
+
+    def _discard_interrupted(self, conn: Any) -> None:
+        """A worker died mid-call: drop what that call left half-written, then redo it."""
+        conn.execute("DELETE FROM messages WHERE run_id = %s AND status = 'in_progress'",
+                     (self.run_id,))
+        conn.execute("DELETE FROM run_steps WHERE run_id = %s AND status = 'in_progress'",
+                     (self.run_id,))
+
+    def _loop(self, run: dict[str, Any]) -> None:
+        while True:
+            limit = run["max_completion_tokens"]
+            if limit is not None and self.usage.completion_tokens >= limit:
+                self._end(run, "incomplete", {"incomplete_details":
+                                              {"reason": "max_completion_tokens"}})
+                return
+            try:
+                with unit_of_work() as conn:
+                    built = prompt.build(conn, run)
+            except prompt.PromptTooLongError:
+                self._end(run, "incomplete", {"incomplete_details":
+                                              {"reason": "max_prompt_tokens"}})
+                return
+            try:
+                outcome = self._call_model(run, built)
+            except Exception as error:  # every model failure ends the run, classified
+                self._fail(run, model.error_code(error), model.error_message(error))
+                return
+            if outcome.cancelled:
+                self._finish_cancel(outcome)
+                return
+            assert outcome.usage is not None
+            self.usage.add(outcome.usage)
+            self._close_text(outcome)
+            if outcome.calls and outcome.finish_reason != "length":
+                self._require_action(outcome)
+                return
+            if outcome.finish_reason == "length" and limit is not None:
+                self._end(run, "incomplete", {"incomplete_details":
+                                              {"reason": "max_completion_tokens"}})
+                return
+            self._end(run, "completed", {})
+            return
+
+    def _request(self, run: dict[str, Any], built: prompt.Prompt) -> dict[str, Any]:
+        request: dict[str, Any] = {"model": run["model"], "messages": built.messages}
+        tools = [{"type": "function", "function": t["function"]}
+                 for t in run["tools"] if t["type"] == "function"]
+        if tools:
+            request["tools"] = tools
+            request["parallel_tool_calls"] = run["parallel_tool_calls"]
+            choice = run["tool_choice"]
+            if isinstance(choice, str) or choice.get("type") == "function":
+                request["tool_choice"] = choice
+        for name in ("temperature", "top_p"):
+            if run[name] is not None:
+                request[name] = run[name]
+        if isinstance(run["response_format"], dict):
+            request["response_format"] = run["response_format"]
+        if run["max_completion_tokens"] is not None:
+            request["max_completion_tokens"] = max(
+                1, run["max_completion_tokens"] - self.usage.completion_tokens)
+        return request
+
+    def _cancel_requested(self) -> bool:
+        moment = time.monotonic()
+        if moment < self.next_cancel_check:
+            return False
+        self.next_cancel_check = moment + CANCEL_CHECK_SECONDS
+        return self.lease.lost or bool(get_redis().exists(cancel_key(self.run_id)))
+
+    def _call_model(self, run: dict[str, Any], built: prompt.Prompt) -> Outcome:
+        outcome = Outcome()
+        pending_text = ""
+        pending_calls: dict[int, dict[str, Any]] = {}
+        last_flush = 0.0
+        stream = model.stream_chat(self._request(run, built))
+        try:
+            for chunk in stream:
+                if chunk.usage is not None:
+                    outcome.usage = Usage(chunk.usage.prompt_tokens,
+                                          chunk.usage.completion_tokens)
+                for choice in chunk.choices:
+                    delta = choice.delta
+                    if delta.content:
+                        if outcome.message is None:
+                            self._open_message(run, outcome)
+                        pending_text += delta.content
+                        outcome.text += delta.content
+                    for call in delta.tool_calls or []:
+                        if outcome.tool_step is None:
+                            self._open_tool_step(run, outcome)
+                        self._take_call_delta(outcome, pending_calls, call)
+                    if choice.finish_reason:
+                        outcome.finish_reason = choice.finish_reason
+                moment = time.monotonic()
+                if (pending_text or pending_calls) and (
+                        last_flush == 0.0 or moment - last_flush >= FLUSH_SECONDS):
+                    self._flush(outcome, pending_text, pending_calls)
+                    pending_text, pending_calls, last_flush = "", {}, moment
+                if self._cancel_requested():
+                    outcome.cancelled = True
+                    return outcome
+        finally:
+            stream.close()
+        if pending_text or pending_calls:
+            self._flush(outcome, pending_text, pending_calls)
+        if outcome.usage is None:
+            spent = count(outcome.text) + sum(count(c.arguments) for c in outcome.calls.values())
+            outcome.usage = Usage(built.tokens, spent)
+        return outcome
+
+    def _take_call_delta(self, outcome: Outcome, pending: dict[int, dict[str, Any]],
+                         call: Any) -> None:
+        index = call.index
+        known = outcome.calls.setdefault(index, ToolCall())
+        fragment = pending.get(index)
+        if fragment is None:
+            fragment = {"index": index, "type": "function", "function": {"arguments": ""}}
+            pending[index] = fragment
+        if call.id and not known.id:
+            known.id = call.id
+            fragment["id"] = call.id
+        if call.function is not None:
+            if call.function.name and not known.name:
+                known.name = call.function.name
+                fragment["function"]["name"] = call.function.name
+                fragment["function"]["output"] = None
+            if call.function.arguments:
+                known.arguments += call.function.arguments
+                fragment["function"]["arguments"] += call.function.arguments
+
+    def _flush(self, outcome: Outcome, text: str, calls: dict[int, dict[str, Any]]) -> None:
+        batch: list[tuple[str, Any]] = []
+        if text and outcome.message is not None:
+            batch.append(("thread.message.delta", {
+                "id": outcome.message["id"], "object": "thread.message.delta",
+                "delta": {"content": [{"index": 0, "type": "text",
+                                       "text": {"value": text, "annotations": []}}]}}))
+        if calls and outcome.tool_step is not None:
+            batch.append(("thread.run.step.delta", {
+                "id": outcome.tool_step["id"], "object": "thread.run.step.delta",
+                "delta": {"step_details": {"type": "tool_calls",
+                                           "tool_calls": [calls[i] for i in sorted(calls)]}}}))
+        if batch:
+            events.publish(self.run_id, batch)
+
+    def _new_step(self, conn: Any, run: dict[str, Any], kind: str,
+                  details: dict[str, Any]) -> dict[str, Any]:
+        return repository.insert(conn, STEPS, {
+            "project_id": run["project_id"], "run_id": run["id"],
+            "thread_id": run["thread_id"], "assistant_id": run["assistant_id"],
+            "created_at": now(), "type": kind, "status": "in_progress",
+            "step_details": details,
+        })
+
+    def _open_message(self, run: dict[str, Any], outcome: Outcome) -> None:
+        with unit_of_work() as conn:
+            message = repository.insert(conn, MESSAGES, {
+                "project_id": run["project_id"], "thread_id": run["thread_id"],
+                "created_at": now(), "status": "in_progress", "role": "assistant",
+                "content": [], "assistant_id": run["assistant_id"], "run_id": run["id"],
+                "attachments": [], "metadata": {},
+            })
+            step = self._new_step(conn, run, "message_creation", {
+                "type": "message_creation", "message_creation": {"message_id": message["id"]}})
+        outcome.message, outcome.text_step = message, step
+        dumped_step, dumped_message = STEP.dump(step), MESSAGE.dump(message)
+        events.publish(self.run_id, [
+            ("thread.run.step.created", dumped_step),
+            ("thread.run.step.in_progress", dumped_step),
+            ("thread.message.created", dumped_message),
+            ("thread.message.in_progress", dumped_message),
+        ])
+
+    def _open_tool_step(self, run: dict[str, Any], outcome: Outcome) -> None:
+        with unit_of_work() as conn:
+            step = self._new_step(conn, run, "tool_calls",
+                                  {"type": "tool_calls", "tool_calls": []})
+        outcome.tool_step = step
+        dumped = STEP.dump(step)
+        events.publish(self.run_id, [("thread.run.step.created", dumped),
+                                     ("thread.run.step.in_progress", dumped)])
+
+    def _text_content(self, text: str) -> list[dict[str, Any]]:
+        return [{"type": "text", "text": {"value": text, "annotations": []}}]
+
+    def _close_text(self, outcome: Outcome) -> None:
+        if outcome.message is None or outcome.text_step is None:
+            return
+        truncated = outcome.finish_reason == "length"
+        assert outcome.usage is not None
+        with unit_of_work() as conn:
+            if truncated:
+                message = run_states.move(conn, "messages", outcome.message["id"], "incomplete", {
+                    "content": self._text_content(outcome.text),
+                    "incomplete_details": {"reason": "max_tokens"}})
+            else:
+                message = run_states.move(conn, "messages", outcome.message["id"], "completed",
+                                          {"content": self._text_content(outcome.text)})
+            step = run_states.move(conn, "run_steps", outcome.text_step["id"], "completed",
+                                   {"usage": outcome.usage.to_dict()})
+        batch: list[tuple[str, Any]] = []
+        if message is not None:
+            name = "thread.message.incomplete" if truncated else "thread.message.completed"
+            batch.append((name, MESSAGE.dump(message)))
+        if step is not None:
+            batch.append(("thread.run.step.completed", STEP.dump(step)))
+        events.publish(self.run_id, batch)
+
+    def _require_action(self, outcome: Outcome) -> None:
+        assert outcome.tool_step is not None and outcome.usage is not None
+        calls = [outcome.calls[i] for i in sorted(outcome.calls)]
+        details = {"type": "tool_calls", "tool_calls": [
+            {"id": c.id, "type": "function",
+             "function": {"name": c.name, "arguments": c.arguments, "output": None}}
+            for c in calls]}
+        action = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [
+            {"id": c.id, "type": "function",
+             "function": {"name": c.name, "arguments": c.arguments}} for c in calls]}}
+        with unit_of_work() as conn:
+            repository.update(conn, STEPS, {"run_id": self.run_id}, outcome.tool_step["id"],
+                              "step_id", {"step_details": details,
+                                          "usage": outcome.usage.to_dict()})
+            run = run_states.move(conn, "runs", self.run_id, "requires_action", {
+                "required_action": action, "usage": self.usage.to_dict()}, stamp=False)
+        if run is None:
+            self._finish_cancel()
+            return
+        get_redis().zadd(DEADLINES, {self.run_id: run["expires_at"]})
+        events.publish(self.run_id, [("thread.run.requires_action", RUN.dump(run)),
+                                     (events.DONE, "[DONE]")])
+
+    def _end(self, run: dict[str, Any], status: str, changes: dict[str, Any]) -> None:
+        with unit_of_work() as conn:
+            ended = run_states.move(conn, "runs", self.run_id, status,
+                                    {**changes, "usage": self.usage.to_dict()})
+            if ended is None:
+                current = conn.execute("SELECT status FROM runs WHERE id = %s",
+                                       (self.run_id,)).fetchone()
+            else:
+                run_states.settle_run_children(conn, self.run_id, status)
+        if ended is None:
+            if current is not None and current["status"] == "cancelling":
+                self._finish_cancel()
+            return
+        get_redis().delete(cancel_key(self.run_id))
+        events.publish(self.run_id, [(f"thread.run.{status}", RUN.dump(ended)),
+                                     (events.DONE, "[DONE]")])
+
+    def _fail(self, run: dict[str, Any], code: str, message: str) -> None:
+        self._end(run, "failed", {"last_error": {"code": code, "message": message}})
+
+    def _finish_cancel(self, outcome: Outcome | None = None) -> None:
+        with unit_of_work() as conn:
+            if outcome is not None and outcome.message is not None:
+                repository.update(conn, MESSAGES, {"run_id": self.run_id},
+                                  outcome.message["id"], "message_id",
+                                  {"content": self._text_content(outcome.text)})
+            ended = run_states.move(conn, "runs", self.run_id, "cancelled",
+                                    {"usage": self.usage.to_dict()})
+            if ended is not None:
+                run_states.settle_run_children(conn, self.run_id, "cancelled")
+        get_redis().delete(cancel_key(self.run_id))
+        if ended is not None:
+            events.publish(self.run_id, [("thread.run.cancelled", RUN.dump(ended)),
+                                         (events.DONE, "[DONE]")])
+
+

@@ -1,0 +1,119 @@
+"""The chat prompt of one run: instructions, the thread (truncated), and the run's own steps."""
+import base64
+import mimetypes
+from dataclasses import dataclass
+from typing import Any
+
+from shared.blobs import get_blob_store
+from shared.db import Conn
+from workers.tokens import count
+
+# Chat Completions' per-message framing, and a flat price for an image part.
+MESSAGE_OVERHEAD = 4
+IMAGE_TOKENS = 85
+DEFAULT_CONTEXT_TOKENS = 128_000
+MAX_INLINE_IMAGE_BYTES = 20 * 1024 * 1024
+
+
+class PromptTooLongError(Exception):
+    """Even the shortest prompt the run allows exceeds its max_prompt_tokens."""
+
+
+@dataclass(frozen=True)
+class Prompt:
+    messages: list[dict[str, Any]]
+    tokens: int
+
+
+def _image_data_url(file_id: str, conn: Conn) -> str | None:
+    row = conn.execute("SELECT filename, bytes FROM files WHERE id = %s", (file_id,)).fetchone()
+    if row is None or row["bytes"] > MAX_INLINE_IMAGE_BYTES:
+        return None
+    kind = mimetypes.guess_type(row["filename"])[0] or "image/png"
+    data = b"".join(get_blob_store().read(file_id))
+    return f"data:{kind};base64,{base64.b64encode(data).decode()}"
+
+
+def _chat_content(conn: Conn, parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    chat: list[dict[str, Any]] = []
+    for part in parts:
+        if part["type"] == "text":
+            chat.append({"type": "text", "text": part["text"]["value"]})
+        elif part["type"] == "image_url":
+            chat.append({"type": "image_url", "image_url": part["image_url"]})
+        elif part["type"] == "image_file":
+            url = _image_data_url(part["image_file"]["file_id"], conn)
+            if url is not None:
+                detail = part["image_file"].get("detail", "auto")
+                chat.append({"type": "image_url", "image_url": {"url": url, "detail": detail}})
+    if all(p["type"] == "text" for p in chat):
+        return "\n".join(p["text"] for p in chat)
+    return chat
+
+
+def _tokens(message: dict[str, Any]) -> int:
+    content = message.get("content")
+    total = MESSAGE_OVERHEAD
+    if isinstance(content, str):
+        total += count(content)
+    elif isinstance(content, list):
+        for part in content:
+            total += count(part["text"]) if part["type"] == "text" else IMAGE_TOKENS
+    for call in message.get("tool_calls") or []:
+        total += count(call["function"]["name"]) + count(call["function"]["arguments"])
+    return total
+
+
+def _thread_messages(conn: Conn, run: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT role, content FROM messages WHERE thread_id = %s "
+        "AND run_id IS DISTINCT FROM %s ORDER BY seq",
+        (run["thread_id"], run["id"]),
+    ).fetchall()
+    return [{"role": r["role"], "content": _chat_content(conn, r["content"])} for r in rows]
+
+
+def _run_messages(conn: Conn, run: dict[str, Any]) -> list[dict[str, Any]]:
+    """What this run already said and did, replayed so a resumed loop continues from it."""
+    chat: list[dict[str, Any]] = []
+    steps = conn.execute(
+        "SELECT type, status, step_details FROM run_steps WHERE run_id = %s ORDER BY seq",
+        (run["id"],),
+    ).fetchall()
+    for step in steps:
+        details = step["step_details"]
+        if step["type"] == "message_creation" and step["status"] == "completed":
+            row = conn.execute("SELECT content FROM messages WHERE id = %s",
+                               (details["message_creation"]["message_id"],)).fetchone()
+            if row is not None:
+                chat.append({"role": "assistant", "content": _chat_content(conn, row["content"])})
+        elif step["type"] == "tool_calls" and step["status"] == "completed":
+            calls = [c for c in details["tool_calls"] if c["type"] == "function"]
+            chat.append({"role": "assistant", "content": None, "tool_calls": [
+                {"id": c["id"], "type": "function",
+                 "function": {"name": c["function"]["name"],
+                              "arguments": c["function"]["arguments"]}} for c in calls]})
+            chat.extend({"role": "tool", "tool_call_id": c["id"],
+                         "content": c["function"].get("output") or ""} for c in calls)
+    return chat
+
+
+def build(conn: Conn, run: dict[str, Any]) -> Prompt:
+    system = [{"role": "system", "content": run["instructions"]}] if run["instructions"] else []
+    thread = _thread_messages(conn, run)
+    strategy = run["truncation_strategy"] or {"type": "auto"}
+    if strategy.get("type") == "last_messages" and strategy.get("last_messages") is not None:
+        thread = thread[-strategy["last_messages"]:] if strategy["last_messages"] else []
+    own = _run_messages(conn, run)
+    budget = run["max_prompt_tokens"] or DEFAULT_CONTEXT_TOKENS
+    fixed = sum(_tokens(m) for m in system + own)
+    sizes = [_tokens(m) for m in thread]
+    # Drop from the middle, keeping the thread's first message and its latest ones.
+    while thread and fixed + sum(sizes) > budget and len(thread) > 1:
+        drop = 1 if len(thread) > 2 else 0
+        del thread[drop]
+        del sizes[drop]
+    total = fixed + sum(sizes)
+    if total > budget:
+        raise PromptTooLongError(f"prompt of {total} tokens exceeds {budget}")
+    return Prompt(system + thread + own, total)

@@ -1,0 +1,14 @@
+"""Tasks of the runs pool."""
+from celery import Task
+
+from shared.queue import app
+from workers.engine import LeaseBusyError, execute
+
+
+@app.task(name="runs.execute", bind=True, max_retries=None)
+def execute_run(self: Task, run_id: str) -> None:
+    try:
+        execute(run_id)
+    except LeaseBusyError as busy:
+        # The thread's previous stretch is still finishing on another worker.
+        raise self.retry(countdown=0.2) from busy
