@@ -51,6 +51,8 @@ ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TARGET_RPS = 1_000
 TARGET_P99_MS = 50.0
 WARMUP_SECONDS = 2
+# Below this share of idle CPU before the run, other work on the 2 cores skews the figures.
+QUIET_IDLE = 0.8
 PYTHON_PROCESSES = 2
 LIST_SIZE = 20
 # Marks the line the wrk Lua `done` hook prints, so it can be told apart from wrk's report.
@@ -103,6 +105,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def idle_share(seconds: float = 1.0) -> float:
+    """Share of CPU time the machine spent idle over a short window, from /proc/stat."""
+    def sample() -> tuple[int, int]:
+        ticks = [int(field) for field in Path("/proc/stat").read_text().split()[1:9]]
+        return ticks[3] + ticks[4], sum(ticks)
+
+    idle_before, total_before = sample()
+    time.sleep(seconds)
+    idle_after, total_after = sample()
+    return (idle_after - idle_before) / max(1, total_after - total_before)
 
 
 def call(url: str, key: str | None, method: str, path: str, body: Any = None) -> Any:
@@ -331,6 +345,11 @@ def benchmark(url: str, key: str, duration: int, connections: int, workers: str)
 
 def main() -> int:
     args = parse_args()
+    # Measured before a server of ours starts, whose booting workers would count as busy.
+    idle = idle_share()
+    if idle < QUIET_IDLE:
+        print(f"WARNING: the machine was only {idle:.0%} idle before the run; other processes "
+              "share its CPUs, so the figures will be low and noisy.\n")
     if args.url:
         return benchmark(args.url.rstrip("/"), args.key, args.duration, args.connections,
                          "external")

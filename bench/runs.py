@@ -1,0 +1,658 @@
+"""Run overhead and run throughput of a whole Treadle deployment on this machine.
+
+Prints, for streamed runs driven by the official openai SDK against a fake model server:
+
+(a) overhead: N sequential streamed runs (`runs.create(..., stream=True)`, one thread per
+    run made beforehand), each paired with a direct streamed chat completion against the same
+    model server giving the same reply (same SDK, same messages). Time from request to
+    `thread.run.completed` vs the end of the direct stream, and time to the first
+    `thread.message.delta` vs the direct call's first content token: p50 and p99 of both
+    and of the per-pair difference (the platform's overhead);
+(b) throughput: completed runs per second over a fixed window with C concurrent clients
+    (spread over client processes, each client thread creating runs on threads of its own,
+    made beforehand, and waiting for completion by stream or by polling), once with a
+    one-chunk answer and once with a 300-token answer streamed one token per chunk; with
+    the CPU time every process spent in the window (API, runs worker, timers worker,
+    scheduler, model server, clients, Postgres, Redis).
+
+    .venv/bin/python bench/runs.py [--runs 200] [--concurrency 16] [--client-processes 4]
+                                   [--duration 10] [--warmup 2] [--wait stream|poll]
+                                   [--redis-db 14] [--skip-overhead] [--skip-throughput]
+
+It serves Treadle itself: a fresh database `treadle_bench_<random>` on the local Postgres,
+Redis database `--redis-db` (flushed first and last; also Celery's broker), `treadle
+migrate`, a key from `treadle keys create`, the model server (`python -m
+tests.support.model_server`), `treadle api` (TREADLE_API_WORKERS, default 2), `treadle
+worker --pool runs`, `treadle worker --pool timers` and `treadle scheduler`, each its own
+process. Everything is stopped and the database dropped afterwards. Other TREADLE_*
+variables in the environment (e.g. TREADLE_RUNS_CONCURRENCY) reach the processes as usual.
+
+Targets (this 2-core machine): overhead <= 15 ms p50 and <= 50 ms p99; first-token overhead
+<= 10 ms p50; >= 150 runs/s (one chunk) and >= 60 runs/s (300 tokens). PASS/MISS is printed
+per target; exits 0 either way (this measures, it does not test) and 1 when a run failed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import warnings
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS_BASE = "redis://127.0.0.1:6379"
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = "test-model"
+INSTRUCTIONS = "Be brief."
+LONG_TOKENS = 300
+
+TARGET_OVERHEAD_P50_MS = 15.0
+TARGET_OVERHEAD_P99_MS = 50.0
+TARGET_FIRST_TOKEN_P50_MS = 10.0
+TARGET_RPS_ONE_CHUNK = 150.0
+TARGET_RPS_LONG = 60.0
+
+OVERHEAD_WARMUP = 10
+FAILED_EVENTS = frozenset({"thread.run.failed", "thread.run.cancelled", "thread.run.expired",
+                           "thread.run.incomplete", "thread.run.requires_action"})
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def script(**plan: Any) -> str:
+    return "SCRIPT: " + json.dumps(plan)
+
+
+@dataclass(frozen=True)
+class Answer:
+    name: str
+    content: str  # the user message; its SCRIPT line decides the model server's reply
+    target_rps: float
+
+
+# One content chunk; 300 content chunks of one token each, sent in one write by the server.
+ONE_CHUNK = Answer("one chunk", "Say hello.\n" + script(text="Hello! How can I help you today?",
+                                                        chunk_tokens=1000),
+                   TARGET_RPS_ONE_CHUNK)
+LONG = Answer(f"{LONG_TOKENS} tokens", "Count.\n" + script(tokens=LONG_TOKENS, chunk_tokens=1),
+              TARGET_RPS_LONG)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200,
+                        help="sequential streamed runs for the overhead figures")
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="concurrent clients for the throughput figures")
+    parser.add_argument("--client-processes", type=int, default=None,
+                        help="processes the clients are spread over (default min(C, 4))")
+    parser.add_argument("--duration", type=float, default=10.0,
+                        help="seconds of the measured throughput window")
+    parser.add_argument("--warmup", type=float, default=2.0,
+                        help="seconds of load before the throughput window opens")
+    parser.add_argument("--wait", choices=("stream", "poll"), default="stream",
+                        help="how throughput clients wait: stream events or create_and_poll")
+    parser.add_argument("--redis-db", type=int, default=14, help="Redis database index to use")
+    parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
+    args = parser.parse_args()
+    if args.runs < 1 or args.concurrency < 1 or args.duration <= 0 or args.warmup < 0:
+        parser.error("--runs, --concurrency and --duration must be positive")
+    processes = args.client_processes or min(args.concurrency, 4)
+    args.client_processes = max(1, min(processes, args.concurrency))
+    return args
+
+
+# --------------------------------------------------------------------------- deployment
+
+def treadle_command() -> str:
+    """The `treadle` of the interpreter running this script, so bench and server match."""
+    return str(Path(sys.executable).parent / "treadle")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+@dataclass
+class Deployment:
+    url: str
+    key: str
+    model_url: str
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    logs: dict[str, Path] = field(default_factory=dict)
+
+    def tail(self, name: str) -> str:
+        return self.logs[name].read_text(errors="replace")[-3000:]
+
+
+def wait_for(what: str, ready: Any, deployment: Deployment, name: str,
+             timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    process = deployment.processes[name]
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{deployment.tail(name)}")
+        if ready():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} not ready after {timeout:.0f} s:\n{deployment.tail(name)}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (gunicorn and Celery shut down warm); the process group is killed if it hangs."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@contextmanager
+def deployment(redis_db: int) -> Iterator[Deployment]:
+    """Serve Treadle, its workers and the model server on a throwaway database."""
+    import redis
+
+    database = f"treadle_bench_{secrets.token_hex(4)}"
+    redis_url = f"{REDIS_BASE}/{redis_db}"
+    redis.Redis.from_url(redis_url).flushdb()
+    workdir = Path(tempfile.mkdtemp(prefix="treadle_bench_runs_"))
+    model_port, api_port = free_port(), free_port()
+    model_url = f"http://127.0.0.1:{model_port}/v1"
+    env = dict(os.environ,
+               TREADLE_DATABASE_URL=f"postgresql://postgres@127.0.0.1:5432/{database}",
+               TREADLE_REDIS_URL=redis_url, TREADLE_MODEL_BASE_URL=model_url,
+               TREADLE_API_WORKERS=os.environ.get("TREADLE_API_WORKERS", "2"),
+               TREADLE_DATA_DIR=str(workdir / "data"))
+    env.pop("TREADLE_BROKER_URL", None)
+    treadle = treadle_command()
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{database}"')
+    deploy = Deployment(f"http://127.0.0.1:{api_port}", "", model_url)
+    try:
+        subprocess.run([treadle, "migrate"], env=env, check=True, capture_output=True)
+        created = subprocess.run([treadle, "keys", "create", "--project", "bench"], env=env,
+                                 check=True, capture_output=True, text=True)
+        deploy.key = created.stdout.strip().splitlines()[-1]
+        commands = {
+            "model server": [sys.executable, "-m", "tests.support.model_server",
+                             "--port", str(model_port)],
+            "api": [treadle, "api", "--host", "127.0.0.1", "--port", str(api_port)],
+            # Default log levels, as `treadle up` runs them.
+            "runs worker": [treadle, "worker", "--pool", "runs"],
+            "timers worker": [treadle, "worker", "--pool", "timers"],
+            "scheduler": [treadle, "scheduler"],
+        }
+        for name, command in commands.items():
+            deploy.logs[name] = workdir / f"{name.replace(' ', '_')}.log"
+            with open(deploy.logs[name], "wb") as log:
+                # Own session, so a hung process can be killed as a group with its children.
+                deploy.processes[name] = subprocess.Popen(
+                    command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True)
+        wait_for("model server", lambda: http_ok(f"{model_url}/models"), deploy, "model server")
+        wait_for("api", lambda: http_ok(f"{deploy.url}/ready"), deploy, "api")
+        for name in ("runs worker", "timers worker"):
+            wait_for(name, lambda n=name: _worker_ready(redis_url, n), deploy, name)
+        yield deploy
+    finally:
+        for process in reversed(list(deploy.processes.values())):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in deploy.processes.values():
+            stop(process)
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        redis.Redis.from_url(redis_url).flushdb()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _worker_ready(redis_url: str, name: str) -> bool:
+    """A worker is ready when it answers a ping over the broker."""
+    from celery import Celery
+
+    pool = name.split()[0]
+    app = Celery(broker=redis_url)
+    try:
+        replies = app.control.ping(timeout=0.5)
+    finally:
+        app.close()
+    return any(host.startswith(f"{pool}@") for reply in replies for host in reply)
+
+
+# --------------------------------------------------------------------------- CPU accounting
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds used) of a live process, from /proc."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def _all_processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command name) of every process."""
+    table: dict[int, tuple[int, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        table[int(entry.name)] = (int(text[text.rindex(")") + 2:].split()[1]), name)
+    return table
+
+
+def process_groups(deploy: Deployment, clients: list[int]) -> dict[str, list[int]]:
+    """Every pid of each part of the system: our processes with their descendants, the
+    bench clients, and Postgres and Redis (all of their processes on this machine)."""
+    table = _all_processes()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+
+    def tree(root: int) -> list[int]:
+        out, todo = [], [root]
+        while todo:
+            pid = todo.pop()
+            out.append(pid)
+            todo.extend(children.get(pid, []))
+        return out
+
+    groups = {name: tree(p.pid) for name, p in deploy.processes.items()}
+    groups["bench clients"] = [pid for root in clients for pid in tree(root)]
+    groups["postgres"] = [pid for pid, (_, name) in table.items() if name == "postgres"]
+    groups["redis"] = [pid for pid, (_, name) in table.items() if name.startswith("redis-serv")]
+    return groups
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    total = sum(values[:8])
+    return (total - idle) / CLK_TCK, total / CLK_TCK
+
+
+@dataclass
+class CpuSnapshot:
+    at: float
+    pids: dict[int, float]
+    machine: tuple[float, float]
+
+
+def snapshot(groups: dict[str, list[int]]) -> CpuSnapshot:
+    pids: dict[int, float] = {}
+    for members in groups.values():
+        for pid in members:
+            stat = _stat(pid)
+            if stat is not None:
+                pids[pid] = stat[1]
+    return CpuSnapshot(time.monotonic(), pids, machine_busy())
+
+
+def cpu_split(groups: dict[str, list[int]], start: CpuSnapshot, end: CpuSnapshot
+              ) -> dict[str, float]:
+    """CPU seconds each group spent between two snapshots (new pids count from zero)."""
+    return {name: sum(end.pids[pid] - start.pids.get(pid, 0.0)
+                      for pid in members if pid in end.pids)
+            for name, members in groups.items()}
+
+
+def print_cpu(groups: dict[str, list[int]], start: CpuSnapshot, end: CpuSnapshot,
+              runs: int) -> None:
+    seconds = end.at - start.at
+    split = cpu_split(groups, start, end)
+    busy = end.machine[0] - start.machine[0]
+    total = end.machine[1] - start.machine[1]
+    print(f"  CPU over the {seconds:.1f} s window ({os.cpu_count()} CPUs = "
+          f"{100 * (os.cpu_count() or 1):.0f}%):")
+    print(f"    {'process':<16}{'CPU %':>8}{'ms/run':>9}")
+    for name, used in sorted(split.items(), key=lambda item: -item[1]):
+        per_run = 1000 * used / runs if runs else 0.0
+        print(f"    {name:<16}{100 * used / seconds:>8.0f}{per_run:>9.2f}")
+    other = busy - sum(split.values())
+    print(f"    {'other':<16}{100 * other / seconds:>8.0f}")
+    print(f"    machine busy {100 * busy / total:.0f}% of all CPUs, "
+          f"{1000 * busy / runs if runs else 0:.2f} CPU-ms per completed run")
+
+
+# --------------------------------------------------------------------------- measuring
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
+
+
+def make_client(base_url: str, key: str) -> Any:
+    from openai import OpenAI
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    return OpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=60)
+
+
+class RunFailed(Exception):
+    pass
+
+
+def streamed_run(client: Any, thread_id: str, assistant_id: str) -> tuple[float, float]:
+    """(seconds to the first message delta, seconds to thread.run.completed)."""
+    started = time.perf_counter()
+    first = done = math.nan
+    stream = client.beta.threads.runs.create(thread_id, assistant_id=assistant_id, stream=True)
+    try:
+        for event in stream:
+            name = event.event
+            if name == "thread.message.delta":
+                if math.isnan(first):
+                    first = time.perf_counter()
+            elif name == "thread.run.completed":
+                done = time.perf_counter()
+            elif name in FAILED_EVENTS:
+                raise RunFailed(f"{name}: {getattr(event.data, 'last_error', None)}")
+    finally:
+        stream.close()
+    if math.isnan(done):
+        raise RunFailed("the stream ended without thread.run.completed")
+    return first - started, done - started
+
+
+def polled_run(client: Any, thread_id: str, assistant_id: str) -> tuple[float, float]:
+    started = time.perf_counter()
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread_id,
+                                                   assistant_id=assistant_id)
+    done = time.perf_counter()
+    if run.status != "completed":
+        raise RunFailed(f"{run.status}: {run.last_error}")
+    return math.nan, done - started
+
+
+def direct_chat(client: Any, messages: list[dict[str, Any]]) -> tuple[float, float, str]:
+    """(seconds to the first content token, seconds to the end of the stream, the text)."""
+    started = time.perf_counter()
+    first = math.nan
+    parts: list[str] = []
+    stream = client.chat.completions.create(model=MODEL, messages=messages, stream=True,
+                                            stream_options={"include_usage": True})
+    try:
+        for chunk in stream:
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    if math.isnan(first):
+                        first = time.perf_counter()
+                    parts.append(choice.delta.content)
+    finally:
+        stream.close()
+    return first - started, time.perf_counter() - started, "".join(parts)
+
+
+def new_threads(client: Any, content: str, count: int, workers: int = 8) -> list[str]:
+    def one(_: int) -> str:
+        return str(client.beta.threads.create(
+            messages=[{"role": "user", "content": content}]).id)
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def overhead(deploy: Deployment, assistant_id: str, answer: Answer, runs: int
+             ) -> dict[str, list[float]]:
+    """Sequential streamed runs, each paired with a direct streamed chat completion."""
+    client = make_client(deploy.url + "/v1", deploy.key)
+    direct = make_client(deploy.model_url, "unused")
+    messages = [{"role": "system", "content": INSTRUCTIONS},
+                {"role": "user", "content": answer.content}]
+    thread_ids = new_threads(client, answer.content, runs + OVERHEAD_WARMUP)
+    out: dict[str, list[float]] = {k: [] for k in ("run", "direct", "run_first", "direct_first")}
+    reply = None
+    for index, thread_id in enumerate(thread_ids):
+        # Alternate the order so neither side always follows the other.
+        if index % 2:
+            run_first, run_done = streamed_run(client, thread_id, assistant_id)
+            direct_first, direct_done, text = direct_chat(direct, messages)
+        else:
+            direct_first, direct_done, text = direct_chat(direct, messages)
+            run_first, run_done = streamed_run(client, thread_id, assistant_id)
+        if index < OVERHEAD_WARMUP:
+            reply = text
+            continue
+        out["run"].append(run_done)
+        out["direct"].append(direct_done)
+        out["run_first"].append(run_first)
+        out["direct_first"].append(direct_first)
+    # The run's reply must be the direct call's, or the comparison is not like for like.
+    last = client.beta.threads.messages.list(thread_ids[-1], order="desc", limit=1).data[0]
+    if last.content[0].text.value != reply:
+        raise RuntimeError(f"run reply {last.content[0].text.value[:80]!r} differs from the "
+                           f"direct reply {str(reply)[:80]!r}")
+    return out
+
+
+def print_overhead(answer: Answer, timings: dict[str, list[float]]) -> dict[str, float]:
+    diffs = [r - d for r, d in zip(timings["run"], timings["direct"], strict=True)]
+    first_diffs = [r - d for r, d in zip(timings["run_first"], timings["direct_first"],
+                                         strict=True)]
+    rows = [("run: request -> thread.run.completed", timings["run"]),
+            ("direct: request -> end of stream", timings["direct"]),
+            ("overhead (pairwise difference)", diffs),
+            ("run: request -> first message.delta", timings["run_first"]),
+            ("direct: request -> first content token", timings["direct_first"]),
+            ("first-token overhead (pairwise)", first_diffs)]
+    print(f"\n(a) Overhead, {answer.name} answer, {len(diffs)} sequential streamed runs")
+    print(f"  {'':<42}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
+    for label, values in rows:
+        print(f"  {label:<42}{1000 * percentile(values, 50):>9.1f}"
+              f"{1000 * percentile(values, 99):>9.1f}{1000 * sum(values) / len(values):>9.1f}")
+    return {"p50": 1000 * percentile(diffs, 50), "p99": 1000 * percentile(diffs, 99),
+            "first_p50": 1000 * percentile(first_diffs, 50)}
+
+
+# --------------------------------------------------------------------------- throughput
+
+@dataclass(frozen=True)
+class ClientJob:
+    url: str
+    key: str
+    assistant_id: str
+    content: str
+    threads: int  # client threads in this process
+    pool: int  # Treadle threads to make beforehand, one per run
+    wait: str
+
+
+def client_process(job: ClientJob, ready: Any, go: Any, window: Any, results: Any) -> None:
+    """One bench client process: make its threads, wait for the start, run until the end."""
+    try:
+        client = make_client(job.url + "/v1", job.key)
+        todo = deque(new_threads(client, job.content, job.pool, workers=job.threads))
+        ready.put(os.getpid())
+        go.wait()
+        stop_at = window[1]
+        runner = streamed_run if job.wait == "stream" else polled_run
+        records: list[tuple[float, float, float]] = []
+        failures: list[str] = []
+        lock = threading.Lock()
+
+        def loop() -> None:
+            while time.monotonic() < stop_at:
+                try:
+                    thread_id = todo.popleft()
+                except IndexError:
+                    return
+                started = time.monotonic()
+                try:
+                    first, done = runner(client, thread_id, job.assistant_id)
+                except Exception as error:
+                    with lock:
+                        failures.append(f"{type(error).__name__}: {error}")
+                    continue
+                with lock:
+                    records.append((started, started + first, started + done))
+
+        workers = [threading.Thread(target=loop) for _ in range(job.threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        results.put({"records": records, "failures": failures, "exhausted": not todo
+                     and time.monotonic() < stop_at})
+    except Exception as error:  # report instead of leaving the parent waiting
+        results.put({"records": [], "failures": [f"client setup: {error!r}"],
+                     "exhausted": False})
+
+
+@dataclass
+class Throughput:
+    rps: float
+    completed: int
+    failures: list[str]
+    p50_ms: float
+    p99_ms: float
+    exhausted: bool
+
+
+def throughput(deploy: Deployment, assistant_id: str, answer: Answer, concurrency: int,
+               processes: int, duration: float, warmup: float, wait: str) -> Throughput:
+    ctx = multiprocessing.get_context("spawn")
+    ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    window = ctx.Array("d", 2)
+    shares = [concurrency // processes + (i < concurrency % processes) for i in range(processes)]
+    # Enough fresh threads for twice the target rate, so no client runs out in the window.
+    per_second = 2 * answer.target_rps
+    jobs = [ClientJob(deploy.url, deploy.key, assistant_id, answer.content, share,
+                      math.ceil(per_second * (warmup + duration) * share / concurrency) + share,
+                      wait) for share in shares]
+    clients = [ctx.Process(target=client_process, args=(job, ready, go, window, results),
+                           daemon=True) for job in jobs]
+    for process in clients:
+        process.start()
+    try:
+        for _ in clients:
+            ready.get(timeout=600)
+        opens = time.monotonic() + warmup
+        window[0], window[1] = opens, opens + duration
+        groups = process_groups(deploy, [p.pid for p in clients if p.pid is not None])
+        go.set()
+        time.sleep(max(0.0, opens - time.monotonic()))
+        first = snapshot(groups)
+        time.sleep(max(0.0, window[1] - time.monotonic()))
+        last = snapshot(groups)
+        outcomes = [results.get(timeout=300) for _ in clients]
+    finally:
+        for process in clients:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+    records = [r for outcome in outcomes for r in outcome["records"]]
+    failures = [f for outcome in outcomes for f in outcome["failures"]]
+    inside = [r for r in records if first.at <= r[2] <= last.at]
+    latencies = [r[2] - r[0] for r in records if first.at <= r[0] <= last.at]
+    result = Throughput(len(inside) / (last.at - first.at), len(inside), failures,
+                        1000 * percentile(latencies, 50), 1000 * percentile(latencies, 99),
+                        any(outcome["exhausted"] for outcome in outcomes))
+    print(f"\n(b) Throughput, {answer.name} answer: {concurrency} clients in {processes} "
+          f"processes, wait by {wait}, {warmup:.0f} s warm-up + {duration:.0f} s window")
+    print(f"  {result.rps:.1f} runs/s ({result.completed} runs completed in the window), "
+          f"run latency p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms, "
+          f"{len(failures)} failed")
+    if result.exhausted:
+        print("  WARNING: a client used up its threads before the window closed; "
+              "the rate above is a lower bound.")
+    for failure in sorted(set(failures))[:5]:
+        print(f"  failure: {failure[:200]}")
+    print_cpu(groups, first, last, result.completed)
+    return result
+
+
+# --------------------------------------------------------------------------- main
+
+def verdict(label: str, value: float, target: float, at_most: bool, unit: str) -> None:
+    met = value <= target if at_most else value >= target
+    sign = "<=" if at_most else ">="
+    print(f"  {label:<38}{value:>8.1f} {unit:<6} target {sign} {target:>5.0f} {unit:<6} "
+          f"{'PASS' if met else 'MISS'}")
+
+
+def main() -> int:
+    args = parse_args()
+    failed = False
+    with deployment(args.redis_db) as deploy:
+        pids = ", ".join(f"{name} {p.pid}" for name, p in deploy.processes.items())
+        print(f"Treadle runs benchmark: API {deploy.url} (TREADLE_API_WORKERS="
+              f"{os.environ.get('TREADLE_API_WORKERS', '2')}), model server {deploy.model_url}, "
+              f"{os.cpu_count()} CPUs\nprocesses: {pids}", flush=True)
+        client = make_client(deploy.url + "/v1", deploy.key)
+        assistant_id = client.beta.assistants.create(model=MODEL, name="bench",
+                                                     instructions=INSTRUCTIONS).id
+        figures: dict[str, Any] = {}
+        if not args.skip_overhead:
+            for answer in (ONE_CHUNK, LONG):
+                timings = overhead(deploy, assistant_id, answer, args.runs)
+                figures[answer.name] = print_overhead(answer, timings)
+                sys.stdout.flush()
+        rates: dict[str, Throughput] = {}
+        if not args.skip_throughput:
+            for answer in (ONE_CHUNK, LONG):
+                rates[answer.name] = throughput(deploy, assistant_id, answer, args.concurrency,
+                                                args.client_processes, args.duration,
+                                                args.warmup, args.wait)
+                failed = failed or bool(rates[answer.name].failures)
+                sys.stdout.flush()
+    print("\nTargets (2-core machine):")
+    if ONE_CHUNK.name in figures:
+        one = figures[ONE_CHUNK.name]
+        verdict("overhead p50 (one chunk)", one["p50"], TARGET_OVERHEAD_P50_MS, True, "ms")
+        verdict("overhead p99 (one chunk)", one["p99"], TARGET_OVERHEAD_P99_MS, True, "ms")
+        verdict("first-token overhead p50 (one chunk)", one["first_p50"],
+                TARGET_FIRST_TOKEN_P50_MS, True, "ms")
+    for answer in (ONE_CHUNK, LONG):
+        if answer.name in rates:
+            verdict(f"throughput ({answer.name})", rates[answer.name].rps, answer.target_rps,
+                    False, "runs/s")
+    if failed:
+        print("\nWARNING: some runs failed; the throughput figures count completed runs only.")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

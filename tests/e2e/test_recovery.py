@@ -1,0 +1,149 @@
+"""A stack of its own: two API replicas, runs workers that can be killed, and other brokers.
+
+These tests must kill and start worker processes, so they do not share the session's.
+"""
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+import redis
+
+from tests.conftest import (
+    free_port,
+    start_process,
+    stop_processes,
+    wait_for_line,
+    wait_until_healthy,
+)
+from tests.e2e.events import read_events
+
+
+class Stack:
+    def __init__(self, env: dict[str, str], folder: Path):
+        self.env = env
+        self.folder = folder
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.bases: list[str] = []
+
+    def start(self, args: list[str], name: str, ready: str | None = None
+              ) -> subprocess.Popen[bytes]:
+        log = self.folder / f"{name}.log"
+        process = start_process(args, self.env, log)
+        self.processes.append(process)
+        if ready is not None:
+            wait_for_line(log, ready, process)
+        return process
+
+    def api(self) -> str:
+        port = free_port()
+        process = self.start(["api", "--port", str(port)], f"api-{port}")
+        base = f"http://127.0.0.1:{port}"
+        wait_until_healthy(base, process)
+        self.bases.append(base)
+        return base
+
+    def runs_worker(self, name: str) -> subprocess.Popen[bytes]:
+        return self.start(["worker", "--pool", "runs", "--concurrency", "4"], name, "ready.")
+
+
+@pytest.fixture
+def stack(server_env: dict[str, str], worker_id: str, tmp_path: Path,
+          request: pytest.FixtureRequest) -> Iterator[Stack]:
+    index = 8 + (int(worker_id.removeprefix("gw")) if worker_id.startswith("gw") else 0) % 8
+    redis_url = server_env["TREADLE_REDIS_URL"].rsplit("/", 1)[0] + f"/{index}"
+    redis.Redis.from_url(redis_url).flushdb()
+    env = {**server_env, "TREADLE_REDIS_URL": redis_url,
+           "TREADLE_DATA_DIR": str(tmp_path)}
+    broker = getattr(request, "param", None)
+    if broker is not None:
+        env["TREADLE_BROKER_URL"] = broker
+    built = Stack(env, tmp_path)
+    try:
+        built.start(["worker", "--pool", "timers"], "timers", "ready.")
+        built.start(["scheduler"], "scheduler")
+        yield built
+    finally:
+        stop_processes(built.processes)
+
+
+def script(**plan: Any) -> str:
+    return f"{uuid.uuid4().hex}\nSCRIPT: " + json.dumps(plan)
+
+
+def wait_status(client: openai.OpenAI, thread_id: str, run_id: str, statuses: set[str],
+                seconds: float = 60) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        run = client.beta.threads.runs.retrieve(run_id, thread_id=thread_id)
+        if run.status in statuses:
+            return run
+        time.sleep(0.1)
+    raise AssertionError(f"run stayed {run.status}")
+
+
+def test_killed_worker_hands_the_run_on(stack: Stack, api_key: str, model_server: Any) -> None:
+    first_api, second_api = stack.api(), stack.api()
+    victim = stack.runs_worker("runs-victim")
+    client = openai.OpenAI(base_url=f"{first_api}/v1", api_key=api_key, max_retries=0)
+    assistant = client.beta.assistants.create(model="test-model")
+    text = script(tokens=60, chunk_delay_ms=50)
+    marker = text.split("\n")[0]
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": text}])
+    run = client.beta.threads.runs.create(thread.id, assistant_id=assistant.id)
+
+    def calls() -> list[dict[str, Any]]:
+        return [r for r in model_server.requests("/v1/chat/completions")
+                if marker in json.dumps(r["body"])]
+
+    deadline = time.monotonic() + 30
+    while not client.beta.threads.messages.list(thread.id, run_id=run.id).data:
+        assert time.monotonic() < deadline, "the run never started writing"
+        time.sleep(0.05)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    stack.runs_worker("runs-heir")
+
+    done = wait_status(client, thread.id, run.id, {"completed", "failed", "cancelled"})
+    assert done.status == "completed", done.last_error
+    messages = client.beta.threads.messages.list(thread.id, run_id=run.id).data
+    assert len(messages) == 1
+    assert messages[0].content[0].text.value.endswith("tok59")
+    steps = client.beta.threads.runs.steps.list(run.id, thread_id=thread.id).data
+    assert [s.type for s in steps] == ["message_creation"]
+    assert steps[0].step_details.message_creation.message_id == messages[0].id
+    made = calls()
+    assert len(made) == 2 and not made[0]["completed"] and made[1]["completed"]
+
+    # The run's events, read through the other replica, end with its completion.
+    names = [e["event"] for e in read_events(second_api, api_key, thread.id, run.id)]
+    assert names[-2:] == ["thread.run.completed", "done"]
+
+
+AMQP_URL = os.environ.get("TREADLE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+@pytest.mark.parametrize("stack", [AMQP_URL], indirect=True, ids=["rabbitmq"])
+def test_rabbitmq_broker(stack: Stack, api_key: str) -> None:
+    base = stack.api()
+    stack.runs_worker("runs")
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key=api_key, max_retries=0)
+    assistant = client.beta.assistants.create(model="test-model", tools=[{
+        "type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}])
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": script(
+        tool_calls=[{"name": "f", "arguments": {}}])}])
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id,
+                                                   assistant_id=assistant.id)
+    assert run.status == "requires_action"
+    call = run.required_action.submit_tool_outputs.tool_calls[0]
+    done = client.beta.threads.runs.submit_tool_outputs_and_poll(
+        run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id,
+                                                           "output": "ok"}])
+    assert done.status == "completed"
