@@ -7,7 +7,7 @@ SDK1_VENV := .venv-sdk1
 SDK1_VERSION := 1.65.5
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run migrate lint test test-sdk3 test-sdk1 bench
+.PHONY: install run migrate flower lint test test-sdk3 test-sdk1 bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ run: install
 migrate: install
 	$(VENV)/bin/treadle migrate
 
+flower: install
+	$(VENV)/bin/treadle flower
+
 lint: install
 	$(VENV)/bin/ruff check api shared workers sandbox tests bench
 	$(VENV)/bin/mypy api shared workers sandbox
@@ -45,3 +48,4 @@ test-sdk1: install $(SDK1_VENV)/.installed
 
 bench: install
 	$(VENV)/bin/python bench/rest.py
+	$(VENV)/bin/python bench/runs.py
