@@ -135,8 +135,10 @@ def up() -> None:
         click.echo("First start: an API key for project 'default' (shown only now):")
         click.echo(f"  {key}")
     close_pool()
-    commands = [["api"], ["worker", "--pool", "runs"], ["worker", "--pool", "timers"],
-                ["scheduler"]]
+    # The timers fire every second; their logs stay quiet unless something goes wrong.
+    commands = [["api"], ["worker", "--pool", "runs"],
+                ["worker", "--pool", "timers", "--loglevel", "WARNING"],
+                ["scheduler", "--loglevel", "WARNING"]]
     children = [subprocess.Popen([sys.executable, "-m", "shared.cli", *c]) for c in commands]
     click.echo(f"Serving the API on http://{settings.api_host}:{settings.api_port}/v1 "
                "(docs at /docs); Ctrl-C stops everything.")
