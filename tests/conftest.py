@@ -116,7 +116,7 @@ def start_process(args: list[str], env: dict[str, str], log_path: Path
 
 
 def wait_for_line(log_path: Path, needle: str, process: subprocess.Popen[bytes],
-                  seconds: float = 30) -> None:
+                  seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -1,19 +1,20 @@
 """The run engine honours every run option, end to end: the SDK, the API, real workers and
 the scripted Chat Completions server, whose recorded requests show what the worker sent."""
 import json
-import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import openai
 import pytest
+from openai.types.beta.assistant_tool_choice import AssistantToolChoice
+from openai.types.beta.function_tool import FunctionTool
+from openai.types.beta.threads.run import Run, TruncationStrategy
+from openai.types.shared import ResponseFormatJSONObject, ResponseFormatJSONSchema
 
 pytestmark = pytest.mark.usefixtures("workers")
 
 CHAT = "/v1/chat/completions"
-DEADLINE_SECONDS = 30
 
 WEATHER_TOOL = {"type": "function", "function": {
     "name": "get_weather", "description": "The weather in a city.",
@@ -32,16 +33,6 @@ def tag() -> str:
 def sent(model_server: Any, marker: str) -> list[dict[str, Any]]:
     """The chat requests whose body mentions `marker`, oldest first."""
     return [r for r in model_server.requests(CHAT) if marker in json.dumps(r["body"])]
-
-
-def wait_for(check: Callable[[], Any], what: str, seconds: float = DEADLINE_SECONDS) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def make_assistant(client: openai.OpenAI, **extra: Any) -> Any:
@@ -108,30 +99,35 @@ def test_every_run_field_reaches_the_model(client: openai.OpenAI, model_server: 
     )
     assert run.status == "completed", (run.last_error, run.incomplete_details)
 
-    # The Run echoes what was asked.
+    # The Run echoes what was asked, as the SDK's own types.
     system = f"Run instructions {marker}.\n\nAnswer in json."
+    assert isinstance(run, Run)
     assert run.model == "override-model"
     assert run.instructions == system
     assert [t.type for t in run.tools] == ["function"]
+    assert isinstance(run.tools[0], FunctionTool)
     assert run.tools[0].function.name == "lookup"
     assert run.tools[0].function.parameters == lookup["function"]["parameters"]
     assert run.metadata == {"case": marker}
     assert run.temperature == 0.25 and run.top_p == 0.5
     assert run.parallel_tool_calls is False
     assert run.max_completion_tokens == 1000 and run.max_prompt_tokens == 20000
-    assert run.truncation_strategy is not None and run.truncation_strategy.type == "auto"
-    assert run.response_format is not None and run.response_format != "auto"
+    assert isinstance(run.truncation_strategy, TruncationStrategy)
+    assert run.truncation_strategy.type == "auto"
+    expected_format = {"json_object": ResponseFormatJSONObject,
+                       "json_schema": ResponseFormatJSONSchema}[response_format["type"]]
+    assert isinstance(run.response_format, expected_format)
     assert dumped(run.response_format) == response_format
     if isinstance(tool_choice, str):
         assert run.tool_choice == tool_choice
     else:
-        assert run.tool_choice is not None and not isinstance(run.tool_choice, str)
+        assert isinstance(run.tool_choice, AssistantToolChoice)
         assert run.tool_choice.type == "function"
         assert run.tool_choice.function is not None
         assert run.tool_choice.function.name == "lookup"
-    if response_format["type"] == "json_schema":
-        assert run.response_format.type == "json_schema"  # type: ignore[union-attr]
-        assert run.response_format.json_schema.name == "answer"  # type: ignore[union-attr]
+    if isinstance(run.response_format, ResponseFormatJSONSchema):
+        assert run.response_format.json_schema.name == "answer"
+        assert run.response_format.json_schema.strict is True
     # The run-level tools replaced the assistant's for this run only.
     assert [t.function.name for t in client.beta.assistants.retrieve(assistant.id).tools
             if t.type == "function"] == ["get_weather"]
@@ -171,23 +167,27 @@ def test_every_run_field_reaches_the_model(client: openai.OpenAI, model_server: 
 
 def test_assistant_defaults_apply_without_overrides(client: openai.OpenAI,
                                                     model_server: Any) -> None:
+    """Fields the run leaves out come from the assistant; additional_instructions append
+    to the assistant's own instructions."""
     marker = tag()
     assistant = make_assistant(client, tools=[WEATHER_TOOL], temperature=0.75, top_p=0.8,
                                instructions=f"Assistant instructions {marker}.",
                                response_format={"type": "json_object"})
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "json please"}])
-    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id,
-                                                   assistant_id=assistant.id)
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, additional_instructions="Be terse.")
     assert run.status == "completed", run.last_error
     assert run.model == "test-model"
-    assert run.instructions == f"Assistant instructions {marker}."
+    system = f"Assistant instructions {marker}.\n\nBe terse."
+    assert run.instructions == system
+    assert isinstance(run.response_format, ResponseFormatJSONObject)
     assert [t.function.name for t in run.tools if t.type == "function"] == ["get_weather"]
     assert run.temperature == 0.75 and run.top_p == 0.8
     [request] = sent(model_server, marker)
     body = request["body"]
     assert body["model"] == "test-model"
-    assert body["messages"][0] == {"role": "system",
-                                   "content": f"Assistant instructions {marker}."}
+    assert body["messages"][0] == {"role": "system", "content": system}
+    assert "max_completion_tokens" not in body
     assert body["temperature"] == 0.75 and body["top_p"] == 0.8
     assert body["response_format"] == {"type": "json_object"}
     assert [t["function"]["name"] for t in body["tools"]] == ["get_weather"]
@@ -285,6 +285,35 @@ def test_max_completion_tokens_cuts_the_answer(client: openai.OpenAI, model_serv
     assert_thread_is_free(client, thread.id)
 
 
+def test_completion_budget_spans_the_runs_model_calls(client: openai.OpenAI,
+                                                     model_server: Any) -> None:
+    """The second model call of a function-calling run may spend only what is left."""
+    marker = tag()
+    assistant = make_assistant(client, tools=[WEATHER_TOOL])
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": script(steps=[
+        {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]},
+        {"tokens": 400}], nonce=marker)}])
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, max_completion_tokens=300)
+    assert run.status == "requires_action", (run.last_error, run.incomplete_details)
+    assert run.usage is not None
+    spent = run.usage.completion_tokens
+    assert 0 < spent < 300
+    [call] = run.required_action.submit_tool_outputs.tool_calls
+    done = client.beta.threads.runs.submit_tool_outputs_and_poll(
+        run_id=run.id, thread_id=thread.id,
+        tool_outputs=[{"tool_call_id": call.id, "output": "sunny"}])
+    assert done.status == "incomplete", done.last_error
+    assert done.incomplete_details is not None
+    assert done.incomplete_details.reason == "max_completion_tokens"
+    assert done.usage is not None and done.usage.completion_tokens == 300
+    budgets = [r["body"]["max_completion_tokens"] for r in sent(model_server, marker)]
+    assert budgets == [300, 300 - spent]
+    last = client.beta.threads.messages.list(thread.id, run_id=run.id).data[0]
+    assert last.status == "incomplete"
+    assert last.content[0].text.value.split() == [f"tok{i}" for i in range(300 - spent)]
+
+
 # --------------------------------------------------------------------------- 4. usage
 
 def test_run_usage_is_the_sum_of_its_steps(client: openai.OpenAI) -> None:
@@ -373,7 +402,7 @@ def test_model_errors_fail_the_run(client: openai.OpenAI, model_server: Any, sta
 def test_stream_event_order(client: openai.OpenAI) -> None:
     assistant = make_assistant(client)
     thread = client.beta.threads.create(messages=[{"role": "user", "content": script(
-        tokens=30, chunk_tokens=3, chunk_delay_ms=25, nonce=tag())}])
+        tokens=30, chunk_tokens=3, chunk_delay_ms=60, nonce=tag())}])
     stream = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id,
                                              stream=True)
     events = list(stream)
@@ -385,7 +414,8 @@ def test_stream_event_order(client: openai.OpenAI) -> None:
     assert names[:len(head)] == head, names
     assert names[-len(tail):] == tail, names
     middle = names[len(head):-len(tail)]
-    assert middle and set(middle) == {"thread.message.delta"}, names
+    assert set(middle) == {"thread.message.delta"}, names
+    assert len(middle) >= 2, "the paced answer arrives in several deltas"
     text = ""
     for event in events:
         if event.event != "thread.message.delta":
@@ -398,9 +428,9 @@ def test_stream_event_order(client: openai.OpenAI) -> None:
     assert text == expected
     run = events[-1].data
     assert run.status == "completed"
-    message = [e for e in events if e.event == "thread.message.completed"][0].data
+    message = next(e.data for e in events if e.event == "thread.message.completed")
     assert message.content[0].text.value == expected
-    step = [e for e in events if e.event == "thread.run.step.completed"][0].data
+    step = next(e.data for e in events if e.event == "thread.run.step.completed")
     assert step.step_details.message_creation.message_id == message.id
     assert client.beta.threads.runs.retrieve(run.id, thread_id=thread.id).status == "completed"
 
@@ -410,7 +440,7 @@ def test_stream_tool_call_deltas(client: openai.OpenAI) -> None:
     cities = ["Paris", "Oslo"]
     thread = client.beta.threads.create(messages=[{"role": "user", "content": script(
         tool_calls=[{"name": "get_weather", "arguments": {"city": c}} for c in cities],
-        chunk_delay_ms=25, nonce=tag())}])
+        chunk_delay_ms=60, nonce=tag())}])
     stream = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id,
                                              stream=True)
     events = list(stream)
@@ -431,6 +461,8 @@ def test_stream_tool_call_deltas(client: openai.OpenAI) -> None:
                 assert isinstance(call.index, int)
                 entries.setdefault(call.index, []).append(call)
     assert sorted(entries) == [0, 1]
+    assert all(len(calls) >= 2 for calls in entries.values()), (
+        "each call's arguments arrive after its first delta")
     run = events[-1].data
     assert run.status == "requires_action"
     required = run.required_action.submit_tool_outputs.tool_calls
