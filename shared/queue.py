@@ -35,6 +35,8 @@ def _make_app() -> Celery:
         task_time_limit=960,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
+        # Flower shows the pools' tasks from these events.
+        worker_send_task_events=True,
         include=["workers.runs", "workers.timers"],
         beat_schedule={
             "expire-due-runs": {"task": "timers.expire_due", "schedule": 1.0},
