@@ -48,5 +48,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(auth.authenticate)
     app.before_request(requests.check_content_type)
     app.after_request(requests.add_request_id)
+    app.teardown_request(requests.yield_to_other_connections)
     errors.register(app)
     return app

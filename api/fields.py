@@ -69,6 +69,13 @@ class Metadata(fields.Dict):
             **kwargs,
         )
 
+    def deserialize(self, value: Any, attr: str | None = None, data: Any = None,
+                    **kwargs: Any) -> Any:
+        # OpenAI treats null metadata as "no pairs"; storing {} keeps one meaning.
+        if value is None:
+            return {}
+        return super().deserialize(value, attr, data, **kwargs)
+
 
 class Tagged(fields.Field):
     """A JSON object whose `type` picks the schema that loads it."""

@@ -1,7 +1,9 @@
 """Checks every request passes before a view sees it: request id and content type."""
 import uuid
 
+import gevent
 from flask import Response, g, request
+from gevent import monkey
 
 from shared.errors import InvalidRequestError
 
@@ -27,6 +29,13 @@ def check_content_type() -> None:
             "content type.",
             code="unsupported_content_type",
         )
+
+
+def yield_to_other_connections(_error: BaseException | None) -> None:
+    """Under gevent, let the worker's other connections in after each request: a keep-alive
+    client whose next request is already buffered would otherwise be served again first."""
+    if monkey.is_module_patched("socket"):
+        gevent.sleep(0)
 
 
 def add_request_id(response: Response) -> Response:

@@ -17,6 +17,11 @@ process and costs little CPU per request. Without it a Python generator is used 
 of threads on keep-alive connections); it spends far more CPU per request than wrk, and
 on a 2-core machine that CPU is taken from the server, so its figures are lower bounds.
 
+The machine's 2 cores are shared with anything else running on it; the column 'other CPU'
+says what share of them processes outside the benchmark (load, server, its database
+backends) took during each scenario, so that skewed figures can be told apart. It needs
+the server started here and reads n/a with --url.
+
 Exits 0 whether the target is met or missed (this measures, it does not test) and 1 when
 any request failed, since then the figures do not describe successful requests.
 """
@@ -27,6 +32,7 @@ import http.client
 import json
 import multiprocessing
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -39,7 +45,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,8 +57,9 @@ ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TARGET_RPS = 1_000
 TARGET_P99_MS = 50.0
 WARMUP_SECONDS = 2
-# Below this share of idle CPU before the run, other work on the 2 cores skews the figures.
-QUIET_IDLE = 0.8
+# Above this share of the CPUs taken by other processes during a scenario, its figures are low.
+BUSY_OTHERS = 0.1
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PYTHON_PROCESSES = 2
 LIST_SIZE = 20
 # Marks the line the wrk Lua `done` hook prints, so it can be told apart from wrk's report.
@@ -82,6 +89,14 @@ class Result:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    key: str
+    pid: int | None = None  # the gunicorn master, when this script started it
+    database: str | None = None
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running server; without it one is started here")
@@ -107,16 +122,59 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def idle_share(seconds: float = 1.0) -> float:
-    """Share of CPU time the machine spent idle over a short window, from /proc/stat."""
-    def sample() -> tuple[int, int]:
-        ticks = [int(field) for field in Path("/proc/stat").read_text().split()[1:9]]
-        return ticks[3] + ticks[4], sum(ticks)
+def busy_seconds() -> float:
+    """CPU time all cores have spent busy since boot, from /proc/stat."""
+    ticks = [int(field) for field in Path("/proc/stat").read_text().split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / CLOCK_TICKS
 
-    idle_before, total_before = sample()
-    time.sleep(seconds)
-    idle_after, total_after = sample()
-    return (idle_after - idle_before) / max(1, total_after - total_before)
+
+def process_stat(pid: int) -> list[str]:
+    """Fields of /proc/PID/stat after the command name (state first); empty once it has gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def process_seconds(pid: int) -> float:
+    """CPU time of one process and its threads."""
+    fields = process_stat(pid)
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS if fields else 0.0
+
+
+def server_seconds(server: Server) -> dict[int, float]:
+    """CPU time of the gunicorn master, its workers and the bench database's backends."""
+    assert server.pid is not None
+    running = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    pids = {server.pid} | {pid for pid in running
+                           if process_stat(pid)[1:2] == [str(server.pid)]}
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        pids.update(row[0] for row in admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (server.database,)))
+    return {pid: process_seconds(pid) for pid in pids}
+
+
+def own_seconds() -> float:
+    """CPU time of this script and its finished children: wrk or the Python load processes."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@contextmanager
+def others_share(server: Server, share: list[float]) -> Iterator[None]:
+    """Measure the share of all CPUs that processes outside the benchmark used meanwhile.
+
+    The machine has 2 cores, so a test run or build beside the benchmark lowers its figures
+    a lot; this tells a reader which figures to distrust. Appends the share to `share`.
+    """
+    served = server_seconds(server)
+    started, busy, own = time.monotonic(), busy_seconds(), own_seconds()
+    yield
+    ours = own_seconds() - own + sum(seconds - served.get(pid, 0.0)
+                                     for pid, seconds in server_seconds(server).items())
+    elapsed = (time.monotonic() - started) * (os.cpu_count() or 1)
+    share.append(max(0.0, busy_seconds() - busy - ours) / elapsed)
 
 
 def call(url: str, key: str | None, method: str, path: str, body: Any = None) -> Any:
@@ -157,8 +215,8 @@ def stop(server: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def local_server() -> Iterator[tuple[str, str]]:
-    """Serve Treadle on a throwaway database; yields (url, key)."""
+def local_server() -> Iterator[Server]:
+    """Serve Treadle on a throwaway database."""
     database = f"treadle_bench_{secrets.token_hex(4)}"
     env = dict(os.environ, TREADLE_DATABASE_URL=f"postgresql://postgres@127.0.0.1:5432/{database}")
     treadle = treadle_command()
@@ -177,7 +235,7 @@ def local_server() -> Iterator[tuple[str, str]]:
                                       env=env, stdout=log, stderr=log, start_new_session=True)
             try:
                 wait_healthy(url, server)
-                yield url, key
+                yield Server(url, key, server.pid, database)
             except RuntimeError:
                 log.seek(0)
                 sys.stderr.write(log.read().decode(errors="replace")[-4000:])
@@ -309,12 +367,13 @@ def run_python(url: str, key: str, scenario: Scenario, duration: int,
                   sum(o[2] for o in outcomes))
 
 
-def benchmark(url: str, key: str, duration: int, connections: int, workers: str) -> int:
+def benchmark(server: Server, duration: int, connections: int, workers: str) -> int:
     """Run every scenario, print the table and the target verdict; 1 if any request failed."""
     runner = run_wrk if shutil.which("wrk") else run_python
     if runner is run_python:
         print("wrk not found: using the Python load generator, whose own CPU use lowers the "
               "figures.\nFor the real figures: apt-get install -y wrk\n")
+    url, key = server.url, server.key
     scenarios = prepare(url, key)
     # Fill each worker's connection pool before measuring.
     runner(url, key, scenarios[1], WARMUP_SECONDS, connections)
@@ -322,19 +381,28 @@ def benchmark(url: str, key: str, duration: int, connections: int, workers: str)
           f"scenario, load: {'wrk' if runner is run_wrk else 'python'}, "
           f"server workers: {workers}, {os.cpu_count()} CPUs")
     print(f"{'scenario':<36}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}"
-          f"{'non-2xx/3xx':>13}{'socket err':>12}")
+          f"{'non-2xx/3xx':>13}{'socket err':>12}{'other CPU':>11}")
     results: dict[str, Result] = {}
+    others: list[float] = []
     for scenario in scenarios:
-        result = runner(url, key, scenario, duration, connections)
+        # Other processes' CPU can only be told apart from the server's when it runs here.
+        with others_share(server, others) if server.pid else nullcontext():
+            result = runner(url, key, scenario, duration, connections)
         results[scenario.name] = result
+        other = f"{others[-1]:.0%}" if server.pid else "n/a"
         print(f"{scenario.name:<36}{result.rps:>12,.0f}{result.p50_ms:>9.1f}"
-              f"{result.p99_ms:>9.1f}{result.failed:>13}{result.socket_errors:>12}", flush=True)
+              f"{result.p99_ms:>9.1f}{result.failed:>13}{result.socket_errors:>12}{other:>11}",
+              flush=True)
     get = results[scenarios[1].name]
     met = get.rps >= TARGET_RPS and get.p99_ms <= TARGET_P99_MS
     print(f"\nTarget: >= {TARGET_RPS:,} GET/s with p99 <= {TARGET_P99_MS:.0f} ms "
           f"on this 2-core machine")
     print(f"{scenarios[1].name}: {get.rps:,.0f} req/s, p99 {get.p99_ms:.1f} ms -> "
           f"{'PASS' if met else 'MISS'}")
+    if any(share > BUSY_OTHERS for share in others):
+        print(f"WARNING: other processes took over {BUSY_OTHERS:.0%} of the CPUs during some "
+              "scenarios (column 'other CPU'); their figures are too low. Run on a quiet "
+              "machine.")
     failures = sum(r.failed + r.socket_errors for r in results.values())
     if failures:
         print(f"\nWARNING: {failures} requests failed; the figures above are not valid.")
@@ -345,16 +413,11 @@ def benchmark(url: str, key: str, duration: int, connections: int, workers: str)
 
 def main() -> int:
     args = parse_args()
-    # Measured before a server of ours starts, whose booting workers would count as busy.
-    idle = idle_share()
-    if idle < QUIET_IDLE:
-        print(f"WARNING: the machine was only {idle:.0%} idle before the run; other processes "
-              "share its CPUs, so the figures will be low and noisy.\n")
     if args.url:
-        return benchmark(args.url.rstrip("/"), args.key, args.duration, args.connections,
-                         "external")
-    with local_server() as (url, key):
-        return benchmark(url, key, args.duration, args.connections,
+        return benchmark(Server(args.url.rstrip("/"), args.key), args.duration,
+                         args.connections, "external")
+    with local_server() as server:
+        return benchmark(server, args.duration, args.connections,
                          os.environ.get("TREADLE_API_WORKERS", "2"))
 
 

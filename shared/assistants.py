@@ -3,11 +3,11 @@ from typing import Any
 
 from shared import repository
 from shared.clock import now
-from shared.db import unit_of_work
+from shared.db import reading, unit_of_work
 from shared.objects import deleted
 from shared.pagination import Page, PageQuery
 from shared.repository import ASSISTANTS
-from shared.tool_resources import check_tool_resources
+from shared.tool_resources import check_tool_resources, checked_changes
 
 
 def create_assistant(project_id: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -24,7 +24,7 @@ def create_assistant(project_id: str, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_assistant(project_id: str, assistant_id: str) -> dict[str, Any]:
-    with unit_of_work() as conn:
+    with reading() as conn:
         return repository.get(conn, ASSISTANTS, {"project_id": project_id}, assistant_id,
                               "assistant_id")
 
@@ -33,14 +33,8 @@ def modify_assistant(project_id: str, assistant_id: str, changes: dict[str, Any]
     with unit_of_work() as conn:
         scope = {"project_id": project_id}
         repository.get(conn, ASSISTANTS, scope, assistant_id, "assistant_id", for_update=True)
-        changes = dict(changes)
-        if "tool_resources" in changes:
-            changes["tool_resources"] = check_tool_resources(
-                conn, project_id, changes["tool_resources"], "tool_resources"
-            )
-        if "metadata" in changes:
-            changes["metadata"] = changes["metadata"] or {}
-        return repository.update(conn, ASSISTANTS, scope, assistant_id, "assistant_id", changes)
+        return repository.update(conn, ASSISTANTS, scope, assistant_id, "assistant_id",
+                                 checked_changes(conn, project_id, changes))
 
 
 def delete_assistant(project_id: str, assistant_id: str) -> dict[str, Any]:
@@ -51,5 +45,5 @@ def delete_assistant(project_id: str, assistant_id: str) -> dict[str, Any]:
 
 
 def list_assistants(project_id: str, query: PageQuery) -> Page:
-    with unit_of_work() as conn:
+    with reading() as conn:
         return repository.page(conn, ASSISTANTS, {"project_id": project_id}, query)

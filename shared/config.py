@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     api_workers: int = 2
     api_worker_connections: int = 1000
 
+    # How long an API process trusts a key it has checked; a revoked key stops working
+    # within this many seconds.
+    key_cache_seconds: float = 5.0
+
     db_pool_min: int = 1
     db_pool_max: int = 20
 

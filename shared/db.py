@@ -23,7 +23,8 @@ def get_pool() -> ConnectionPool[Any]:
             settings.database_url,
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
-            kwargs={"row_factory": dict_row, "autocommit": False},
+            # Autocommit, so a lone read is one round trip; writes open a transaction.
+            kwargs={"row_factory": dict_row, "autocommit": True},
             open=True,
             timeout=10,
             name="treadle",
@@ -41,5 +42,12 @@ def close_pool() -> None:
 @contextmanager
 def unit_of_work() -> Iterator[Conn]:
     """A transaction that commits when the block ends cleanly and rolls back otherwise."""
+    with get_pool().connection() as conn, conn.transaction():
+        yield cast(Conn, conn)
+
+
+@contextmanager
+def reading() -> Iterator[Conn]:
+    """A connection for reads outside any transaction: each statement stands alone."""
     with get_pool().connection() as conn:
         yield cast(Conn, conn)

@@ -6,7 +6,7 @@ from shared import repository
 from shared.blobs import get_blob_store
 from shared.clock import now
 from shared.config import get_settings
-from shared.db import unit_of_work
+from shared.db import reading, unit_of_work
 from shared.errors import InvalidRequestError
 from shared.ids import new_id
 from shared.objects import deleted
@@ -37,7 +37,7 @@ def create_file(project_id: str, stream: BinaryIO, filename: str, purpose: str,
 
 
 def get_file(project_id: str, file_id: str) -> dict[str, Any]:
-    with unit_of_work() as conn:
+    with reading() as conn:
         return repository.get(conn, FILES, {"project_id": project_id}, file_id, "file_id")
 
 
@@ -57,5 +57,5 @@ def list_files(project_id: str, query: PageQuery, purpose: str | None = None) ->
     scope = {"project_id": project_id}
     if purpose is not None:
         scope["purpose"] = purpose
-    with unit_of_work() as conn:
+    with reading() as conn:
         return repository.page(conn, FILES, scope, query)

@@ -1,9 +1,13 @@
 """Projects and their API keys; a key is shown once and stored only as a hash."""
 import hashlib
 import secrets
+import threading
+
+from cachetools import TTLCache
 
 from shared.clock import now
-from shared.db import unit_of_work
+from shared.config import get_settings
+from shared.db import reading, unit_of_work
 from shared.ids import new_id
 
 KEY_PREFIX = "sk-treadle-"
@@ -47,15 +51,33 @@ def revoke_key(key: str) -> bool:
         return cursor.rowcount > 0
 
 
+_trusted: TTLCache[bytes, str] | None = None
+_trusted_lock = threading.Lock()
+
+
 def project_for_key(key: str) -> str | None:
-    with unit_of_work() as conn:
+    """The key's project; a key found valid is trusted for `key_cache_seconds`, which saves
+    a database round trip on nearly every request."""
+    global _trusted
+    digest = _hash(key)
+    with _trusted_lock:
+        if _trusted is None:
+            _trusted = TTLCache(maxsize=10_000, ttl=get_settings().key_cache_seconds)
+        project = _trusted.get(digest)
+    if project is not None:
+        return project
+    with reading() as conn:
         row = conn.execute(
             "SELECT project_id FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL",
-            (_hash(key),),
+            (digest,),
         ).fetchone()
-    return str(row["project_id"]) if row else None
+    if row is None:
+        return None
+    with _trusted_lock:
+        _trusted[digest] = str(row["project_id"])
+    return str(row["project_id"])
 
 
 def any_key_exists() -> bool:
-    with unit_of_work() as conn:
+    with reading() as conn:
         return conn.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone() is not None

@@ -3,7 +3,7 @@ from typing import Any
 
 from shared import repository
 from shared.clock import now
-from shared.db import Conn, unit_of_work
+from shared.db import Conn, reading, unit_of_work
 from shared.errors import InvalidRequestError
 from shared.objects import deleted
 from shared.pagination import Page, PageQuery
@@ -71,7 +71,7 @@ def create_message(project_id: str, thread_id: str, fields: dict[str, Any]) -> d
 
 
 def get_message(project_id: str, thread_id: str, message_id: str) -> dict[str, Any]:
-    with unit_of_work() as conn:
+    with reading() as conn:
         scope = _thread_scope(conn, project_id, thread_id)
         return repository.get(conn, MESSAGES, scope, message_id, "message_id")
 
@@ -80,8 +80,6 @@ def modify_message(project_id: str, thread_id: str, message_id: str,
                    changes: dict[str, Any]) -> dict[str, Any]:
     with unit_of_work() as conn:
         scope = _thread_scope(conn, project_id, thread_id)
-        if "metadata" in changes:
-            changes = {**changes, "metadata": changes["metadata"] or {}}
         return repository.update(conn, MESSAGES, scope, message_id, "message_id", changes)
 
 
@@ -94,7 +92,7 @@ def delete_message(project_id: str, thread_id: str, message_id: str) -> dict[str
 
 def list_messages(project_id: str, thread_id: str, query: PageQuery,
                   run_id: str | None = None) -> Page:
-    with unit_of_work() as conn:
+    with reading() as conn:
         scope: dict[str, Any] = _thread_scope(conn, project_id, thread_id)
         if run_id is not None:
             scope["run_id"] = run_id

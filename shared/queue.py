@@ -17,9 +17,19 @@ TASK_ROUTES = {
 }
 
 
+class _Connections:
+    """Read when Celery first loads its configuration, not at import, so the settings a
+    process ends up with (tests change them after importing) are the ones used."""
+
+    @property
+    def broker_url(self) -> str:
+        settings = get_settings()
+        return settings.broker_url or settings.redis_url
+
+
 def _make_app() -> Celery:
-    settings = get_settings()
-    app = Celery("treadle", broker=settings.broker_url or settings.redis_url)
+    app = Celery("treadle")
+    app.config_from_object(_Connections())
     app.conf.update(
         task_queues=[Queue(name) for name in QUEUES],
         task_routes=TASK_ROUTES,

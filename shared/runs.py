@@ -12,7 +12,7 @@ import psycopg
 from shared import events, repository, run_states
 from shared.clock import now
 from shared.config import get_settings
-from shared.db import Conn, unit_of_work
+from shared.db import Conn, reading, unit_of_work
 from shared.errors import InvalidRequestError
 from shared.messages import insert_message
 from shared.objects import RUN, STEP
@@ -136,12 +136,12 @@ def _scope(conn: Conn, project_id: str, thread_id: str) -> dict[str, str]:
 
 
 def get_run(project_id: str, thread_id: str, run_id: str) -> dict[str, Any]:
-    with unit_of_work() as conn:
+    with reading() as conn:
         return repository.get(conn, RUNS, _scope(conn, project_id, thread_id), run_id, "run_id")
 
 
 def list_runs(project_id: str, thread_id: str, query: PageQuery) -> Page:
-    with unit_of_work() as conn:
+    with reading() as conn:
         return repository.page(conn, RUNS, _scope(conn, project_id, thread_id), query)
 
 
@@ -149,8 +149,6 @@ def modify_run(project_id: str, thread_id: str, run_id: str, changes: dict[str, 
                ) -> dict[str, Any]:
     with unit_of_work() as conn:
         scope = _scope(conn, project_id, thread_id)
-        if "metadata" in changes:
-            changes = {"metadata": changes["metadata"] or {}}
         return repository.update(conn, RUNS, scope, run_id, "run_id", changes)
 
 
@@ -229,7 +227,7 @@ def submit_tool_outputs(project_id: str, thread_id: str, run_id: str,
 
 
 def list_steps(project_id: str, thread_id: str, run_id: str, query: PageQuery) -> Page:
-    with unit_of_work() as conn:
+    with reading() as conn:
         scope = _scope(conn, project_id, thread_id)
         repository.get(conn, RUNS, scope, run_id, "run_id")
         return repository.page(conn, STEPS, {"project_id": project_id, "run_id": run_id},
@@ -237,7 +235,7 @@ def list_steps(project_id: str, thread_id: str, run_id: str, query: PageQuery) -
 
 
 def get_step(project_id: str, thread_id: str, run_id: str, step_id: str) -> dict[str, Any]:
-    with unit_of_work() as conn:
+    with reading() as conn:
         scope = _scope(conn, project_id, thread_id)
         repository.get(conn, RUNS, scope, run_id, "run_id")
         return repository.get(conn, STEPS, {"project_id": project_id, "run_id": run_id},

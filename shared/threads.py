@@ -3,11 +3,11 @@ from typing import Any
 
 from shared import repository
 from shared.clock import now
-from shared.db import Conn, unit_of_work
+from shared.db import Conn, reading, unit_of_work
 from shared.messages import insert_message
 from shared.objects import deleted
 from shared.repository import THREADS
-from shared.tool_resources import check_tool_resources
+from shared.tool_resources import check_tool_resources, checked_changes
 
 
 def insert_thread(conn: Conn, project_id: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -30,7 +30,7 @@ def create_thread(project_id: str, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_thread(project_id: str, thread_id: str) -> dict[str, Any]:
-    with unit_of_work() as conn:
+    with reading() as conn:
         return repository.get(conn, THREADS, {"project_id": project_id}, thread_id, "thread_id")
 
 
@@ -38,14 +38,8 @@ def modify_thread(project_id: str, thread_id: str, changes: dict[str, Any]) -> d
     with unit_of_work() as conn:
         scope = {"project_id": project_id}
         repository.get(conn, THREADS, scope, thread_id, "thread_id", for_update=True)
-        changes = dict(changes)
-        if "tool_resources" in changes:
-            changes["tool_resources"] = check_tool_resources(
-                conn, project_id, changes["tool_resources"], "tool_resources"
-            )
-        if "metadata" in changes:
-            changes["metadata"] = changes["metadata"] or {}
-        return repository.update(conn, THREADS, scope, thread_id, "thread_id", changes)
+        return repository.update(conn, THREADS, scope, thread_id, "thread_id",
+                                 checked_changes(conn, project_id, changes))
 
 
 def delete_thread(project_id: str, thread_id: str) -> dict[str, Any]:

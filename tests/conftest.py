@@ -41,6 +41,9 @@ def database_url() -> Iterator[str]:
     url = make_conninfo(BASE_DATABASE_URL, dbname=name)
     # The tests' own calls into shared/ (keys, direct checks) use the same database.
     os.environ["TREADLE_DATABASE_URL"] = url
+    from shared.config import get_settings
+
+    get_settings.cache_clear()
     subprocess.run([str(TREADLE), "migrate"], check=True, env={**os.environ},
                    capture_output=True)
     yield url
@@ -84,6 +87,9 @@ def redis_url(worker_id: str) -> str:
     url = BASE_REDIS_URL.rsplit("/", 1)[0] + f"/{index}"
     redis.Redis.from_url(url).flushdb()
     os.environ["TREADLE_REDIS_URL"] = url
+    from shared.config import get_settings
+
+    get_settings.cache_clear()
     return url
 
 
@@ -103,7 +109,7 @@ def server_env(database_url: str, redis_url: str, model_server: Any,
     return {**os.environ, "TREADLE_DATABASE_URL": database_url, "TREADLE_REDIS_URL": redis_url,
             "TREADLE_MODEL_BASE_URL": model_server.url, "TREADLE_MODEL_MAX_RETRIES": "2",
             "TREADLE_RUN_EXPIRY_SECONDS": str(RUN_EXPIRY_SECONDS),
-            "TREADLE_RUN_LEASE_SECONDS": "3",
+            "TREADLE_RUN_LEASE_SECONDS": "3", "TREADLE_KEY_CACHE_SECONDS": "0.5",
             "TREADLE_DATA_DIR": str(tmp_path_factory.mktemp("data")),
             "TREADLE_API_WORKERS": "1", "TREADLE_MAX_FILE_BYTES": str(4 * 1024 * 1024)}
 

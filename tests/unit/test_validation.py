@@ -78,9 +78,13 @@ def test_response_formats(response_format: Any) -> None:
 
 
 @pytest.mark.parametrize("field", ["name", "description", "instructions", "temperature",
-                                   "top_p", "tool_resources", "metadata", "reasoning_effort"])
+                                   "top_p", "tool_resources", "reasoning_effort"])
 def test_nullable_fields(field: str) -> None:
     assert CreateAssistant().load({"model": "m", field: None})[field] is None
+
+
+def test_null_metadata_means_no_pairs() -> None:
+    assert CreateAssistant().load({"model": "m", "metadata": None})["metadata"] == {}
 
 
 @pytest.mark.parametrize("field, limit", [
@@ -242,7 +246,7 @@ def test_create_message_refuses(data: dict[str, Any], field: str) -> None:
 
 def test_modify_message_only_takes_metadata() -> None:
     assert ModifyMessage().load({"metadata": {"a": "b"}}) == {"metadata": {"a": "b"}}
-    assert ModifyMessage().load({"metadata": None}) == {"metadata": None}
+    assert ModifyMessage().load({"metadata": None}) == {"metadata": {}}
     assert "content" in refused(ModifyMessage(), {"content": "x"})
 
 
