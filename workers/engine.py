@@ -163,6 +163,8 @@ class Execution:
         for name in ("temperature", "top_p"):
             if run[name] is not None:
                 request[name] = run[name]
+        if run["reasoning_effort"] is not None:
+            request["reasoning_effort"] = run["reasoning_effort"]
         if isinstance(run["response_format"], dict):
             request["response_format"] = run["response_format"]
         if run["max_completion_tokens"] is not None:

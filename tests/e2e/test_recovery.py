@@ -32,6 +32,7 @@ class Stack:
         self.folder = folder
         self.processes: list[subprocess.Popen[bytes]] = []
         self.bases: list[str] = []
+        self.timers: subprocess.Popen[bytes] | None = None
 
     def start(self, args: list[str], name: str, ready: str | None = None
               ) -> subprocess.Popen[bytes]:
@@ -67,7 +68,7 @@ def stack(server_env: dict[str, str], worker_id: str, tmp_path: Path,
         env["TREADLE_BROKER_URL"] = broker
     built = Stack(env, tmp_path)
     try:
-        built.start(["worker", "--pool", "timers"], "timers", "ready.")
+        built.timers = built.start(["worker", "--pool", "timers"], "timers", "ready.")
         built.start(["scheduler"], "scheduler")
         yield built
     finally:
@@ -125,6 +126,27 @@ def test_killed_worker_hands_the_run_on(stack: Stack, api_key: str, model_server
     # The run's events, read through the other replica, end with its completion.
     names = [e["event"] for e in read_events(second_api, api_key, thread.id, run.id)]
     assert names[-2:] == ["thread.run.completed", "done"]
+
+
+def test_deadlines_are_rebuilt_when_timers_start(stack: Stack, api_key: str) -> None:
+    base = stack.api()
+    stack.runs_worker("runs")
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key=api_key, max_retries=0)
+    assistant = client.beta.assistants.create(model="test-model", tools=[{
+        "type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}])
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": script(
+        tool_calls=[{"name": "f", "arguments": {}}])}])
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id,
+                                                   assistant_id=assistant.id)
+    assert run.status == "requires_action"
+    assert stack.timers is not None
+    os.kill(stack.timers.pid, signal.SIGKILL)
+    stack.timers.wait()
+    # Redis lost its index of deadlines; Postgres still has them.
+    redis.Redis.from_url(stack.env["TREADLE_REDIS_URL"]).delete("deadlines:runs")
+    stack.timers = stack.start(["worker", "--pool", "timers"], "timers-again", "ready.")
+    expired = wait_status(client, thread.id, run.id, {"expired", "completed", "failed"})
+    assert expired.status == "expired"
 
 
 AMQP_URL = os.environ.get("TREADLE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
