@@ -7,6 +7,7 @@ from typing import Any
 
 import jsonschema
 import openai
+import pytest
 import yaml
 
 SPEC = Path(__file__).parent.parent / "spec" / "assistants-openapi.yaml"
@@ -14,10 +15,23 @@ SPEC = Path(__file__).parent.parent / "spec" / "assistants-openapi.yaml"
 EXTENSIONS = {"AssistantObject": {"reasoning_effort"}}
 
 
+def _nullable(node: Any) -> Any:
+    """The spec mixes OpenAPI 3.0's `nullable: true` into a 3.1 document; say it in JSON
+    Schema so the validator honours it."""
+    if isinstance(node, list):
+        return [_nullable(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _nullable(value) for key, value in node.items()}
+    if node.pop("nullable", False) and isinstance(node.get("type"), str):
+        node["type"] = [node["type"], "null"]
+    return node
+
+
 @cache
 def _components() -> dict[str, Any]:
     text = SPEC.read_text().replace("$recursiveAnchor: true", "")
-    return yaml.safe_load(text)["components"]
+    return dict(_nullable(yaml.safe_load(text)["components"]))
 
 
 def check(body: dict[str, Any], schema_name: str) -> None:
@@ -84,3 +98,28 @@ def test_error_shape(client: openai.OpenAI) -> None:
         assert error.response.headers["x-request-id"].startswith("req_")
     else:
         raise AssertionError("expected a 404")
+
+
+@pytest.mark.usefixtures("workers")
+def test_run_and_step_shapes(client: openai.OpenAI) -> None:
+    assistant = client.beta.assistants.create(model="test-model", tools=[{
+        "type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}])
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": (
+        'SCRIPT: {"tool_calls": [{"name": "f", "arguments": {"a": 1}}]}')}])
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id,
+                                                   assistant_id=assistant.id)
+    check(raw(client.beta.threads.runs.with_raw_response.retrieve(run.id, thread_id=thread.id)),
+          "RunObject")
+    call = run.required_action.submit_tool_outputs.tool_calls[0]
+    client.beta.threads.runs.submit_tool_outputs_and_poll(
+        run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id,
+                                                           "output": "1"}])
+    done = raw(client.beta.threads.runs.with_raw_response.retrieve(run.id, thread_id=thread.id))
+    check(done, "RunObject")
+    listed = raw(client.beta.threads.runs.with_raw_response.list(thread.id))
+    check({**listed, "data": []}, "ListRunsResponse")
+    steps = raw(client.beta.threads.runs.steps.with_raw_response.list(run.id,
+                                                                        thread_id=thread.id))
+    check({**steps, "data": []}, "ListRunStepsResponse")
+    for step in steps["data"]:
+        check(step, "RunStepObject")
