@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 # A second environment holding the previous generation of the openai SDK (client.beta.*),
-# so the end-to-end suite proves both generations against the same server.
+# so the end-to-end suite proves both generations against the same server. It sees the
+# app's environment through a .pth file and holds only that SDK (and its httpx) itself.
 SDK1_VENV := .venv-sdk1
 SDK1_VERSION := 1.65.5
 PYTEST_WORKERS ?= 2
@@ -15,10 +16,13 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@
 
-$(SDK1_VENV)/.installed: pyproject.toml
+$(SDK1_VENV)/.installed: $(VENV)/.installed
+	rm -rf $(SDK1_VENV)
 	$(PYTHON) -m venv $(SDK1_VENV)
-	$(SDK1_VENV)/bin/pip install --quiet --upgrade pip
-	$(SDK1_VENV)/bin/pip install --quiet -e '.[test]'
+	echo "import site; site.addsitedir('$$($(VENV)/bin/python -c \
+		"import sysconfig; print(sysconfig.get_paths()['purelib'])")')" \
+		> "$$($(SDK1_VENV)/bin/python -c \
+		"import sysconfig; print(sysconfig.get_paths()['purelib'])")/treadle-app.pth"
 	$(SDK1_VENV)/bin/pip install --quiet 'openai==$(SDK1_VERSION)'
 	touch $@
 
@@ -44,7 +48,7 @@ test-sdk3: install
 
 test-sdk1: install $(SDK1_VENV)/.installed
 	TREADLE_TEST_SERVER_PYTHON=$(CURDIR)/$(VENV)/bin/python \
-		$(SDK1_VENV)/bin/pytest -n $(PYTEST_WORKERS) tests/e2e
+		$(SDK1_VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) tests/e2e
 
 bench: install
 	$(VENV)/bin/python bench/rest.py

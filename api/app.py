@@ -11,6 +11,7 @@ from api.health.views import blp as health_blp
 from api.messages.views import blp as messages_blp
 from api.runs.views import blp as runs_blp
 from api.threads.views import blp as threads_blp
+from api.vector_stores.views import blp as vector_stores_blp
 from shared.objects import ErrorObject
 
 SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
@@ -41,7 +42,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     api = _Api(app)
     for blueprint in (health_blp, assistants_blp, threads_blp, runs_blp, messages_blp,
-                      files_blp):
+                      files_blp, vector_stores_blp):
         api.register_blueprint(blueprint)
 
     app.before_request(requests.assign_request_id)

@@ -2,7 +2,7 @@
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, pre_load, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from shared.pagination import PageQuery
 
@@ -199,6 +199,14 @@ class StaticChunking(RequestSchema):
                                           strict=True)
 
 
+    @validates_schema
+    def _overlap_at_most_half(self, data: dict[str, Any], **kwargs: Any) -> None:
+        size, overlap = data.get("max_chunk_size_tokens"), data.get("chunk_overlap_tokens")
+        if size is not None and overlap is not None and overlap > size // 2:
+            raise ValidationError("Must not exceed half of max_chunk_size_tokens.",
+                                  "chunk_overlap_tokens")
+
+
 class AutoChunkingStrategy(RequestSchema):
     type = fields.String(required=True)
 
@@ -208,9 +216,13 @@ class StaticChunkingStrategy(RequestSchema):
     static = fields.Nested(StaticChunking, required=True)
 
 
+def ChunkingStrategy(**kwargs: Any) -> Tagged:
+    return Tagged({"auto": AutoChunkingStrategy, "static": StaticChunkingStrategy}, **kwargs)
+
+
 class VectorStoreHelper(RequestSchema):
     file_ids = fields.List(fields.String())
-    chunking_strategy = Tagged({"auto": AutoChunkingStrategy, "static": StaticChunkingStrategy})
+    chunking_strategy = ChunkingStrategy()
     metadata = Metadata()
 
 

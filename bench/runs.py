@@ -7,25 +7,31 @@ Prints, for streamed runs driven by the official openai SDK against a fake model
     model server giving the same reply (same SDK, same messages). Time from request to
     `thread.run.completed` vs the end of the direct stream, and time to the first
     `thread.message.delta` vs the direct call's first content token: p50 and p99 of both
-    and of the per-pair difference (the platform's overhead);
+    and of the per-pair difference (the platform's overhead); then where a run's time goes,
+    stage by stage, from the client's clock and the ids of the run's Redis Stream entries;
 (b) throughput: completed runs per second over a fixed window with C concurrent clients
     (spread over client processes, each client thread creating runs on threads of its own,
     made beforehand, and waiting for completion by stream or by polling), once with a
     one-chunk answer and once with a 300-token answer streamed one token per chunk; with
-    the CPU time every process spent in the window (API, runs worker, timers worker,
-    scheduler, model server, clients, Postgres, Redis).
+    the CPU time (and its system share) every process spent in the window: API, runs
+    worker, timers worker, scheduler, model server, the bench clients, the Postgres backends
+    of the bench database, the Redis server, and "other" (the rest of the machine: other
+    work running there skews every figure), and Postgres transactions per run.
 
     .venv/bin/python bench/runs.py [--runs 200] [--concurrency 16] [--client-processes 4]
                                    [--duration 10] [--warmup 2] [--wait stream|poll]
-                                   [--redis-db 14] [--skip-overhead] [--skip-throughput]
+                                   [--answer both|one-chunk|long] [--redis-db 14]
+                                   [--skip-overhead] [--skip-throughput]
 
 It serves Treadle itself: a fresh database `treadle_bench_<random>` on the local Postgres,
 Redis database `--redis-db` (flushed first and last; also Celery's broker), `treadle
 migrate`, a key from `treadle keys create`, the model server (`python -m
 tests.support.model_server`), `treadle api` (TREADLE_API_WORKERS, default 2), `treadle
 worker --pool runs`, `treadle worker --pool timers` and `treadle scheduler`, each its own
-process. Everything is stopped and the database dropped afterwards. Other TREADLE_*
-variables in the environment (e.g. TREADLE_RUNS_CONCURRENCY) reach the processes as usual.
+process with its default settings, as `treadle up` runs them. Everything is stopped and the
+database dropped afterwards. Other TREADLE_* variables in the environment (e.g.
+TREADLE_RUNS_CONCURRENCY) reach the processes as usual. The pids are printed first, so a
+profiler can be attached (e.g. `py-spy record --gil --pid PID`).
 
 Targets (this 2-core machine): overhead <= 15 ms p50 and <= 50 ms p99; first-token overhead
 <= 10 ms p50; >= 150 runs/s (one chunk) and >= 60 runs/s (300 tokens). PASS/MISS is printed
@@ -113,6 +119,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--wait", choices=("stream", "poll"), default="stream",
                         help="how throughput clients wait: stream events or create_and_poll")
     parser.add_argument("--redis-db", type=int, default=14, help="Redis database index to use")
+    parser.add_argument("--answer", choices=("both", "one-chunk", "long"), default="both",
+                        help="which answers to measure (long: the 300-token one)")
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
@@ -149,6 +157,8 @@ class Deployment:
     url: str
     key: str
     model_url: str
+    redis_url: str
+    database: str
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: dict[str, Path] = field(default_factory=dict)
 
@@ -200,7 +210,8 @@ def deployment(redis_db: int) -> Iterator[Deployment]:
     treadle = treadle_command()
     with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{database}"')
-    deploy = Deployment(f"http://127.0.0.1:{api_port}", "", model_url)
+    deploy = Deployment(f"http://127.0.0.1:{api_port}", "", model_url, redis_url,
+                        database)
     try:
         subprocess.run([treadle, "migrate"], env=env, check=True, capture_output=True)
         created = subprocess.run([treadle, "keys", "create", "--project", "bench"], env=env,
@@ -254,14 +265,14 @@ def _worker_ready(redis_url: str, name: str) -> bool:
 
 # --------------------------------------------------------------------------- CPU accounting
 
-def _stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, CPU seconds used) of a live process, from /proc."""
+def _cpu(pid: int) -> tuple[float, float] | None:
+    """(user, system) CPU seconds used by a live process, from /proc."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = text[text.rindex(")") + 2:].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
 def _all_processes() -> dict[int, tuple[int, str]]:
@@ -279,9 +290,20 @@ def _all_processes() -> dict[int, tuple[int, str]]:
     return table
 
 
-def process_groups(deploy: Deployment, clients: list[int]) -> dict[str, list[int]]:
+def _serves(pid: int, database: str) -> bool:
+    """Whether a Postgres process is a backend connected to `database` (from its title)."""
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+    return f" {database} " in title.replace("\0", " ")
+
+
+def process_groups(deploy: Deployment, clients: list[int], client_trees: bool = True
+                   ) -> dict[str, list[int]]:
     """Every pid of each part of the system: our processes with their descendants, the
-    bench clients, and Postgres and Redis (all of their processes on this machine)."""
+    bench clients (with theirs when `client_trees`), the Postgres backends serving the
+    bench database, and the Redis server (shared with whatever else uses it)."""
     table = _all_processes()
     children: dict[int, list[int]] = {}
     for pid, (ppid, _) in table.items():
@@ -296,8 +318,10 @@ def process_groups(deploy: Deployment, clients: list[int]) -> dict[str, list[int
         return out
 
     groups = {name: tree(p.pid) for name, p in deploy.processes.items()}
-    groups["bench clients"] = [pid for root in clients for pid in tree(root)]
-    groups["postgres"] = [pid for pid, (_, name) in table.items() if name == "postgres"]
+    groups["bench clients"] = ([pid for root in clients for pid in tree(root)]
+                               if client_trees else list(clients))
+    groups["postgres"] = [pid for pid, (_, name) in table.items()
+                          if name == "postgres" and _serves(pid, deploy.database)]
     groups["redis"] = [pid for pid, (_, name) in table.items() if name.startswith("redis-serv")]
     return groups
 
@@ -310,50 +334,93 @@ def machine_busy() -> tuple[float, float]:
     return (total - idle) / CLK_TCK, total / CLK_TCK
 
 
+def idle_load(seconds: float = 2.0) -> float:
+    """Share of all CPUs busy while the deployment sits idle: other work on this machine."""
+    before = machine_busy()
+    time.sleep(seconds)
+    after = machine_busy()
+    return (after[0] - before[0]) / max(1e-9, after[1] - before[1])
+
+
 @dataclass
 class CpuSnapshot:
     at: float
-    pids: dict[int, float]
+    pids: dict[int, tuple[float, float]]
     machine: tuple[float, float]
 
 
 def snapshot(groups: dict[str, list[int]]) -> CpuSnapshot:
-    pids: dict[int, float] = {}
+    pids: dict[int, tuple[float, float]] = {}
     for members in groups.values():
         for pid in members:
-            stat = _stat(pid)
-            if stat is not None:
-                pids[pid] = stat[1]
+            used = _cpu(pid)
+            if used is not None:
+                pids[pid] = used
     return CpuSnapshot(time.monotonic(), pids, machine_busy())
 
 
 def cpu_split(groups: dict[str, list[int]], start: CpuSnapshot, end: CpuSnapshot
-              ) -> dict[str, float]:
-    """CPU seconds each group spent between two snapshots (new pids count from zero)."""
-    return {name: sum(end.pids[pid] - start.pids.get(pid, 0.0)
-                      for pid in members if pid in end.pids)
-            for name, members in groups.items()}
+              ) -> dict[str, tuple[float, float]]:
+    """(user, system) CPU seconds each group spent between two snapshots (a pid born in
+    between counts from zero; one that died in between is missed)."""
+    split: dict[str, tuple[float, float]] = {}
+    for name, members in groups.items():
+        user = system = 0.0
+        for pid in members:
+            if pid in end.pids:
+                before = start.pids.get(pid, (0.0, 0.0))
+                user += end.pids[pid][0] - before[0]
+                system += end.pids[pid][1] - before[1]
+        split[name] = (user, system)
+    return split
 
 
 def print_cpu(groups: dict[str, list[int]], start: CpuSnapshot, end: CpuSnapshot,
               runs: int) -> None:
     seconds = end.at - start.at
+    cpus = os.cpu_count() or 1
     split = cpu_split(groups, start, end)
     busy = end.machine[0] - start.machine[0]
     total = end.machine[1] - start.machine[1]
-    print(f"  CPU over the {seconds:.1f} s window ({os.cpu_count()} CPUs = "
-          f"{100 * (os.cpu_count() or 1):.0f}%):")
-    print(f"    {'process':<16}{'CPU %':>8}{'ms/run':>9}")
-    for name, used in sorted(split.items(), key=lambda item: -item[1]):
-        per_run = 1000 * used / runs if runs else 0.0
-        print(f"    {name:<16}{100 * used / seconds:>8.0f}{per_run:>9.2f}")
-    other = busy - sum(split.values())
-    print(f"    {'other':<16}{100 * other / seconds:>8.0f}")
-    print(f"    machine busy {100 * busy / total:.0f}% of all CPUs, "
-          f"{1000 * busy / runs if runs else 0:.2f} CPU-ms per completed run")
+    print(f"  CPU over the {seconds:.1f} s window ({cpus} CPUs = {100 * cpus}%):")
+    print(f"    {'process':<16}{'CPU %':>7}{'of it sys':>11}{'CPU-ms/run':>12}")
+    for name, (user, system) in sorted(split.items(), key=lambda item: -sum(item[1])):
+        used = user + system
+        per_run = 1000 * used / runs if runs else math.nan
+        print(f"    {name:<16}{100 * used / seconds:>7.0f}{100 * system / seconds:>10.0f}%"
+              f"{per_run:>12.2f}")
+    ours = sum(user + system for user, system in split.values())
+    print(f"    {'other':<16}{100 * (busy - ours) / seconds:>7.0f}"
+          f"{'':>11}{'':>12}   (processes not of this benchmark, and the kernel's own)")
+    print(f"    machine busy {100 * busy / total:.0f}% of all CPUs")
+    if runs:
+        per_run = 1000 * ours / runs
+        print(f"    this benchmark's processes: {per_run:.1f} CPU-ms per completed run, "
+              f"so at most ~{1000 * cpus / per_run:.0f} runs/s if they had all {cpus} CPUs")
+
+
+def print_busy(groups: dict[str, list[int]], start: CpuSnapshot, end: CpuSnapshot) -> None:
+    """One line: how busy the machine was, and how much of that was not this benchmark."""
+    seconds = end.at - start.at
+    ours = sum(u + s for u, s in cpu_split(groups, start, end).values())
+    busy = end.machine[0] - start.machine[0]
+    print(f"  CPU meanwhile ({100 * (os.cpu_count() or 1)}% = all CPUs): "
+          f"this benchmark {100 * ours / seconds:.0f}%, "
+          f"other {100 * max(0.0, busy - ours) / seconds:.0f}%"
+          + ("  (WARNING: other work skews these figures)"
+             if busy - ours > 0.1 * seconds else ""))
 
 
 # --------------------------------------------------------------------------- measuring
+
+def transactions(database: str) -> int:
+    """Transactions Postgres has counted for the database (its statistics lag up to ~1 s)."""
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute("SELECT pg_stat_clear_snapshot()")
+        row = admin.execute("SELECT xact_commit + xact_rollback FROM pg_stat_database "
+                            "WHERE datname = %s", (database,)).fetchone()
+    return int(row[0]) if row else 0
+
 
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile."""
@@ -374,14 +441,22 @@ class RunFailed(Exception):
     pass
 
 
-def streamed_run(client: Any, thread_id: str, assistant_id: str) -> tuple[float, float]:
-    """(seconds to the first message delta, seconds to thread.run.completed)."""
+def streamed_run(client: Any, thread_id: str, assistant_id: str,
+                 seen: dict[str, Any] | None = None) -> tuple[float, float]:
+    """(seconds to the first message delta, seconds to thread.run.completed); `seen`, when
+    given, gets the run id and the wall-clock times of the request and of its events."""
     started = time.perf_counter()
+    if seen is not None:
+        seen["request"] = time.time()
     first = done = math.nan
     stream = client.beta.threads.runs.create(thread_id, assistant_id=assistant_id, stream=True)
     try:
         for event in stream:
             name = event.event
+            if seen is not None:
+                seen.setdefault(name, time.time())
+                if name == "thread.run.created":
+                    seen["run_id"] = event.data.id
             if name == "thread.message.delta":
                 if math.isnan(first):
                     first = time.perf_counter()
@@ -435,7 +510,7 @@ def new_threads(client: Any, content: str, count: int, workers: int = 8) -> list
 
 
 def overhead(deploy: Deployment, assistant_id: str, answer: Answer, runs: int
-             ) -> dict[str, list[float]]:
+             ) -> tuple[dict[str, list[float]], list[dict[str, Any]]]:
     """Sequential streamed runs, each paired with a direct streamed chat completion."""
     client = make_client(deploy.url + "/v1", deploy.key)
     direct = make_client(deploy.model_url, "unused")
@@ -444,17 +519,20 @@ def overhead(deploy: Deployment, assistant_id: str, answer: Answer, runs: int
     thread_ids = new_threads(client, answer.content, runs + OVERHEAD_WARMUP)
     out: dict[str, list[float]] = {k: [] for k in ("run", "direct", "run_first", "direct_first")}
     reply = None
+    seen: list[dict[str, Any]] = []
     for index, thread_id in enumerate(thread_ids):
+        marks: dict[str, Any] = {}
         # Alternate the order so neither side always follows the other.
         if index % 2:
-            run_first, run_done = streamed_run(client, thread_id, assistant_id)
+            run_first, run_done = streamed_run(client, thread_id, assistant_id, marks)
             direct_first, direct_done, text = direct_chat(direct, messages)
         else:
             direct_first, direct_done, text = direct_chat(direct, messages)
-            run_first, run_done = streamed_run(client, thread_id, assistant_id)
+            run_first, run_done = streamed_run(client, thread_id, assistant_id, marks)
         if index < OVERHEAD_WARMUP:
             reply = text
             continue
+        seen.append(marks)
         out["run"].append(run_done)
         out["direct"].append(direct_done)
         out["run_first"].append(run_first)
@@ -464,7 +542,48 @@ def overhead(deploy: Deployment, assistant_id: str, answer: Answer, runs: int
     if last.content[0].text.value != reply:
         raise RuntimeError(f"run reply {last.content[0].text.value[:80]!r} differs from the "
                            f"direct reply {str(reply)[:80]!r}")
-    return out
+    return out, seen
+
+
+# (label, from, to): "c:" a time the client saw, "p:" when the event entered the run's Redis
+# Stream (its entry id, Redis's clock in ms; same machine, so comparable with the client's).
+STAGES = [
+    ("API: request -> run.created published", "c:request", "p:thread.run.created"),
+    ("queue + worker start -> run.in_progress", "p:thread.run.created",
+     "p:thread.run.in_progress"),
+    ("prompt + model 1st chunk + inserts -> message.created", "p:thread.run.in_progress",
+     "p:thread.message.created"),
+    ("message.created -> 1st delta published", "p:thread.message.created",
+     "p:thread.message.delta"),
+    ("relay: 1st delta published -> client has it", "p:thread.message.delta",
+     "c:thread.message.delta"),
+    ("rest of answer + close + end -> run.completed", "p:thread.message.delta",
+     "p:thread.run.completed"),
+    ("relay: run.completed published -> client has it", "p:thread.run.completed",
+     "c:thread.run.completed"),
+]
+
+
+def print_breakdown(redis_url: str, seen: list[dict[str, Any]]) -> None:
+    """Median time of each stage of a run, from the client's clock and the stream's ids."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    spans: dict[str, list[float]] = {label: [] for label, _, _ in STAGES}
+    for marks in seen:
+        points = {f"c:{name}": value for name, value in marks.items() if name != "run_id"}
+        entries: Any = client.xrange(f"events:run:{marks['run_id']}")
+        for entry_id, fields in entries:
+            name = "p:" + fields[b"e"].decode()
+            points.setdefault(name, int(entry_id.split(b"-")[0]) / 1000)
+        for label, start, end in STAGES:
+            if start in points and end in points:
+                spans[label].append(points[end] - points[start])
+    print("  where a run's time goes (median and p99 ms; 'published' is Redis's 1 ms clock):")
+    for label, values in spans.items():
+        if values:
+            print(f"    {label:<54}{1000 * percentile(values, 50):>7.1f}"
+                  f"{1000 * percentile(values, 99):>8.1f}")
 
 
 def print_overhead(answer: Answer, timings: dict[str, list[float]]) -> dict[str, float]:
@@ -510,6 +629,7 @@ def client_process(job: ClientJob, ready: Any, go: Any, window: Any, results: An
         runner = streamed_run if job.wait == "stream" else polled_run
         records: list[tuple[float, float, float]] = []
         failures: list[str] = []
+        ran_out: list[float] = []
         lock = threading.Lock()
 
         def loop() -> None:
@@ -517,6 +637,7 @@ def client_process(job: ClientJob, ready: Any, go: Any, window: Any, results: An
                 try:
                     thread_id = todo.popleft()
                 except IndexError:
+                    ran_out.append(time.monotonic())
                     return
                 started = time.monotonic()
                 try:
@@ -533,11 +654,11 @@ def client_process(job: ClientJob, ready: Any, go: Any, window: Any, results: An
             worker.start()
         for worker in workers:
             worker.join()
-        results.put({"records": records, "failures": failures, "exhausted": not todo
-                     and time.monotonic() < stop_at})
+        results.put({"records": records, "failures": failures,
+                     "ran_out": min(ran_out, default=None)})
     except Exception as error:  # report instead of leaving the parent waiting
         results.put({"records": [], "failures": [f"client setup: {error!r}"],
-                     "exhausted": False})
+                     "ran_out": None})
 
 
 @dataclass
@@ -547,7 +668,7 @@ class Throughput:
     failures: list[str]
     p50_ms: float
     p99_ms: float
-    exhausted: bool
+    ran_out: bool  # a client used up its threads inside the window, which then ended there
 
 
 def throughput(deploy: Deployment, assistant_id: str, answer: Answer, concurrency: int,
@@ -556,26 +677,33 @@ def throughput(deploy: Deployment, assistant_id: str, answer: Answer, concurrenc
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     window = ctx.Array("d", 2)
     shares = [concurrency // processes + (i < concurrency % processes) for i in range(processes)]
-    # Enough fresh threads for twice the target rate, so no client runs out in the window.
-    per_second = 2 * answer.target_rps
+    # Fresh threads for 1.5 times the target rate. A faster system uses them up before the
+    # window closes; the rate is then taken up to that moment, when all clients still ran.
+    per_second = 1.5 * answer.target_rps
     jobs = [ClientJob(deploy.url, deploy.key, assistant_id, answer.content, share,
                       math.ceil(per_second * (warmup + duration) * share / concurrency) + share,
                       wait) for share in shares]
     clients = [ctx.Process(target=client_process, args=(job, ready, go, window, results),
                            daemon=True) for job in jobs]
+    setup = time.monotonic()
     for process in clients:
         process.start()
     try:
         for _ in clients:
             ready.get(timeout=600)
+        print(f"\n  [{answer.name}: {sum(j.pool for j in jobs)} threads made in "
+              f"{time.monotonic() - setup:.1f} s; measuring]", flush=True)
         opens = time.monotonic() + warmup
         window[0], window[1] = opens, opens + duration
-        groups = process_groups(deploy, [p.pid for p in clients if p.pid is not None])
         go.set()
         time.sleep(max(0.0, opens - time.monotonic()))
+        # After the warm-up, so Postgres backends the pools opened meanwhile are counted.
+        groups = process_groups(deploy, [p.pid for p in clients if p.pid is not None])
         first = snapshot(groups)
+        xacts = transactions(deploy.database)
         time.sleep(max(0.0, window[1] - time.monotonic()))
         last = snapshot(groups)
+        xacts = transactions(deploy.database) - xacts
         outcomes = [results.get(timeout=300) for _ in clients]
     finally:
         for process in clients:
@@ -584,22 +712,33 @@ def throughput(deploy: Deployment, assistant_id: str, answer: Answer, concurrenc
                 process.kill()
     records = [r for outcome in outcomes for r in outcome["records"]]
     failures = [f for outcome in outcomes for f in outcome["failures"]]
-    inside = [r for r in records if first.at <= r[2] <= last.at]
-    latencies = [r[2] - r[0] for r in records if first.at <= r[0] <= last.at]
-    result = Throughput(len(inside) / (last.at - first.at), len(inside), failures,
+    ran_out = [o["ran_out"] for o in outcomes if o["ran_out"] is not None]
+    end = min([last.at, *ran_out])
+    if end <= first.at:
+        raise RuntimeError("the clients used up their threads during the warm-up; "
+                           "raise the pool size in throughput()")
+    inside = sum(1 for r in records if first.at <= r[2] <= end)
+    latencies = [r[2] - r[0] for r in records if first.at <= r[0] <= end]
+    result = Throughput(inside / (end - first.at), inside, failures,
                         1000 * percentile(latencies, 50), 1000 * percentile(latencies, 99),
-                        any(outcome["exhausted"] for outcome in outcomes))
-    print(f"\n(b) Throughput, {answer.name} answer: {concurrency} clients in {processes} "
+                        end < last.at)
+    # CPU per run: everything that completed between the two CPU snapshots.
+    between = sum(1 for r in records if first.at <= r[2] <= last.at)
+    print(f"(b) Throughput, {answer.name} answer: {concurrency} clients in {processes} "
           f"processes, wait by {wait}, {warmup:.0f} s warm-up + {duration:.0f} s window")
-    print(f"  {result.rps:.1f} runs/s ({result.completed} runs completed in the window), "
+    print(f"  {result.rps:.1f} runs/s ({result.completed} runs completed in "
+          f"{end - first.at:.1f} s), "
           f"run latency p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms, "
           f"{len(failures)} failed")
-    if result.exhausted:
-        print("  WARNING: a client used up its threads before the window closed; "
-              "the rate above is a lower bound.")
+    if result.ran_out:
+        print(f"  (a client used up its threads {last.at - end:.1f} s before the window "
+              "closed; the rate is taken up to that moment)")
     for failure in sorted(set(failures))[:5]:
         print(f"  failure: {failure[:200]}")
-    print_cpu(groups, first, last, result.completed)
+    print_cpu(groups, first, last, between)
+    if between:
+        print(f"    Postgres transactions: {xacts / between:.1f} per completed run "
+              f"(pg_stat_database; an autocommit statement counts as one)")
     return result
 
 
@@ -620,18 +759,30 @@ def main() -> int:
         print(f"Treadle runs benchmark: API {deploy.url} (TREADLE_API_WORKERS="
               f"{os.environ.get('TREADLE_API_WORKERS', '2')}), model server {deploy.model_url}, "
               f"{os.cpu_count()} CPUs\nprocesses: {pids}", flush=True)
+        load = idle_load()
+        print(f"machine busy while the deployment idles: {100 * load:.0f}% of all CPUs"
+              + ("  (WARNING: other work on this machine lowers the figures)"
+                 if load > 0.1 else ""), flush=True)
         client = make_client(deploy.url + "/v1", deploy.key)
         assistant_id = client.beta.assistants.create(model=MODEL, name="bench",
                                                      instructions=INSTRUCTIONS).id
         figures: dict[str, Any] = {}
+        answers = {"both": (ONE_CHUNK, LONG), "one-chunk": (ONE_CHUNK,),
+                   "long": (LONG,)}[args.answer]
         if not args.skip_overhead:
-            for answer in (ONE_CHUNK, LONG):
-                timings = overhead(deploy, assistant_id, answer, args.runs)
+            for answer in answers:
+                # This process alone: the deployment's processes are its children.
+                groups = process_groups(deploy, [os.getpid()], client_trees=False)
+                before = snapshot(groups)
+                timings, seen = overhead(deploy, assistant_id, answer, args.runs)
+                after = snapshot(groups)
                 figures[answer.name] = print_overhead(answer, timings)
+                print_breakdown(deploy.redis_url, seen)
+                print_busy(groups, before, after)
                 sys.stdout.flush()
         rates: dict[str, Throughput] = {}
         if not args.skip_throughput:
-            for answer in (ONE_CHUNK, LONG):
+            for answer in answers:
                 rates[answer.name] = throughput(deploy, assistant_id, answer, args.concurrency,
                                                 args.client_processes, args.duration,
                                                 args.warmup, args.wait)

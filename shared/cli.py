@@ -94,7 +94,9 @@ def worker(pool: str, concurrency: int | None, loglevel: str) -> None:
     from shared.queue import app
 
     threads = concurrency or (get_settings().runs_concurrency if pool == "runs" else 4)
-    app.worker_main(["worker", "--queues", pool, "--pool", "threads",
+    # The ingest pool owns the vector engine, so it also answers searches.
+    queues = "ingest,search" if pool == "ingest" else pool
+    app.worker_main(["worker", "--queues", queues, "--pool", "threads",
                      "--concurrency", str(threads), "--hostname", f"{pool}@%h",
                      "--loglevel", loglevel, "--without-gossip", "--without-mingle"])
 
@@ -136,7 +138,7 @@ def up() -> None:
         click.echo(f"  {key}")
     close_pool()
     # The timers fire every second; their logs stay quiet unless something goes wrong.
-    commands = [["api"], ["worker", "--pool", "runs"],
+    commands = [["api"], ["worker", "--pool", "runs"], ["worker", "--pool", "ingest"],
                 ["worker", "--pool", "timers", "--loglevel", "WARNING"],
                 ["scheduler", "--loglevel", "WARNING"]]
     children = [subprocess.Popen([sys.executable, "-m", "shared.cli", *c]) for c in commands]

@@ -38,6 +38,18 @@ class Settings(BaseSettings):
     events_ttl_seconds: int = 24 * 3600
     poll_after_ms: int = 25
 
+    # The vector engine: a Qdrant server when set, else the embedded engine in data_dir.
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = None
+    # An OpenAI-compatible embeddings endpoint when set, else the local model.
+    embeddings_base_url: str | None = None
+    embeddings_api_key: str = "unused"
+    embeddings_model: str = "text-embedding-3-small"
+    embeddings_dimensions: int | None = None
+    # Torch threads for the local model; unset: every CPU the process may use.
+    embeddings_threads: int | None = None
+    search_timeout_seconds: float = 30.0
+
     blob_store: Literal["postgres", "directory"] = "postgres"
     max_file_bytes: int = 512 * 1024 * 1024
 

@@ -11,6 +11,7 @@ from shared.errors import InvalidRequestError
 from shared.ids import new_id
 from shared.objects import deleted
 from shared.pagination import Page, PageQuery
+from shared.queue import enqueue
 from shared.repository import FILES
 
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
@@ -47,9 +48,15 @@ def file_content(project_id: str, file_id: str) -> tuple[dict[str, Any], Iterato
 
 
 def delete_file(project_id: str, file_id: str) -> dict[str, Any]:
+    """The file goes, and with it its place in every vector store (chunks removed after)."""
     with unit_of_work() as conn:
         repository.delete(conn, FILES, {"project_id": project_id}, file_id, "file_id")
+        stores = conn.execute(
+            "DELETE FROM vector_store_files WHERE id = %s AND project_id = %s "
+            "RETURNING vector_store_id", (file_id, project_id)).fetchall()
         get_blob_store().delete(conn, file_id)
+    for row in stores:
+        enqueue("ingest.delete_file", row["vector_store_id"], file_id)
     return deleted(file_id, "file")
 
 

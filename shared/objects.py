@@ -3,6 +3,7 @@
 Rows from the repositories carry the spec's field names; these schemas pick exactly the
 spec's fields from them, so a column added for internal use never leaks onto the wire.
 """
+from functools import cache
 from typing import Any
 
 from marshmallow import Schema, fields, post_dump
@@ -84,6 +85,7 @@ class ErrorObject(Schema):
     error = fields.Nested(ErrorDetail, required=True)
 
 
+@cache
 def list_schema(item: type[Schema]) -> type[Schema]:
     """The list envelope around `item`, named for the OpenAPI document."""
     name = item.__name__.removesuffix("Object") + "List"
@@ -144,6 +146,50 @@ class RunStepObject(_Object):
     completed_at = fields.Integer(allow_none=True)
     metadata = fields.Dict(keys=fields.String(), values=fields.String())
     usage = fields.Dict(allow_none=True)
+
+
+class FileCounts(Schema):
+    in_progress = fields.Integer()
+    completed = fields.Integer()
+    failed = fields.Integer()
+    cancelled = fields.Integer()
+    total = fields.Integer()
+
+
+class VectorStoreObject(_Object):
+    object = fields.Constant("vector_store")
+    name = fields.String()
+    usage_bytes = fields.Integer()
+    file_counts = fields.Nested(FileCounts)
+    status = fields.String()
+    expires_after = fields.Dict(allow_none=True)
+    expires_at = fields.Integer(allow_none=True)
+    last_active_at = fields.Integer(allow_none=True)
+    metadata = fields.Dict(keys=fields.String(), values=fields.String())
+
+    @post_dump
+    def _omit_unset(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        # The spec has no null for expires_after: absent when the store never expires.
+        if data.get("expires_after") is None:
+            data.pop("expires_after", None)
+        return data
+
+
+class VectorStoreFileObject(_Object):
+    object = fields.Constant("vector_store.file")
+    usage_bytes = fields.Integer()
+    vector_store_id = fields.String()
+    status = fields.String()
+    last_error = fields.Dict(allow_none=True)
+    chunking_strategy = fields.Dict()
+    attributes = fields.Dict(allow_none=True)
+
+
+class VectorStoreFileBatchObject(_Object):
+    object = fields.Constant("vector_store.files_batch")
+    vector_store_id = fields.String()
+    status = fields.String()
+    file_counts = fields.Nested(FileCounts)
 
 
 RUN = RunObject()

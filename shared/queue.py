@@ -9,10 +9,12 @@ from kombu import Queue
 
 from shared.config import get_settings
 
-QUEUES = ("runs", "ingest", "sandbox", "timers")
+QUEUES = ("runs", "ingest", "search", "sandbox", "timers")
 
 TASK_ROUTES = {
     "runs.*": {"queue": "runs"},
+    "ingest.*": {"queue": "ingest"},
+    "search.*": {"queue": "search"},
     "timers.*": {"queue": "timers"},
 }
 
@@ -47,7 +49,7 @@ def _make_app() -> Celery:
         worker_hijack_root_logger=False,
         # Flower shows the pools' tasks from these events.
         worker_send_task_events=True,
-        include=["workers.runs", "workers.timers"],
+        include=["workers.runs", "workers.timers", "workers.indexing"],
         beat_schedule={
             "expire-due-runs": {"task": "timers.expire_due", "schedule": 1.0},
             "recover-stalled-runs": {"task": "timers.recover_stalled", "schedule": 2.0},

@@ -26,6 +26,9 @@ JSON_COLUMNS = frozenset(
         "truncation_strategy",
         "tool_choice",
         "step_details",
+        "expires_after",
+        "chunking_strategy",
+        "attributes",
     }
 )
 
@@ -45,6 +48,9 @@ THREADS = Table("threads", "thread", "thread")
 MESSAGES = Table("messages", "message", "message")
 FILES = Table("files", "file", "file")
 RUNS = Table("runs", "run", "run")
+VECTOR_STORES = Table("vector_stores", "vector_store", "vector store")
+VECTOR_STORE_FILES = Table("vector_store_files", "file", "vector store file")
+FILE_BATCHES = Table("vector_store_file_batches", "file_batch", "vector store file batch")
 STEPS = Table("run_steps", "step", "run step")
 
 

@@ -108,6 +108,7 @@ def server_env(database_url: str, redis_url: str, model_server: Any,
                tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {**os.environ, "TREADLE_DATABASE_URL": database_url, "TREADLE_REDIS_URL": redis_url,
             "TREADLE_MODEL_BASE_URL": model_server.url, "TREADLE_MODEL_MAX_RETRIES": "2",
+            "TREADLE_EMBEDDINGS_BASE_URL": model_server.url,
             "TREADLE_RUN_EXPIRY_SECONDS": str(RUN_EXPIRY_SECONDS),
             "TREADLE_RUN_LEASE_SECONDS": "3", "TREADLE_KEY_CACHE_SECONDS": "0.5",
             "TREADLE_DATA_DIR": str(tmp_path_factory.mktemp("data")),
@@ -149,16 +150,17 @@ def workers(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
             ) -> Iterator[dict[str, Path]]:
     """Real runs and timers worker processes and the timer scheduler; their log paths."""
     folder = tmp_path_factory.mktemp("workers")
-    logs = {name: folder / f"{name}.log" for name in ("runs", "timers", "scheduler")}
+    logs = {name: folder / f"{name}.log" for name in ("runs", "timers", "scheduler", "ingest")}
     processes = [
+        start_process(["worker", "--pool", "ingest"], server_env, logs["ingest"]),
         start_process(["worker", "--pool", "runs", "--concurrency", "8"], server_env,
                       logs["runs"]),
         start_process(["worker", "--pool", "timers"], server_env, logs["timers"]),
         start_process(["scheduler"], server_env, logs["scheduler"]),
     ]
     try:
-        wait_for_line(logs["runs"], "ready.", processes[0])
-        wait_for_line(logs["timers"], "ready.", processes[1])
+        for name, process in zip(("ingest", "runs", "timers"), processes, strict=False):
+            wait_for_line(logs[name], "ready.", process)
         yield logs
     finally:
         stop_processes(processes)

@@ -1,13 +1,10 @@
-"""Offline token counting: bpe-openai ships the encodings tiktoken would download."""
-from functools import cache
+"""Offline token counting: bpe-openai ships the encodings tiktoken would download.
 
-import bpe_openai
-
-
-@cache
-def _encoding() -> bpe_openai.Encoding:
-    return bpe_openai.get_encoding("o200k_base")
+Counted in pieces with special tokens read as plain text, so neither a huge message nor one
+that contains `<|endoftext|>` can make counting fail.
+"""
+from workers.ingest.chunking import encode_pieces
 
 
 def count(text: str) -> int:
-    return len(_encoding().encode(text)) if text else 0
+    return sum(len(piece) for piece in encode_pieces(text)) if text else 0

@@ -1,0 +1,36 @@
+"""Request and answer over Celery and Redis, for work only a worker pool may do.
+
+The API and the runs pool may not open the vector engine, so they send a task carrying a
+reply key and block on that key; the pool that owns the engine pushes the answer there.
+Keys: `reply:rpc:<uuid>`, expiring a minute after the answer.
+"""
+import json
+import uuid
+from typing import Any
+
+from shared.errors import InvalidRequestError, ServiceUnavailableError
+from shared.queue import enqueue
+from shared.redis import get_redis
+
+REPLY_TTL_SECONDS = 60
+
+
+def call(task: str, payload: dict[str, Any], timeout: float = 30.0) -> Any:
+    reply = f"reply:rpc:{uuid.uuid4().hex}"
+    enqueue(task, reply, json.dumps(payload))
+    answered = get_redis().blpop([reply], timeout=timeout)
+    if answered is None:
+        raise ServiceUnavailableError(f"The {task} worker did not answer in time; retry soon.")
+    result = json.loads(answered[1])
+    if "invalid_request" in result:
+        raise InvalidRequestError(result["invalid_request"], param=result.get("param"))
+    if "error" in result:
+        raise ServiceUnavailableError(result["error"])
+    return result["result"]
+
+
+def answer(reply: str, result: dict[str, Any]) -> None:
+    pipe = get_redis().pipeline()
+    pipe.rpush(reply, json.dumps(result))
+    pipe.expire(reply, REPLY_TTL_SECONDS)
+    pipe.execute()

@@ -1,0 +1,160 @@
+"""What both adapters share: point ids, the payload, validation, and score mapping."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from shared.vectors.filters import ATTR_INDEX, index_fields, typed_attributes
+from shared.vectors.sparse import SparseVector
+from shared.vectors.types import Chunk, Hit, SearchMode, VectorIndexError
+
+DENSE = "dense"
+SPARSE = "sparse"
+# Reciprocal rank fusion: a hit at 0-based rank r of one ranking earns 1 / (RRF_K + r), the
+# formula both engines use. 60 is the constant of the original paper (Cormack et al. 2009)
+# and the default of most hybrid engines; Qdrant's own default is 2, so it is always passed.
+RRF_K = 60
+# How deep each ranking is read before fusing: deeper lists let a chunk ranked well by one
+# retriever and fairly by the other rise, at little cost.
+PREFETCH_MIN = 50
+PREFETCH_FACTOR = 4
+PREFETCH_MAX = 200
+UPSERT_BATCH = 256
+# Attribute keys get a payload index each (filters on unindexed payload read and parse
+# every candidate's whole payload: 10x slower), up to this many keys per collection.
+MAX_ATTRIBUTE_INDEXES = 256
+# Per-vector-store HNSW graphs and no global graph (Qdrant's multitenancy setup): every
+# search is scoped to one or two vector stores, and building one graph over every store
+# cost 30x more optimiser time in bench/search.py.
+HNSW_M = 0
+HNSW_PAYLOAD_M = 16
+HNSW_EF_CONSTRUCT = 100
+HNSW_FULL_SCAN_KB = 10_000
+
+_NAMESPACE = uuid.UUID("5f0b6d2e-2c9a-4f55-9a55-7472656164c5")
+
+# Payload fields.
+VECTOR_STORE_ID = "vector_store_id"
+FILE_ID = "file_id"
+
+
+def point_id(vector_store_id: str, file_id: str, index: int) -> str:
+    """The point id of a chunk: uuid5 of (vector_store_id, file_id, index)."""
+    return str(uuid.uuid5(_NAMESPACE, f"{vector_store_id}\x1f{file_id}\x1f{int(index)}"))
+
+
+def check_chunk(chunk: Chunk, dimensions: int) -> None:
+    if len(chunk.dense) != dimensions:
+        raise VectorIndexError(
+            f"chunk {chunk.file_id}#{chunk.index} has a dense vector of {len(chunk.dense)}"
+            f" dimensions; this index takes {dimensions}"
+        )
+    if not math.isfinite(sum(chunk.dense)):  # NaN or infinity anywhere (or absurd values)
+        raise VectorIndexError(f"chunk {chunk.file_id}#{chunk.index}: non-finite dense value")
+    typed_attributes(chunk.attributes)  # raises ValueError on a value of another type
+
+
+def dense_list(dense: Sequence[float]) -> list[float]:
+    """The vector as a list of Python floats (numpy arrays included)."""
+    tolist = getattr(dense, "tolist", None)
+    return tolist() if tolist is not None else [float(x) for x in dense]
+
+
+def check_query(dense: Sequence[float] | None, dimensions: int) -> None:
+    if dense is not None and len(dense) != dimensions:
+        raise VectorIndexError(
+            f"query vector has {len(dense)} dimensions; this index takes {dimensions}"
+        )
+
+
+def payload(chunk: Chunk) -> dict[str, Any]:
+    attributes = dict(chunk.attributes)
+    return {
+        VECTOR_STORE_ID: chunk.vector_store_id,
+        FILE_ID: chunk.file_id,
+        "filename": chunk.filename,
+        "index": int(chunk.index),
+        "text": chunk.text,
+        "attributes": attributes,
+        ATTR_INDEX: typed_attributes(attributes),
+    }
+
+
+# Fields a search returns (the typed attribute copy stays behind).
+RETURNED_FIELDS = [VECTOR_STORE_ID, FILE_ID, "filename", "index", "text", "attributes"]
+
+
+def new_index_fields(chunks: Sequence[Chunk], indexed: set[str]) -> dict[str, str]:
+    """Attribute paths of ``chunks`` still without a payload index, within the cap."""
+    wanted: dict[str, str] = {}
+    have = sum(1 for path in indexed if path.startswith(ATTR_INDEX + "."))
+    for chunk in chunks:
+        for path, kind in index_fields(chunk.attributes).items():
+            if (
+                path not in indexed
+                and path not in wanted
+                and have + len(wanted) < MAX_ATTRIBUTE_INDEXES
+            ):
+                wanted[path] = kind
+    return wanted
+
+
+def prefetch_limit(limit: int) -> int:
+    return max(PREFETCH_MIN, min(PREFETCH_MAX, limit * PREFETCH_FACTOR))
+
+
+def check_limit(limit: int) -> None:
+    if not isinstance(limit, int) or limit < 1:
+        raise ValueError("limit must be a positive integer")
+
+
+def check_mode(mode: str) -> None:
+    if mode not in ("hybrid", "dense", "keyword"):
+        raise ValueError("mode must be hybrid, dense or keyword")
+
+
+def has_sparse(sparse: SparseVector | None) -> bool:
+    return sparse is not None and len(sparse.indices) > 0
+
+
+def to_hit(data: Mapping[str, Any] | None, score: float) -> Hit:
+    data = data or {}
+    return Hit(
+        file_id=data.get(FILE_ID, ""),
+        filename=data.get("filename", ""),
+        score=min(1.0, max(0.0, float(score))),
+        text=data.get("text", ""),
+        attributes=dict(data.get("attributes") or {}),
+        vector_store_id=data.get(VECTOR_STORE_ID, ""),
+        index=int(data.get("index", 0)),
+    )
+
+
+def scored_hits(
+    rows: Sequence[tuple[Mapping[str, Any] | None, float]],
+    mode: SearchMode,
+    score_threshold: float | None,
+) -> list[Hit]:
+    """Hits from an engine's ranked (payload, raw score) rows, with scores in 0..1.
+
+    hybrid:  RRF score divided by its maximum, 2 / RRF_K (first in both rankings): 1.0 for
+             a chunk both retrievers rank first, 0.5 for one only one ranks first.
+    dense:   cosine similarity, negatives clamped to 0.
+    keyword: the RRF share of a single ranking, RRF_K / (RRF_K + rank): 1.0 for the first.
+    """
+    hits: list[Hit] = []
+    for rank, (data, raw) in enumerate(rows):
+        if mode == "hybrid":
+            score = raw * RRF_K / 2.0
+        elif mode == "keyword":
+            score = RRF_K / (RRF_K + rank)
+        else:
+            score = raw
+        hit = to_hit(data, score)
+        if score_threshold is not None and hit.score < score_threshold:
+            break  # rows are ranked, and every mapping keeps the order
+        hits.append(hit)
+    return hits

@@ -1,0 +1,262 @@
+"""The embedded adapter: Qdrant's in-process engine, qdrant-edge-py, in one directory.
+
+One EdgeShard holds the chunks of every vector store: named vectors ``dense`` (cosine) and
+``sparse`` (IDF modifier); payload indexes on vector_store_id (a tenant index), file_id,
+and each attribute key as it first appears (`common.MAX_ATTRIBUTE_INDEXES`); HNSW graphs
+per vector store, none global (`common.HNSW_*`). What callers must know (measured with
+qdrant-edge-py 0.9.0):
+
+- One owner. Opening takes an exclusive lock on the shard's write-ahead log: a second open
+  of the same directory, from this process or another, fails at once ("Can't init WAL:
+  WouldBlock"), raised here as VectorIndexError. The lock dies with the process. So one
+  process owns the directory: the pool that serves vector reads and writes, with one
+  process (a prefork pool with concurrency > 1 would fail to open it in all but one child).
+- The GIL: every EdgeShard call holds it for its whole duration. Python threads do not
+  query in parallel (a query parallelises inside, over ``max_search_threads``), and a long
+  call stalls every other thread of the process, e.g. heartbeats: ``optimize`` took
+  seconds at 100,000 chunks (bench/search.py). Calls from several threads are safe;
+  writes are also serialised by this adapter's lock.
+- No background optimiser: segments get their HNSW graphs, and deleted points are
+  vacuumed, only in ``EdgeShard.optimize()``. This adapter runs it after a write once
+  `OPTIMIZE_EVERY` points changed since the last run; the owner may call `optimize` at a
+  quiet moment instead. Until then searches scan the vector store's points through the
+  payload index: fast for stores of thousands of chunks.
+- Durability: writes go to the WAL first and are replayed on open; `close` (or `flush`)
+  persists segments. Open costs tens to hundreds of milliseconds (WAL replay, segment
+  loading) and close about as much: open once per process and keep it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import qdrant_edge as e
+
+from shared.vectors import common
+from shared.vectors.filters import And, Cond, Match, scope, to_edge
+from shared.vectors.sparse import SparseVector
+from shared.vectors.types import Chunk, Hit, SearchMode, VectorIndexError
+
+# Run the optimiser once this many points were written or deleted since the last run.
+OPTIMIZE_EVERY = 20_000
+
+_SCHEMA = {
+    "keyword": e.PayloadSchemaType.Keyword,
+    "float": e.PayloadSchemaType.Float,
+    "integer": e.PayloadSchemaType.Integer,
+}
+
+
+class EdgeIndex:
+    def __init__(self, path: str | Path, dimensions: int, *, search_threads: int | None = None):
+        self.path = Path(path)
+        self.dimensions = int(dimensions)
+        self._write_lock = threading.Lock()
+        self._changed = 0
+        config_file = self.path / "edge_config.json"
+        try:
+            if config_file.exists():
+                stored = _stored_dimensions(config_file)
+                if stored != self.dimensions:
+                    raise VectorIndexError(
+                        f"the vector index at {self.path} holds {stored}-dimensional vectors,"
+                        f" not {self.dimensions}"
+                    )
+                config = None
+                if search_threads is not None:
+                    config = _config(self.dimensions, search_threads)
+                self._shard = e.EdgeShard.load(str(self.path), config)
+            else:
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._shard = e.EdgeShard.create(
+                    str(self.path), _config(self.dimensions, search_threads)
+                )
+                self._shard.update(
+                    e.UpdateOperation.create_field_index(
+                        common.VECTOR_STORE_ID, e.KeywordIndexParams(is_tenant=True)
+                    )
+                )
+                self._shard.update(
+                    e.UpdateOperation.create_field_index(
+                        common.FILE_ID, e.PayloadSchemaType.Keyword
+                    )
+                )
+            self._indexed = set(self._shard.info().payload_schema)
+        except VectorIndexError:
+            raise
+        except Exception as exc:  # the binding raises plain Exception
+            raise VectorIndexError(f"cannot open the vector index at {self.path}: {exc}") from exc
+
+    @property
+    def _live(self) -> e.EdgeShard:
+        shard = self._shard
+        if shard is None:
+            raise VectorIndexError(f"the vector index at {self.path} is closed")
+        return shard
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def upsert(self, chunks: Sequence[Chunk]) -> None:
+        for chunk in chunks:
+            common.check_chunk(chunk, self.dimensions)
+        fields = common.new_index_fields(chunks, self._indexed)
+        if fields:
+            with self._write_lock:
+                for path, kind in fields.items():
+                    self._live.update(e.UpdateOperation.create_field_index(path, _SCHEMA[kind]))
+                    self._indexed.add(path)
+        for start in range(0, len(chunks), common.UPSERT_BATCH):
+            batch = chunks[start : start + common.UPSERT_BATCH]
+            points = [_point(chunk) for chunk in batch]
+            with self._write_lock:
+                self._live.update(e.UpdateOperation.upsert_points(points))
+                self._changed += len(points)
+        self._maybe_optimize()
+
+    def delete_file(self, vector_store_id: str, file_id: str) -> None:
+        self._delete(
+            And((Match(common.VECTOR_STORE_ID, vector_store_id), Match(common.FILE_ID, file_id)))
+        )
+
+    def delete_store(self, vector_store_id: str) -> None:
+        self._delete(Match(common.VECTOR_STORE_ID, vector_store_id))
+
+    def _delete(self, cond: Cond) -> None:
+        flt = to_edge(cond)
+        with self._write_lock:
+            removed = self._live.count(e.CountRequest(exact=True, filter=flt))
+            if removed:
+                self._shard.update(e.UpdateOperation.delete_points_by_filter(flt))
+                self._changed += removed
+        self._maybe_optimize()
+
+    def optimize(self) -> bool:
+        """Index and vacuum segments now (blocking); True if anything changed."""
+        with self._write_lock:
+            self._changed = 0
+            return self._live.optimize()
+
+    def _maybe_optimize(self) -> None:
+        if self._changed >= OPTIMIZE_EVERY:
+            self.optimize()
+
+    def flush(self) -> None:
+        with self._write_lock:
+            self._live.flush()
+
+    def close(self) -> None:
+        with self._write_lock:
+            shard, self._shard = self._shard, None
+            if shard is not None:
+                shard.close()
+
+    def __enter__(self) -> EdgeIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def count(self, vector_store_id: str, file_id: str | None = None) -> int:
+        cond: Cond = Match(common.VECTOR_STORE_ID, vector_store_id)
+        if file_id is not None:
+            cond = And((cond, Match(common.FILE_ID, file_id)))
+        return self._live.count(e.CountRequest(exact=True, filter=to_edge(cond)))
+
+    def search(
+        self,
+        vector_store_ids: Sequence[str],
+        dense: Sequence[float] | None,
+        sparse: SparseVector | None,
+        limit: int,
+        filters: Mapping[str, Any] | None = None,
+        score_threshold: float | None = None,
+        mode: SearchMode = "hybrid",
+        *,
+        file_ids: Sequence[str] | None = None,
+    ) -> list[Hit]:
+        common.check_limit(limit)
+        common.check_mode(mode)
+        common.check_query(dense, self.dimensions)
+        cond = scope(vector_store_ids, filters, file_ids)
+        if not vector_store_ids or (file_ids is not None and not file_ids):
+            return []
+        flt = to_edge(cond)
+        use_dense = dense is not None and mode in ("hybrid", "dense")
+        use_sparse = common.has_sparse(sparse) and mode in ("hybrid", "keyword")
+        dense_q = (
+            e.Query.Nearest(common.dense_list(dense), using=common.DENSE) if use_dense else None
+        )
+        sparse_q = (
+            e.Query.Nearest(e.SparseVector(sparse.indices, sparse.values), using=common.SPARSE)
+            if use_sparse
+            else None
+        )
+        with_payload = e.PayloadSelector.Include(common.RETURNED_FIELDS)
+        if mode == "hybrid":
+            depth = common.prefetch_limit(limit)
+            prefetches = [
+                e.Prefetch(limit=depth, query=q, filter=flt)
+                for q in (dense_q, sparse_q)
+                if q is not None
+            ]
+            if not prefetches:
+                return []
+            request = e.QueryRequest(
+                limit=limit,
+                prefetches=prefetches,
+                query=e.Fusion.Rrf(k=common.RRF_K),
+                filter=flt,
+                with_payload=with_payload,
+            )
+        else:
+            q = dense_q if mode == "dense" else sparse_q
+            if q is None:
+                return []
+            request = e.QueryRequest(
+                limit=limit,
+                query=q,
+                filter=flt,
+                with_payload=with_payload,
+                score_threshold=score_threshold if mode == "dense" else None,
+            )
+        points = self._live.query(request)
+        return common.scored_hits([(p.payload, p.score) for p in points], mode, score_threshold)
+
+
+def _config(dimensions: int, search_threads: int | None) -> e.EdgeConfig:
+    return e.EdgeConfig(
+        vectors={common.DENSE: e.EdgeVectorParams(size=dimensions, distance=e.Distance.Cosine)},
+        sparse_vectors={common.SPARSE: e.EdgeSparseVectorParams(modifier=e.Modifier.Idf)},
+        hnsw_config=e.HnswIndexConfig(
+            m=common.HNSW_M,
+            payload_m=common.HNSW_PAYLOAD_M,
+            ef_construct=common.HNSW_EF_CONSTRUCT,
+            full_scan_threshold=common.HNSW_FULL_SCAN_KB,
+        ),
+        max_search_threads=search_threads,
+    )
+
+
+def _stored_dimensions(config_file: Path) -> int | None:
+    try:
+        data = json.loads(config_file.read_text())
+        return int(data["vectors"][common.DENSE]["size"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _point(chunk: Chunk) -> e.Point:
+    vector: dict[str, Any] = {common.DENSE: common.dense_list(chunk.dense)}
+    if chunk.sparse.indices:
+        vector[common.SPARSE] = e.SparseVector(chunk.sparse.indices, chunk.sparse.values)
+    return e.Point(
+        id=common.point_id(chunk.vector_store_id, chunk.file_id, chunk.index),
+        vector=vector,
+        payload=common.payload(chunk),
+    )

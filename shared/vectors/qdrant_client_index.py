@@ -1,0 +1,241 @@
+"""The server adapter: a Qdrant server through qdrant-client (or its local mode, for tests).
+
+One collection (``treadle_<name>``) holds the chunks of every vector store: named vectors
+``dense`` (cosine) and ``sparse`` (IDF modifier); payload indexes on vector_store_id (a
+tenant index), file_id and each attribute key as it first appears; HNSW graphs per vector
+store and none global (m=0, payload_m=16: Qdrant's multitenancy setup, so every search
+must name its vector stores, as they all do). Hybrid search is one Query API call:
+two prefetches fused by ``RrfQuery(rrf=Rrf(k=RRF_K))``, which needs Qdrant server 1.16 or
+newer (the first with a configurable RRF k).
+
+qdrant-client's local mode (``QdrantClient(location=":memory:")`` or ``path=...``) serves the
+same calls in pure Python with brute-force search: fine for tests, far too slow for real
+collections (hundreds of milliseconds a query at 10,000 chunks), and, like the edge engine,
+one process per ``path`` (portalocker). Payload indexes mean nothing there and are skipped.
+QdrantClient (REST, httpx) may be shared between threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from qdrant_client import QdrantClient
+from qdrant_client import models as m
+from qdrant_client.http.exceptions import UnexpectedResponse
+
+from shared.vectors import common
+from shared.vectors.filters import And, Cond, Match, scope, to_client
+from shared.vectors.sparse import SparseVector
+from shared.vectors.types import Chunk, Hit, SearchMode, VectorIndexError
+
+_SCHEMA = {
+    "keyword": m.PayloadSchemaType.KEYWORD,
+    "float": m.PayloadSchemaType.FLOAT,
+    "integer": m.PayloadSchemaType.INTEGER,
+}
+
+
+class QdrantClientIndex:
+    def __init__(self, client: QdrantClient, collection: str, dimensions: int):
+        self.client = client
+        self.collection = collection
+        self.dimensions = int(dimensions)
+        self._local = _is_local(client)
+        self._ensure_collection()
+        schema = self.client.get_collection(collection).payload_schema or {}
+        self._indexed: set[str] = set(schema)
+
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        dimensions: int,
+        *,
+        collection: str = "treadle_chunks",
+        api_key: str | None = None,
+        timeout: float = 30.0,
+    ) -> QdrantClientIndex:
+        if url == ":memory:":
+            client = QdrantClient(location=":memory:")
+        else:
+            client = QdrantClient(url=url, api_key=api_key, timeout=int(timeout))
+        return cls(client, collection, dimensions)
+
+    @classmethod
+    def local(
+        cls, dimensions: int, *, path: str | None = None, collection: str = "treadle_chunks"
+    ) -> QdrantClientIndex:
+        """qdrant-client's local mode: in memory, or persisted under ``path``."""
+        client = QdrantClient(path=path) if path else QdrantClient(location=":memory:")
+        return cls(client, collection, dimensions)
+
+    def _ensure_collection(self) -> None:
+        if self.client.collection_exists(self.collection):
+            self._check_dimensions()
+            return
+        try:
+            self.client.create_collection(
+                self.collection,
+                vectors_config={
+                    common.DENSE: m.VectorParams(size=self.dimensions, distance=m.Distance.COSINE)
+                },
+                hnsw_config=m.HnswConfigDiff(
+                    m=common.HNSW_M,
+                    payload_m=common.HNSW_PAYLOAD_M,
+                    ef_construct=common.HNSW_EF_CONSTRUCT,
+                    full_scan_threshold=common.HNSW_FULL_SCAN_KB,
+                ),
+                sparse_vectors_config={
+                    common.SPARSE: m.SparseVectorParams(modifier=m.Modifier.IDF)
+                },
+            )
+        except (UnexpectedResponse, ValueError) as exc:
+            # Another process created it between our check and our create.
+            if not self.client.collection_exists(self.collection):
+                raise VectorIndexError(f"cannot create {self.collection}: {exc}") from exc
+            self._check_dimensions()
+            return
+        if not self._local:
+            self.client.create_payload_index(
+                self.collection,
+                common.VECTOR_STORE_ID,
+                m.KeywordIndexParams(type=m.KeywordIndexType.KEYWORD, is_tenant=True),
+            )
+            self.client.create_payload_index(
+                self.collection, common.FILE_ID, m.PayloadSchemaType.KEYWORD
+            )
+
+    def _check_dimensions(self) -> None:
+        vectors = self.client.get_collection(self.collection).config.params.vectors
+        params = vectors.get(common.DENSE) if isinstance(vectors, dict) else None
+        if params is None or params.size != self.dimensions:
+            size = getattr(params, "size", None)
+            raise VectorIndexError(
+                f"collection {self.collection} holds {size}-dimensional '{common.DENSE}'"
+                f" vectors, not {self.dimensions}"
+            )
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def upsert(self, chunks: Sequence[Chunk]) -> None:
+        for chunk in chunks:
+            common.check_chunk(chunk, self.dimensions)
+        if not self._local:
+            for path, kind in common.new_index_fields(chunks, self._indexed).items():
+                self.client.create_payload_index(self.collection, path, _SCHEMA[kind], wait=True)
+                self._indexed.add(path)
+        for start in range(0, len(chunks), common.UPSERT_BATCH):
+            batch = chunks[start : start + common.UPSERT_BATCH]
+            self.client.upsert(self.collection, [_point(c) for c in batch], wait=True)
+
+    def delete_file(self, vector_store_id: str, file_id: str) -> None:
+        self._delete(
+            And((Match(common.VECTOR_STORE_ID, vector_store_id), Match(common.FILE_ID, file_id)))
+        )
+
+    def delete_store(self, vector_store_id: str) -> None:
+        self._delete(Match(common.VECTOR_STORE_ID, vector_store_id))
+
+    def _delete(self, cond: Cond) -> None:
+        self.client.delete(self.collection, m.FilterSelector(filter=to_client(cond)), wait=True)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> QdrantClientIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def count(self, vector_store_id: str, file_id: str | None = None) -> int:
+        cond: Cond = Match(common.VECTOR_STORE_ID, vector_store_id)
+        if file_id is not None:
+            cond = And((cond, Match(common.FILE_ID, file_id)))
+        return self.client.count(self.collection, count_filter=to_client(cond), exact=True).count
+
+    def search(
+        self,
+        vector_store_ids: Sequence[str],
+        dense: Sequence[float] | None,
+        sparse: SparseVector | None,
+        limit: int,
+        filters: Mapping[str, Any] | None = None,
+        score_threshold: float | None = None,
+        mode: SearchMode = "hybrid",
+        *,
+        file_ids: Sequence[str] | None = None,
+    ) -> list[Hit]:
+        common.check_limit(limit)
+        common.check_mode(mode)
+        common.check_query(dense, self.dimensions)
+        cond = scope(vector_store_ids, filters, file_ids)
+        if not vector_store_ids or (file_ids is not None and not file_ids):
+            return []
+        flt = to_client(cond)
+        use_dense = dense is not None and mode in ("hybrid", "dense")
+        use_sparse = common.has_sparse(sparse) and mode in ("hybrid", "keyword")
+        dense_q = common.dense_list(dense) if use_dense else None
+        sparse_q = (
+            m.SparseVector(indices=sparse.indices, values=sparse.values) if use_sparse else None
+        )
+        with_payload = common.RETURNED_FIELDS
+        if mode == "hybrid":
+            depth = common.prefetch_limit(limit)
+            prefetch = []
+            if dense_q is not None:
+                prefetch.append(
+                    m.Prefetch(query=dense_q, using=common.DENSE, limit=depth, filter=flt)
+                )
+            if sparse_q is not None:
+                prefetch.append(
+                    m.Prefetch(query=sparse_q, using=common.SPARSE, limit=depth, filter=flt)
+                )
+            if not prefetch:
+                return []
+            response = self.client.query_points(
+                self.collection,
+                prefetch=prefetch,
+                query=m.RrfQuery(rrf=m.Rrf(k=common.RRF_K)),
+                query_filter=flt,
+                limit=limit,
+                with_payload=with_payload,
+            )
+        else:
+            query = dense_q if mode == "dense" else sparse_q
+            if query is None:
+                return []
+            response = self.client.query_points(
+                self.collection,
+                query=query,
+                using=common.DENSE if mode == "dense" else common.SPARSE,
+                query_filter=flt,
+                limit=limit,
+                with_payload=with_payload,
+                score_threshold=score_threshold if mode == "dense" else None,
+            )
+        return common.scored_hits(
+            [(p.payload, p.score) for p in response.points], mode, score_threshold
+        )
+
+
+def _is_local(client: QdrantClient) -> bool:
+    from qdrant_client.local.qdrant_local import QdrantLocal
+
+    return isinstance(getattr(client, "_client", None), QdrantLocal)
+
+
+def _point(chunk: Chunk) -> m.PointStruct:
+    vector: dict[str, Any] = {common.DENSE: common.dense_list(chunk.dense)}
+    if chunk.sparse.indices:
+        vector[common.SPARSE] = m.SparseVector(
+            indices=list(chunk.sparse.indices), values=list(chunk.sparse.values)
+        )
+    return m.PointStruct(
+        id=common.point_id(chunk.vector_store_id, chunk.file_id, chunk.index),
+        vector=vector,
+        payload=common.payload(chunk),
+    )

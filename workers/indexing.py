@@ -1,0 +1,188 @@
+"""Tasks of the ingest pool: index files of vector stores, and answer searches.
+
+The pool owns the vector engine: the embedded engine lets one process open its data, so
+this process serves the `search` queue too (in threads), and the API and the runs pool
+ask it over `shared.rpc` instead of opening the data themselves.
+"""
+import json
+import logging
+import tempfile
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from shared.blobs import get_blob_store
+from shared.config import get_settings
+from shared.db import reading, unit_of_work
+from shared.queue import app
+from shared.repository import bind
+from shared.rpc import answer
+from shared.vectors import (
+    Chunk,
+    FilterError,
+    VectorIndex,
+    document_vector,
+    open_index,
+    query_vector,
+)
+from workers.embeddings import get_embedder
+from workers.ingest.chunking import iter_chunks
+from workers.ingest.extract import IngestError, extract_text
+
+log = logging.getLogger(__name__)
+
+EMBED_BATCH = 64
+_index: VectorIndex | None = None
+_index_lock = threading.Lock()
+
+
+def vector_index() -> VectorIndex:
+    """The process's one handle on the engine; the collection is named for the embedding
+    width, so switching embedders never mixes vectors of two widths."""
+    global _index
+    with _index_lock:
+        if _index is None:
+            dimensions = get_embedder().dimensions
+            _index = open_index(get_settings(), dimensions=dimensions,
+                                name=f"chunks_{dimensions}")
+        return _index
+
+
+def _current(vector_store_id: str, file_id: str, generation: int) -> dict[str, Any] | None:
+    with reading() as conn:
+        return conn.execute(
+            "SELECT v.*, f.filename FROM vector_store_files v JOIN files f ON f.id = v.id "
+            "WHERE v.vector_store_id = %s AND v.id = %s AND v.generation = %s",
+            (vector_store_id, file_id, generation),
+        ).fetchone()
+
+
+def _finish(vector_store_id: str, file_id: str, generation: int, status: str,
+            usage_bytes: int = 0, last_error: dict[str, str] | None = None) -> bool:
+    with unit_of_work() as conn:
+        done = conn.execute(
+            "UPDATE vector_store_files SET status = %s, usage_bytes = %s, last_error = %s "
+            "WHERE vector_store_id = %s AND id = %s AND generation = %s "
+            "AND status = 'in_progress'",
+            (status, usage_bytes, bind("last_error", last_error), vector_store_id, file_id,
+             generation),
+        )
+        return done.rowcount == 1
+
+
+def _batches(chunks: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in chunks:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@app.task(name="ingest.file")
+def ingest_file(vector_store_id: str, file_id: str, generation: str) -> None:
+    """Parse, chunk, embed and index one file of a store; safe to run twice."""
+    row = _current(vector_store_id, file_id, int(generation))
+    if row is None or row["status"] != "in_progress":
+        return
+    index = vector_index()
+    static = row["chunking_strategy"]["static"]
+    try:
+        with tempfile.NamedTemporaryFile() as copy:
+            for part in get_blob_store().read(file_id):
+                copy.write(part)
+            copy.flush()
+            text = extract_text(copy.name, row["filename"]).text
+        index.delete_file(vector_store_id, file_id)
+        embedder = get_embedder()
+        chunks = iter_chunks(text, static["max_chunk_size_tokens"],
+                             static["chunk_overlap_tokens"])
+        position = 0
+        for batch in _batches(chunks, EMBED_BATCH):
+            texts = [c.text for c in batch]
+            dense = embedder.embed_documents(texts)
+            index.upsert([
+                Chunk(vector_store_id, file_id, row["filename"], position + i, t,
+                      row["attributes"], d, document_vector(t))
+                for i, (t, d) in enumerate(zip(texts, dense, strict=True))])
+            position += len(batch)
+    except IngestError as error:
+        _finish(vector_store_id, file_id, int(generation), "failed",
+                last_error=error.as_last_error())
+        return
+    except Exception:
+        log.exception("ingesting %s into %s failed", file_id, vector_store_id)
+        _finish(vector_store_id, file_id, int(generation), "failed", last_error={
+            "code": "server_error", "message": "The file could not be indexed."})
+        return
+    if not _finish(vector_store_id, file_id, int(generation), "completed",
+                   usage_bytes=len(text.encode())):
+        # Cancelled, removed or resubmitted while indexing: what was written is not wanted.
+        latest = _current_any(vector_store_id, file_id)
+        if latest is None or latest["status"] == "cancelled":
+            index.delete_file(vector_store_id, file_id)
+
+
+def _current_any(vector_store_id: str, file_id: str) -> dict[str, Any] | None:
+    with reading() as conn:
+        return conn.execute(
+            "SELECT status FROM vector_store_files WHERE vector_store_id = %s AND id = %s",
+            (vector_store_id, file_id)).fetchone()
+
+
+@app.task(name="ingest.delete_file")
+def delete_file(vector_store_id: str, file_id: str) -> None:
+    if _current_any(vector_store_id, file_id) is None:
+        vector_index().delete_file(vector_store_id, file_id)
+
+
+@app.task(name="ingest.delete_store")
+def delete_store(vector_store_id: str) -> None:
+    vector_index().delete_store(vector_store_id)
+
+
+@app.task(name="ingest.attributes")
+def refresh_attributes(vector_store_id: str, file_id: str) -> None:
+    """Attributes live in each chunk's payload for filtering: index the file again."""
+    with unit_of_work() as conn:
+        row = conn.execute(
+            "UPDATE vector_store_files SET status = 'in_progress', "
+            "generation = generation + 1 WHERE vector_store_id = %s AND id = %s "
+            "AND status = 'completed' RETURNING generation", (vector_store_id, file_id),
+        ).fetchone()
+    if row is not None:
+        ingest_file(vector_store_id, file_id, str(row["generation"]))
+
+
+@app.task(name="search.query")
+def search(reply: str, payload_json: str) -> None:
+    """Answer a search over vector stores: each query embedded, hybrid ranking, merged."""
+    payload = json.loads(payload_json)
+    try:
+        answer(reply, {"result": run_search(payload)})
+    except FilterError as error:
+        answer(reply, {"invalid_request": str(error), "param": getattr(error, "param", None)})
+    except Exception:
+        log.exception("search failed")
+        answer(reply, {"error": "The search could not be served."})
+
+
+def run_search(payload: dict[str, Any]) -> dict[str, Any]:
+    index = vector_index()
+    embedder = get_embedder()
+    best: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for query in payload["queries"]:
+        hits = index.search(payload["vector_store_ids"], embedder.embed_query(query),
+                            query_vector(query), payload["limit"],
+                            filters=payload.get("filters"),
+                            score_threshold=payload.get("score_threshold"))
+        for hit in hits:
+            key = (hit.vector_store_id, hit.file_id, hit.index)
+            if key not in best or best[key]["score"] < hit.score:
+                best[key] = {"file_id": hit.file_id, "filename": hit.filename,
+                             "score": hit.score, "text": hit.text,
+                             "attributes": hit.attributes}
+    ranked = sorted(best.values(), key=lambda h: h["score"], reverse=True)
+    return {"queries": payload["queries"], "hits": ranked[: payload["limit"]]}
