@@ -44,10 +44,13 @@ from shared.vectors.types import Chunk, Hit, SearchMode, VectorIndexError
 # Run the optimiser once this many points were written or deleted since the last run.
 OPTIMIZE_EVERY = 20_000
 
+# Payload indexes other than the tenant one build no HNSW links of their own: with
+# payload_m > 0 Qdrant would otherwise build a subgraph per file id and attribute value,
+# which made the optimiser 20x slower in bench/search.py.
 _SCHEMA = {
-    "keyword": e.PayloadSchemaType.Keyword,
-    "float": e.PayloadSchemaType.Float,
-    "integer": e.PayloadSchemaType.Integer,
+    "keyword": lambda: e.KeywordIndexParams(enable_hnsw=False),
+    "float": lambda: e.FloatIndexParams(enable_hnsw=False),
+    "integer": lambda: e.IntegerIndexParams(lookup=True, range=False, enable_hnsw=False),
 }
 
 
@@ -81,9 +84,7 @@ class EdgeIndex:
                     )
                 )
                 self._shard.update(
-                    e.UpdateOperation.create_field_index(
-                        common.FILE_ID, e.PayloadSchemaType.Keyword
-                    )
+                    e.UpdateOperation.create_field_index(common.FILE_ID, _SCHEMA["keyword"]())
                 )
             self._indexed = set(self._shard.info().payload_schema)
         except VectorIndexError:
@@ -107,7 +108,7 @@ class EdgeIndex:
         if fields:
             with self._write_lock:
                 for path, kind in fields.items():
-                    self._live.update(e.UpdateOperation.create_field_index(path, _SCHEMA[kind]))
+                    self._live.update(e.UpdateOperation.create_field_index(path, _SCHEMA[kind]()))
                     self._indexed.add(path)
         for start in range(0, len(chunks), common.UPSERT_BATCH):
             batch = chunks[start : start + common.UPSERT_BATCH]

@@ -29,10 +29,13 @@ from shared.vectors.filters import And, Cond, Match, scope, to_client
 from shared.vectors.sparse import SparseVector
 from shared.vectors.types import Chunk, Hit, SearchMode, VectorIndexError
 
+# Payload indexes other than the tenant one build no HNSW links (see edge_index.py).
 _SCHEMA = {
-    "keyword": m.PayloadSchemaType.KEYWORD,
-    "float": m.PayloadSchemaType.FLOAT,
-    "integer": m.PayloadSchemaType.INTEGER,
+    "keyword": lambda: m.KeywordIndexParams(type=m.KeywordIndexType.KEYWORD, enable_hnsw=False),
+    "float": lambda: m.FloatIndexParams(type=m.FloatIndexType.FLOAT, enable_hnsw=False),
+    "integer": lambda: m.IntegerIndexParams(
+        type=m.IntegerIndexType.INTEGER, lookup=True, range=False, enable_hnsw=False
+    ),
 }
 
 
@@ -102,9 +105,7 @@ class QdrantClientIndex:
                 common.VECTOR_STORE_ID,
                 m.KeywordIndexParams(type=m.KeywordIndexType.KEYWORD, is_tenant=True),
             )
-            self.client.create_payload_index(
-                self.collection, common.FILE_ID, m.PayloadSchemaType.KEYWORD
-            )
+            self.client.create_payload_index(self.collection, common.FILE_ID, _SCHEMA["keyword"]())
 
     def _check_dimensions(self) -> None:
         vectors = self.client.get_collection(self.collection).config.params.vectors
@@ -123,7 +124,7 @@ class QdrantClientIndex:
             common.check_chunk(chunk, self.dimensions)
         if not self._local:
             for path, kind in common.new_index_fields(chunks, self._indexed).items():
-                self.client.create_payload_index(self.collection, path, _SCHEMA[kind], wait=True)
+                self.client.create_payload_index(self.collection, path, _SCHEMA[kind](), wait=True)
                 self._indexed.add(path)
         for start in range(0, len(chunks), common.UPSERT_BATCH):
             batch = chunks[start : start + common.UPSERT_BATCH]

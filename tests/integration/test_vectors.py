@@ -630,3 +630,12 @@ def test_bad_chunks_and_arguments_are_refused(index):
         index.search("vs_a", unit(1, 0, 0, 0), None, 3)
     with pytest.raises(ValueError):
         index.search(["vs_a"], unit(1, 0, 0, 0), None, 3, mode="semantic")
+
+
+def test_server_payload_index_params_are_valid():
+    """The server adapter's index parameters (local mode never sends them) build."""
+    from shared.vectors.qdrant_client_index import _SCHEMA
+
+    for kind, build in _SCHEMA.items():
+        params = build()
+        assert params.enable_hnsw is False, kind
