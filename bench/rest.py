@@ -35,7 +35,6 @@ import os
 import resource
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -52,6 +51,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
+from processes import stop
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TARGET_RPS = 1_000
@@ -201,17 +201,6 @@ def wait_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 30.
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.2)
     raise RuntimeError(f"server not healthy after {timeout:.0f} s")
-
-
-def stop(server: subprocess.Popen[bytes]) -> None:
-    """SIGTERM lets gunicorn stop its workers; the process group is killed if it hangs."""
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
 
 
 @contextmanager

@@ -65,6 +65,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from processes import stop
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_BASE = "redis://127.0.0.1:6379"
@@ -177,17 +178,6 @@ def wait_for(what: str, ready: Any, deployment: Deployment, name: str,
             return
         time.sleep(0.1)
     raise RuntimeError(f"{what} not ready after {timeout:.0f} s:\n{deployment.tail(name)}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (gunicorn and Celery shut down warm); the process group is killed if it hangs."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 @contextmanager

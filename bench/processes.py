@@ -1,0 +1,15 @@
+"""Process handling shared by the benchmarks (run them as `python bench/NAME.py`)."""
+import os
+import signal
+import subprocess
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (gunicorn and Celery shut down warm); the process group is killed if it hangs."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
