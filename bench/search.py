@@ -118,6 +118,10 @@ def report(label: str, times: list[float]) -> float:
     return p50
 
 
+def other(store: str) -> str:
+    return "vs_00" if store != "vs_00" else "vs_01"
+
+
 def shapes(index, all_stores: list[str]) -> dict[str, Callable[[tuple], object]]:
     return {
         "hybrid, file filter (store + file_ids)": lambda q: index.search(
@@ -135,7 +139,10 @@ def shapes(index, all_stores: list[str]) -> dict[str, Callable[[tuple], object]]
         "hybrid, one store, attribute filter (year >= 2012)": lambda q: index.search(
             [q[2]], q[0], q[1], 10, filters={"type": "gte", "key": "year", "value": 2012}
         ),
-        "hybrid, all vector stores": lambda q: index.search(all_stores, q[0], q[1], 10),
+        "hybrid, two vector stores (assistant's + thread's)": lambda q: index.search(
+            [q[2], other(q[2])], q[0], q[1], 10
+        ),
+        "hybrid, all 20 vector stores": lambda q: index.search(all_stores, q[0], q[1], 10),
         "dense only, one vector store": lambda q: index.search(
             [q[2]], q[0], None, 10, mode="dense"
         ),

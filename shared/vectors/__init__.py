@@ -18,7 +18,8 @@ fewer chunks leaves the old tail behind: call ``delete_file`` first.
 Search modes and what ``Hit.score`` (always 0..1, ranked best first) means:
 
 - ``hybrid`` (default): the dense and the keyword rankings (each read ``4 * limit`` deep,
-  50 to 200) fused by reciprocal rank fusion inside the engine, k = 60; the score is the
+  50 to 200; the dense one over several vector stores is each store's ranking merged by
+  cosine) fused by reciprocal rank fusion inside the engine, k = 60; the score is the
   RRF sum divided by its maximum (2 / k). 1.0: both retrievers rank the chunk first;
   0.5: one ranks it first and the other not at all; chunks found by both rank above
   chunks found by one. It measures agreement of the rankings, not absolute relevance:

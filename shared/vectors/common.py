@@ -5,9 +5,17 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from shared.vectors.filters import ATTR_INDEX, index_fields, typed_attributes
+from shared.vectors.filters import (
+    ATTR_INDEX,
+    Cond,
+    index_fields,
+    parse_filters,
+    scope,
+    typed_attributes,
+)
 from shared.vectors.sparse import SparseVector
 from shared.vectors.types import Chunk, Hit, SearchMode, VectorIndexError
 
@@ -100,6 +108,48 @@ def new_index_fields(chunks: Sequence[Chunk], indexed: set[str]) -> dict[str, st
             ):
                 wanted[path] = kind
     return wanted
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A validated search: what to rank with, and the conditions to rank under."""
+
+    dense: list[float] | None  # None: no dense ranking
+    sparse: SparseVector | None  # None: no keyword ranking
+    scope: Cond  # every named vector store, files, filters
+    per_store: list[Cond]  # the same, one vector store each
+
+
+def plan(
+    vector_store_ids: Sequence[str],
+    dense: Sequence[float] | None,
+    sparse: SparseVector | None,
+    limit: int,
+    filters: Mapping[str, Any] | None,
+    mode: str,
+    file_ids: Sequence[str] | None,
+    dimensions: int,
+) -> Plan | None:
+    """Validate a search's arguments; None when it cannot find anything."""
+    check_limit(limit)
+    check_mode(mode)
+    check_query(dense, dimensions)
+    if isinstance(vector_store_ids, str) or isinstance(file_ids, str):
+        raise TypeError("vector_store_ids and file_ids are sequences of ids, not one id")
+    stores = list(dict.fromkeys(vector_store_ids))
+    user = parse_filters(filters) if filters is not None else None
+    use_dense = dense is not None and mode in ("hybrid", "dense")
+    use_sparse = has_sparse(sparse) and mode in ("hybrid", "keyword")
+    if not stores or (file_ids is not None and not file_ids):
+        return None
+    if not use_dense and not use_sparse:
+        return None
+    return Plan(
+        dense=dense_list(dense) if use_dense and dense is not None else None,
+        sparse=sparse if use_sparse else None,
+        scope=scope(stores, user, file_ids),
+        per_store=[scope([store], user, file_ids) for store in stores],
+    )
 
 
 def prefetch_limit(limit: int) -> int:

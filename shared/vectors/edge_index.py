@@ -13,17 +13,19 @@ qdrant-edge-py 0.9.0):
   process (a prefork pool with concurrency > 1 would fail to open it in all but one child).
 - The GIL: every EdgeShard call holds it for its whole duration. Python threads do not
   query in parallel (a query parallelises inside, over ``max_search_threads``), and a long
-  call stalls every other thread of the process, e.g. heartbeats: ``optimize`` took
-  seconds at 100,000 chunks (bench/search.py). Calls from several threads are safe;
-  writes are also serialised by this adapter's lock.
+  call stalls every other thread of the process, e.g. heartbeats: one ``optimize`` run
+  took up to 11 s while loading 100,000 chunks (bench/search.py). Calls from several
+  threads are safe; writes are also serialised by this adapter's lock.
 - No background optimiser: segments get their HNSW graphs, and deleted points are
   vacuumed, only in ``EdgeShard.optimize()``. This adapter runs it after a write once
   `OPTIMIZE_EVERY` points changed since the last run; the owner may call `optimize` at a
   quiet moment instead. Until then searches scan the vector store's points through the
   payload index: fast for stores of thousands of chunks.
-- Durability: writes go to the WAL first and are replayed on open; `close` (or `flush`)
-  persists segments. Open costs tens to hundreds of milliseconds (WAL replay, segment
-  loading) and close about as much: open once per process and keep it.
+- Several vector stores in one search: each store's graph is searched and the union
+  ranked by the dense vector again (there is no global graph to search them together).
+- Durability: writes go to the WAL before `upsert` returns and are replayed on open, so
+  they survive a killed process; `close` (or `flush`) persists segments. Open took
+  0.1-0.5 s and close up to 2.5 s (it flushes) at 100,000 chunks: open once per process.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Any
 import qdrant_edge as e
 
 from shared.vectors import common
-from shared.vectors.filters import And, Cond, Match, scope, to_edge
+from shared.vectors.filters import And, Cond, Match, to_edge
 from shared.vectors.sparse import SparseVector
 from shared.vectors.types import Chunk, Hit, SearchMode, VectorIndexError
 
@@ -46,7 +48,7 @@ OPTIMIZE_EVERY = 20_000
 
 # Payload indexes other than the tenant one build no HNSW links of their own: with
 # payload_m > 0 Qdrant would otherwise build a subgraph per file id and attribute value,
-# which made the optimiser 20x slower in bench/search.py.
+# which made the optimiser 8x slower in bench/search.py.
 _SCHEMA = {
     "keyword": lambda: e.KeywordIndexParams(enable_hnsw=False),
     "float": lambda: e.FloatIndexParams(enable_hnsw=False),
@@ -181,50 +183,63 @@ class EdgeIndex:
         *,
         file_ids: Sequence[str] | None = None,
     ) -> list[Hit]:
-        common.check_limit(limit)
-        common.check_mode(mode)
-        common.check_query(dense, self.dimensions)
-        cond = scope(vector_store_ids, filters, file_ids)
-        if not vector_store_ids or (file_ids is not None and not file_ids):
+        plan = common.plan(
+            vector_store_ids, dense, sparse, limit, filters, mode, file_ids, self.dimensions
+        )
+        if plan is None:
             return []
-        flt = to_edge(cond)
-        use_dense = dense is not None and mode in ("hybrid", "dense")
-        use_sparse = common.has_sparse(sparse) and mode in ("hybrid", "keyword")
-        dense_q = (
-            e.Query.Nearest(common.dense_list(dense), using=common.DENSE) if use_dense else None
-        )
-        sparse_q = (
-            e.Query.Nearest(e.SparseVector(sparse.indices, sparse.values), using=common.SPARSE)
-            if use_sparse
-            else None
-        )
         with_payload = e.PayloadSelector.Include(common.RETURNED_FIELDS)
+        dense_q = (
+            e.Query.Nearest(plan.dense, using=common.DENSE) if plan.dense is not None else None
+        )
+
+        def dense_ranking(depth: int) -> dict[str, Any]:
+            # One HNSW graph per vector store and none global: a search over several stores
+            # searches each store's graph, then ranks the union by the dense vector again.
+            if len(plan.per_store) == 1:
+                return {"query": dense_q, "filter": to_edge(plan.scope)}
+            return {
+                "query": dense_q,
+                "prefetches": [
+                    e.Prefetch(limit=depth, query=dense_q, filter=to_edge(c))
+                    for c in plan.per_store
+                ],
+            }
+
         if mode == "hybrid":
             depth = common.prefetch_limit(limit)
-            prefetches = [
-                e.Prefetch(limit=depth, query=q, filter=flt)
-                for q in (dense_q, sparse_q)
-                if q is not None
-            ]
-            if not prefetches:
-                return []
+            prefetches = []
+            if dense_q is not None:
+                prefetches.append(e.Prefetch(limit=depth, **dense_ranking(depth)))
+            if plan.sparse is not None:
+                sparse_q = e.Query.Nearest(
+                    e.SparseVector(plan.sparse.indices, plan.sparse.values), using=common.SPARSE
+                )
+                prefetches.append(
+                    e.Prefetch(limit=depth, query=sparse_q, filter=to_edge(plan.scope))
+                )
             request = e.QueryRequest(
                 limit=limit,
                 prefetches=prefetches,
                 query=e.Fusion.Rrf(k=common.RRF_K),
-                filter=flt,
                 with_payload=with_payload,
             )
-        else:
-            q = dense_q if mode == "dense" else sparse_q
-            if q is None:
-                return []
+        elif mode == "dense":
             request = e.QueryRequest(
                 limit=limit,
-                query=q,
-                filter=flt,
                 with_payload=with_payload,
-                score_threshold=score_threshold if mode == "dense" else None,
+                score_threshold=score_threshold,
+                **dense_ranking(limit),
+            )
+        else:
+            assert plan.sparse is not None
+            request = e.QueryRequest(
+                limit=limit,
+                query=e.Query.Nearest(
+                    e.SparseVector(plan.sparse.indices, plan.sparse.values), using=common.SPARSE
+                ),
+                filter=to_edge(plan.scope),
+                with_payload=with_payload,
             )
         points = self._live.query(request)
         return common.scored_hits([(p.payload, p.score) for p in points], mode, score_threshold)

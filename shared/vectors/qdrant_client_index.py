@@ -25,7 +25,7 @@ from qdrant_client import models as m
 from qdrant_client.http.exceptions import UnexpectedResponse
 
 from shared.vectors import common
-from shared.vectors.filters import And, Cond, Match, scope, to_client
+from shared.vectors.filters import And, Cond, Match, to_client
 from shared.vectors.sparse import SparseVector
 from shared.vectors.types import Chunk, Hit, SearchMode, VectorIndexError
 
@@ -170,53 +170,75 @@ class QdrantClientIndex:
         *,
         file_ids: Sequence[str] | None = None,
     ) -> list[Hit]:
-        common.check_limit(limit)
-        common.check_mode(mode)
-        common.check_query(dense, self.dimensions)
-        cond = scope(vector_store_ids, filters, file_ids)
-        if not vector_store_ids or (file_ids is not None and not file_ids):
-            return []
-        flt = to_client(cond)
-        use_dense = dense is not None and mode in ("hybrid", "dense")
-        use_sparse = common.has_sparse(sparse) and mode in ("hybrid", "keyword")
-        dense_q = common.dense_list(dense) if use_dense else None
-        sparse_q = (
-            m.SparseVector(indices=sparse.indices, values=sparse.values) if use_sparse else None
+        plan = common.plan(
+            vector_store_ids, dense, sparse, limit, filters, mode, file_ids, self.dimensions
         )
+        if plan is None:
+            return []
         with_payload = common.RETURNED_FIELDS
+        sparse_q = (
+            m.SparseVector(indices=list(plan.sparse.indices), values=list(plan.sparse.values))
+            if plan.sparse is not None
+            else None
+        )
+
+        def dense_ranking(depth: int) -> dict[str, Any]:
+            # One HNSW graph per vector store and none global: a search over several stores
+            # searches each store's graph, then ranks the union by the dense vector again.
+            if len(plan.per_store) == 1:
+                return {"query": plan.dense, "using": common.DENSE, "filter": to_client(plan.scope)}
+            return {
+                "query": plan.dense,
+                "using": common.DENSE,
+                "prefetch": [
+                    m.Prefetch(
+                        query=plan.dense, using=common.DENSE, limit=depth, filter=to_client(c)
+                    )
+                    for c in plan.per_store
+                ],
+            }
+
         if mode == "hybrid":
             depth = common.prefetch_limit(limit)
             prefetch = []
-            if dense_q is not None:
-                prefetch.append(
-                    m.Prefetch(query=dense_q, using=common.DENSE, limit=depth, filter=flt)
-                )
+            if plan.dense is not None:
+                prefetch.append(m.Prefetch(limit=depth, **dense_ranking(depth)))
             if sparse_q is not None:
                 prefetch.append(
-                    m.Prefetch(query=sparse_q, using=common.SPARSE, limit=depth, filter=flt)
+                    m.Prefetch(
+                        query=sparse_q,
+                        using=common.SPARSE,
+                        limit=depth,
+                        filter=to_client(plan.scope),
+                    )
                 )
-            if not prefetch:
-                return []
             response = self.client.query_points(
                 self.collection,
                 prefetch=prefetch,
                 query=m.RrfQuery(rrf=m.Rrf(k=common.RRF_K)),
-                query_filter=flt,
                 limit=limit,
                 with_payload=with_payload,
             )
-        else:
-            query = dense_q if mode == "dense" else sparse_q
-            if query is None:
-                return []
+        elif mode == "dense":
+            ranking = dense_ranking(limit)
             response = self.client.query_points(
                 self.collection,
-                query=query,
-                using=common.DENSE if mode == "dense" else common.SPARSE,
-                query_filter=flt,
+                query=ranking["query"],
+                using=ranking["using"],
+                prefetch=ranking.get("prefetch"),
+                query_filter=ranking.get("filter"),
                 limit=limit,
                 with_payload=with_payload,
-                score_threshold=score_threshold if mode == "dense" else None,
+                score_threshold=score_threshold,
+            )
+        else:
+            response = self.client.query_points(
+                self.collection,
+                query=sparse_q,
+                using=common.SPARSE,
+                query_filter=to_client(plan.scope),
+                limit=limit,
+                with_payload=with_payload,
             )
         return common.scored_hits(
             [(p.payload, p.score) for p in response.points], mode, score_threshold

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from shared.vectors import (
+    AttributeValue,
     Chunk,
     FilterError,
     Hit,
@@ -32,7 +33,7 @@ def unit(*xs: float) -> list[float]:
     return [x / norm for x in xs]
 
 
-FILES = {
+FILES: dict[str, tuple[str, str, dict[str, AttributeValue], list[tuple[str, list[float]]]]] = {
     # file_id: (vector store, filename, attributes, [(text, dense)])
     "file-alpha": (
         "vs_a",
@@ -577,7 +578,6 @@ def test_attribute_keys_get_payload_indexes(tmp_path, monkeypatch):
 
 def test_edge_survives_a_killed_owner(tmp_path):
     """The directory lock dies with its process, and acknowledged writes survive it."""
-    import os
     import signal
     import subprocess
     import sys
@@ -588,7 +588,7 @@ def test_edge_survives_a_killed_owner(tmp_path):
     script = textwrap.dedent(
         f"""
         import sys, time
-        sys.path[:0] = [{str(Path(__file__).parent)!r}, {os.getcwd()!r}]
+        sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(Path(__file__).parents[2])!r}]
         from test_vectors import corpus, DIM
         from shared.vectors.edge_index import EdgeIndex
         idx = EdgeIndex({str(path)!r}, DIM)
