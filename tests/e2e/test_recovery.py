@@ -128,7 +128,8 @@ def test_killed_worker_hands_the_run_on(stack: Stack, api_key: str, model_server
     assert names[-2:] == ["thread.run.completed", "done"]
 
 
-def test_deadlines_are_rebuilt_when_timers_start(stack: Stack, api_key: str) -> None:
+def parked_function_run(stack: Stack, api_key: str) -> tuple[openai.OpenAI, Any, Any]:
+    """An API and a runs worker of the stack, and a run waiting for a function's output."""
     base = stack.api()
     stack.runs_worker("runs")
     client = openai.OpenAI(base_url=f"{base}/v1", api_key=api_key, max_retries=0)
@@ -139,6 +140,11 @@ def test_deadlines_are_rebuilt_when_timers_start(stack: Stack, api_key: str) -> 
     run = client.beta.threads.runs.create_and_poll(thread_id=thread.id,
                                                    assistant_id=assistant.id)
     assert run.status == "requires_action"
+    return client, thread, run
+
+
+def test_deadlines_are_rebuilt_when_timers_start(stack: Stack, api_key: str) -> None:
+    client, thread, run = parked_function_run(stack, api_key)
     assert stack.timers is not None
     os.kill(stack.timers.pid, signal.SIGKILL)
     stack.timers.wait()
@@ -154,16 +160,7 @@ AMQP_URL = os.environ.get("TREADLE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1
 
 @pytest.mark.parametrize("stack", [AMQP_URL], indirect=True, ids=["rabbitmq"])
 def test_rabbitmq_broker(stack: Stack, api_key: str) -> None:
-    base = stack.api()
-    stack.runs_worker("runs")
-    client = openai.OpenAI(base_url=f"{base}/v1", api_key=api_key, max_retries=0)
-    assistant = client.beta.assistants.create(model="test-model", tools=[{
-        "type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}])
-    thread = client.beta.threads.create(messages=[{"role": "user", "content": script(
-        tool_calls=[{"name": "f", "arguments": {}}])}])
-    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id,
-                                                   assistant_id=assistant.id)
-    assert run.status == "requires_action"
+    client, thread, run = parked_function_run(stack, api_key)
     call = run.required_action.submit_tool_outputs.tool_calls[0]
     done = client.beta.threads.runs.submit_tool_outputs_and_poll(
         run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id,
