@@ -88,6 +88,7 @@ class Execution:
         return run
 
     def drive(self) -> None:
+        # Read again now that the lease is held: a cancel may have landed while waiting.
         run = self._load()
         if run["status"] == "cancelling":
             self._finish_cancel()
