@@ -139,6 +139,7 @@ def up() -> None:
     close_pool()
     # The timers fire every second; their logs stay quiet unless something goes wrong.
     commands = [["api"], ["worker", "--pool", "runs"], ["worker", "--pool", "ingest"],
+                ["worker", "--pool", "sandbox"],
                 ["worker", "--pool", "timers", "--loglevel", "WARNING"],
                 ["scheduler", "--loglevel", "WARNING"]]
     children = [subprocess.Popen([sys.executable, "-m", "shared.cli", *c]) for c in commands]

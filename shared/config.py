@@ -50,6 +50,27 @@ class Settings(BaseSettings):
     embeddings_threads: int | None = None
     search_timeout_seconds: float = 30.0
 
+    # code_interpreter: which sandbox runs code (auto: Docker when its engine answers and
+    # the image is there, else bubblewrap), and the limits every backend enforces.
+    sandbox: Literal["auto", "docker", "bwrap"] = "auto"
+    # The engine's address, e.g. unix:///run/treadle-docker.sock; unset: the default socket.
+    # Sessions talk over a socket under data_dir, so the engine must run on this host.
+    sandbox_docker_host: str | None = None
+    sandbox_image: str = "treadle-sandbox:latest"
+    # The Debian root bubblewrap binds read-only (deploy/sandbox/prepare.sh makes it).
+    sandbox_rootfs: Path = Path("/var/cache/treadle/rootfs")
+    sandbox_memory_mb: int = 512
+    sandbox_cpus: float = 1.0
+    sandbox_pids: int = 64
+    sandbox_time_limit_seconds: float = 60.0
+    sandbox_idle_seconds: int = 30 * 60
+    sandbox_max_age_seconds: int = 60 * 60
+    sandbox_output_limit_chars: int = 20_000
+    sandbox_data_mb: int = 256
+    sandbox_tmp_mb: int = 64
+    sandbox_files_limit_bytes: int = 64 * 1024 * 1024
+    sandbox_start_timeout_seconds: float = 20.0
+
     blob_store: Literal["postgres", "directory"] = "postgres"
     max_file_bytes: int = 512 * 1024 * 1024
 

@@ -16,6 +16,7 @@ TASK_ROUTES = {
     "ingest.*": {"queue": "ingest"},
     "search.*": {"queue": "search"},
     "timers.*": {"queue": "timers"},
+    "sandbox.*": {"queue": "sandbox"},
 }
 
 
@@ -49,7 +50,7 @@ def _make_app() -> Celery:
         worker_hijack_root_logger=False,
         # Flower shows the pools' tasks from these events.
         worker_send_task_events=True,
-        include=["workers.runs", "workers.timers", "workers.indexing"],
+        include=["workers.runs", "workers.timers", "workers.indexing", "workers.sandbox"],
         beat_schedule={
             "expire-due-runs": {"task": "timers.expire_due", "schedule": 1.0},
             "recover-stalled-runs": {"task": "timers.recover_stalled", "schedule": 2.0},

@@ -1,0 +1,104 @@
+"""Tasks of the sandbox pool: run code_interpreter code in the thread's session.
+
+Only this pool runs code. The runs pool asks it over `shared.rpc` with
+`{"thread_id", "project_id", "code", "file_ids"}` and gets back
+`{"logs", "error", "files": [{"file_id", "filename", "is_image"}]}`: the input files are
+placed under /mnt/data by filename, and every file the code created or changed there (and
+every figure it left open) is stored as a file with purpose `assistants_output`.
+"""
+import io
+import json
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from celery.signals import worker_ready
+
+from sandbox.sessions import InputFile, OutputFile, get_sessions
+from shared.errors import InvalidRequestError, NotFoundError, ServiceUnavailableError
+from shared.files import create_file, file_content
+from shared.queue import app
+from shared.rpc import answer
+
+log = logging.getLogger(__name__)
+
+OUTPUT_PURPOSE = "assistants_output"
+REAP_EVERY_SECONDS = 60.0
+
+
+def _inputs(project_id: str, file_ids: list[str]) -> list[InputFile]:
+    inputs = []
+    names: set[str] = set()
+    for file_id in dict.fromkeys(file_ids):
+        file, chunks = file_content(project_id, file_id)
+        name = os.path.basename(file["filename"]) or file_id
+        # Two files of one name both stay reachable: the later one carries its id.
+        if name in names:
+            name = f"{file_id}-{name}"
+        names.add(name)
+        inputs.append(InputFile(name=name, data=b"".join(chunks), key=file_id))
+    return inputs
+
+
+def _store(project_id: str, output: OutputFile) -> dict[str, Any]:
+    file = create_file(project_id, io.BytesIO(output.data), os.path.basename(output.name),
+                       OUTPUT_PURPOSE)
+    return {"file_id": file["id"], "filename": file["filename"], "is_image": output.is_image}
+
+
+def run_code(payload: dict[str, Any]) -> dict[str, Any]:
+    project_id = payload["project_id"]
+    execution = get_sessions().execute(payload["thread_id"], payload["code"],
+                                       _inputs(project_id, payload.get("file_ids", [])))
+    logs = execution.logs
+    files = []
+    for output in execution.files:
+        if not output.data:
+            continue
+        try:
+            files.append(_store(project_id, output))
+        except InvalidRequestError as error:
+            logs += f"\n{output.name} was not kept: {error.message}"
+    return {"logs": logs, "error": execution.error, "files": files}
+
+
+@app.task(name="sandbox.execute")
+def execute(reply: str, payload_json: str) -> None:
+    payload = json.loads(payload_json)
+    try:
+        answer(reply, {"result": run_code(payload)})
+    except (InvalidRequestError, NotFoundError) as error:
+        answer(reply, {"invalid_request": error.message, "param": error.param})
+    except ServiceUnavailableError as error:
+        answer(reply, {"error": error.message})
+    except Exception:
+        log.exception("sandbox call failed")
+        answer(reply, {"error": "The code sandbox could not run the code."})
+
+
+def _reap_forever() -> None:
+    while True:
+        time.sleep(REAP_EVERY_SECONDS)
+        try:
+            reaped = get_sessions().reap()
+        except Exception:
+            log.exception("reaping sandbox sessions failed")
+            continue
+        if reaped:
+            log.info("reaped idle sandbox sessions of %s", ", ".join(reaped))
+
+
+@worker_ready.connect
+def start_reaper(sender: Any = None, **kwargs: Any) -> None:
+    """Each sandbox worker reaps its host's idle sessions (the thread locks keep two
+    workers from ending one session twice) and names its backend at start."""
+    if sender is not None and "sandbox" not in {q.name for q in sender.app.amqp.queues
+                                                .consume_from.values()}:
+        return
+    try:
+        log.info("sandbox backend: %s", get_sessions().backend.name)
+    except ServiceUnavailableError as error:
+        log.error("%s", error.message)
+    threading.Thread(target=_reap_forever, name="sandbox-reaper", daemon=True).start()
