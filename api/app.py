@@ -9,6 +9,7 @@ from api.assistants.views import blp as assistants_blp
 from api.files.views import blp as files_blp
 from api.health.views import blp as health_blp
 from api.messages.views import blp as messages_blp
+from api.metrics import views as metrics_views
 from api.runs.views import blp as runs_blp
 from api.threads.views import blp as threads_blp
 from api.vector_stores.views import blp as vector_stores_blp
@@ -44,11 +45,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for blueprint in (health_blp, assistants_blp, threads_blp, runs_blp, messages_blp,
                       files_blp, vector_stores_blp):
         api.register_blueprint(blueprint)
+    api.register_blueprint(metrics_views.blp)
 
+    app.before_request(metrics_views.start_timer)
     app.before_request(requests.assign_request_id)
     app.before_request(auth.authenticate)
     app.before_request(requests.check_content_type)
     app.after_request(requests.add_request_id)
+    app.after_request(metrics_views.record_request)
     app.teardown_request(requests.yield_to_other_connections)
     errors.register(app)
     return app

@@ -1,9 +1,33 @@
 """The `treadle` command: serve, migrate and manage keys."""
+import atexit
+import os
+from pathlib import Path
 from typing import Any
 
 import click
 
-from shared.config import get_settings
+from shared.config import export, get_settings
+
+
+def _embedded(postgres: bool = True, redis: bool = True, owner: bool = False) -> Any:
+    """Serve, from the data directory, each of Postgres and Redis whose URL is unset, and
+    point this process (and so the processes it starts) at it. The services this process
+    started stop when it exits, or at once for the owner (`treadle up`) through .stop()."""
+    from shared.embedded import start
+
+    settings = get_settings()
+    postgres = postgres and settings.embedded_postgres
+    redis = redis and settings.embedded_redis
+    if not (postgres or redis):
+        return None
+    embedded = start(settings.data_dir, postgres=postgres, redis_server=redis, owner=owner,
+                     broker=settings.broker_url is None)
+    export(embedded.environment)
+    if not owner:
+        pid = os.getpid()
+        # Only here: a gunicorn worker forked from this process exits through atexit too.
+        atexit.register(lambda: embedded.stop() if os.getpid() == pid else None)
+    return embedded
 
 
 @click.group(help="Treadle: a self-hosted OpenAI Assistants API (v2) platform.")
@@ -11,12 +35,23 @@ def main() -> None:
     pass
 
 
-@main.command(help="Apply pending database migrations (safe to run on every start).")
+@main.command(help="Apply pending database migrations (safe to run on every start), showing "
+              "each as it lands. Uses the embedded PostgreSQL when TREADLE_DATABASE_URL is unset.")
 def migrate() -> None:
+    from shared.migrate import ensure_database, pending
     from shared.migrate import migrate as apply
 
-    applied = apply(get_settings().database_url)
-    click.echo(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+    _embedded(redis=False)
+    url = get_settings().database_url
+    ensure_database(url)
+    waiting = pending(url)
+    if not waiting:
+        click.echo("database is up to date")
+        return
+    with click.progressbar(length=len(waiting), label="migrating", show_pos=True,
+                           item_show_func=lambda v: v) as bar:
+        applied = apply(url, on_applied=lambda version: bar.update(1, version))
+    click.echo(f"applied: {', '.join(applied)}")
 
 
 @main.group(help="Manage API keys.")
@@ -29,6 +64,7 @@ def keys() -> None:
 def keys_create(project: str) -> None:
     from shared.keys import create_key
 
+    _embedded(redis=False)
     click.echo(f"project: {project}")
     click.echo(create_key(project))
 
@@ -38,6 +74,7 @@ def keys_create(project: str) -> None:
 def keys_revoke(key: str) -> None:
     from shared.keys import revoke_key
 
+    _embedded(redis=False)
     if not revoke_key(key):
         raise click.ClickException("no active key matches")
     click.echo("revoked")
@@ -45,6 +82,8 @@ def keys_revoke(key: str) -> None:
 
 def _serve_api(host: str, port: int, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
+
+    from shared.logs import dict_config
 
     settings = get_settings()
 
@@ -57,6 +96,7 @@ def _serve_api(host: str, port: int, workers: int) -> None:
                 "worker_class": "gevent",
                 "worker_connections": settings.api_worker_connections,
                 "accesslog": None,
+                "logconfig_dict": dict_config(),
                 "timeout": 120,
                 "graceful_timeout": 10,
             }
@@ -76,6 +116,7 @@ def _serve_api(host: str, port: int, workers: int) -> None:
 @click.option("--port", type=int, default=None, help="Port (TREADLE_API_PORT).")
 @click.option("--workers", type=int, default=None, help="Processes (TREADLE_API_WORKERS).")
 def api(host: str | None, port: int | None, workers: int | None) -> None:
+    _embedded()
     settings = get_settings()
     _serve_api(host or settings.api_host, port or settings.api_port,
                workers or settings.api_workers)
@@ -91,8 +132,12 @@ POOLS = ("runs", "ingest", "sandbox", "timers")
               help="Threads in this worker (default: TREADLE_RUNS_CONCURRENCY for runs, 4 else).")
 @click.option("--loglevel", default="INFO")
 def worker(pool: str, concurrency: int | None, loglevel: str) -> None:
+    from shared import logs, metrics
     from shared.queue import app
 
+    _embedded()
+    logs.install_worker_hooks()
+    metrics.install_worker_hooks()
     threads = concurrency or (get_settings().runs_concurrency if pool == "runs" else 4)
     # The ingest pool owns the vector engine, so it also answers searches.
     queues = "ingest,search" if pool == "ingest" else pool
@@ -104,8 +149,11 @@ def worker(pool: str, concurrency: int | None, loglevel: str) -> None:
 @main.command(help="Start the timer scheduler (Celery beat) that drives the timers pool.")
 @click.option("--loglevel", default="INFO")
 def scheduler(loglevel: str) -> None:
+    from shared import logs
     from shared.queue import app
 
+    _embedded()
+    logs.install_worker_hooks()
     data = get_settings().data_dir
     data.mkdir(parents=True, exist_ok=True)
     app.start(["beat", "--schedule", str(data / "celerybeat-schedule"), "--loglevel", loglevel])
@@ -116,6 +164,7 @@ def scheduler(loglevel: str) -> None:
 def flower(port: int) -> None:
     from shared.queue import app
 
+    _embedded()
     app.start(["flower", f"--port={port}", "--address=127.0.0.1"])
 
 
@@ -130,6 +179,7 @@ def up() -> None:
     from shared.keys import any_key_exists, create_key
     from shared.migrate import migrate as apply
 
+    embedded = _embedded(owner=True)
     settings = get_settings()
     apply(settings.database_url)
     if not any_key_exists():
@@ -161,6 +211,104 @@ def up() -> None:
         stop()
         for child in children:
             child.wait(timeout=30)
+        if embedded is not None:
+            embedded.stop()
+
+
+@main.command(help="Report the platform's health: Postgres, Redis and the broker reachable, "
+              "migrations applied, tasks waiting per queue, workers answering a ping, runs by "
+              "status and files waiting to be indexed. Exits 1 when anything is down or a "
+              "migration is pending.")
+@click.option("--timeout", type=float, default=1.0, show_default=True,
+              help="Seconds to wait for workers to answer the ping.")
+def status(timeout: float) -> None:
+    from shared import platform_status as ps
+    from shared.migrate import pending
+
+    _embedded()
+    healthy = True
+
+    def line(name: str, value: object) -> None:
+        click.echo(f"{name:<22}{value}")
+
+    checks = {"postgres": ps.check_postgres(), "redis": ps.check_redis(),
+              "broker": ps.check_broker()}
+    for name, result in checks.items():
+        line(name, result)
+        healthy = healthy and result == "ok"
+    if checks["postgres"] == "ok":
+        waiting = pending(get_settings().database_url)
+        line("migrations", f"pending: {', '.join(waiting)}" if waiting else "all applied")
+        healthy = healthy and not waiting
+        if not waiting:
+            runs = ps.runs_by_status()
+            line("runs", ", ".join(f"{k} {v}" for k, v in sorted(runs.items())) or "none")
+            line("ingest backlog", ps.ingest_backlog())
+    if checks["broker"] == "ok":
+        depths = ps.queue_depths()
+        line("queues", ", ".join(f"{q} {'-' if n is None else n}" for q, n in depths.items()))
+        online = ps.workers_online(timeout)
+        line("workers", ", ".join(online) if online else "none answered")
+    if not healthy:
+        raise SystemExit(1)
+
+
+@main.group(help="Files, outside the API.")
+def files() -> None:
+    pass
+
+
+@files.command("upload", help="Upload every file below DIR (hidden ones left out) into the "
+               "vector store's project and add each to the store, which queues its indexing "
+               "on the ingest pool. Shows a progress bar; --wait then follows the indexing. "
+               "Exits 1 if any file was refused or failed to index.")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--vector-store", "vector_store_id", required=True,
+              help="The vector store (vs_...) to add the files to.")
+@click.option("--wait/--no-wait", default=False, show_default=True,
+              help="Wait until the ingest pool has indexed every file.")
+@click.option("--wait-timeout", type=float, default=600.0, show_default=True,
+              help="Seconds --wait waits at most.")
+def files_upload(directory: Path, vector_store_id: str, wait: bool,
+                 wait_timeout: float) -> None:
+    import time
+
+    from shared import directory_upload as bulk
+    from shared.errors import TreadleError
+
+    _embedded()
+    try:
+        project = bulk.store_project(vector_store_id)
+    except TreadleError as error:
+        raise click.ClickException(error.message) from error
+    paths = bulk.files_in(directory)
+    if not paths:
+        raise click.ClickException(f"no files in {directory}")
+    done: list[bulk.Uploaded] = []
+    refused: list[bulk.Uploaded] = []
+    with click.progressbar(bulk.upload(project, vector_store_id, paths), length=len(paths),
+                           label="uploading", show_pos=True,
+                           item_show_func=lambda r: r.path.name if r else None) as bar:
+        for result in bar:
+            (done if result.file_id else refused).append(result)
+    for result in refused:
+        click.echo(f"refused {result.path}: {result.error}", err=True)
+    click.echo(f"uploaded {len(done)} file(s) to {vector_store_id}; indexing queued")
+    failed = 0
+    if wait and done:
+        ids = [r.file_id for r in done if r.file_id]
+        deadline = time.monotonic() + wait_timeout
+        with click.progressbar(length=len(ids), label="indexing", show_pos=True) as bar:
+            states = bulk.ingest_states(vector_store_id, ids)
+            while states.get("in_progress", 0) and time.monotonic() < deadline:
+                bar.update(len(ids) - states.get("in_progress", 0) - bar.pos)
+                time.sleep(0.25)
+                states = bulk.ingest_states(vector_store_id, ids)
+            bar.update(len(ids) - states.get("in_progress", 0) - bar.pos)
+        failed = len(ids) - states.get("completed", 0)
+        click.echo(", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+    if refused or failed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """The one typed settings object; nothing else reads the environment."""
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -9,6 +10,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TREADLE_", extra="ignore")
 
+    # Unset URLs make the `treadle` command serve that part itself (shared/embedded.py)
+    # and hand its URL to the processes it starts; these defaults serve code that reads the
+    # settings without the command, such as an external WSGI server importing api.wsgi.
     database_url: str = "postgresql://postgres@127.0.0.1:5432/treadle"
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Celery's broker; the Redis above when unset (amqp://... for RabbitMQ).
@@ -74,7 +78,26 @@ class Settings(BaseSettings):
     blob_store: Literal["postgres", "directory"] = "postgres"
     max_file_bytes: int = 512 * 1024 * 1024
 
+    # auto: JSON lines unless stderr is a terminal (containers and services get JSON).
+    log_format: Literal["auto", "json", "text"] = "auto"
+    log_level: str = "INFO"
+
+    @property
+    def embedded_postgres(self) -> bool:
+        return "database_url" not in self.model_fields_set
+
+    @property
+    def embedded_redis(self) -> bool:
+        return "redis_url" not in self.model_fields_set
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def export(values: dict[str, str]) -> Settings:
+    """Set TREADLE_* variables for this process and the processes it starts, then reread."""
+    os.environ.update(values)
+    get_settings.cache_clear()
+    return get_settings()

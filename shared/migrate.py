@@ -1,4 +1,5 @@
 """Versioned SQL migrations, applied in order under an advisory lock so every start may run them."""
+from collections.abc import Callable
 from importlib import resources
 
 import psycopg
@@ -40,7 +41,16 @@ def migration_files() -> list[tuple[str, str]]:
     return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
 
 
-def migrate(database_url: str) -> list[str]:
+def pending(database_url: str) -> list[str]:
+    """The versions not applied yet (all of them on a database never migrated)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        ledger = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()
+        done = ({r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+                if ledger and ledger[0] else set())
+    return [version for version, _ in migration_files() if version not in done]
+
+
+def migrate(database_url: str, on_applied: Callable[[str], None] | None = None) -> list[str]:
     """Apply pending migrations; returns the versions applied by this call."""
     ensure_database(database_url)
     applied: list[str] = []
@@ -58,6 +68,8 @@ def migrate(database_url: str) -> list[str]:
                         "INSERT INTO schema_migrations (version) VALUES (%s)", (version,)
                     )
                 applied.append(version)
+                if on_applied is not None:
+                    on_applied(version)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return applied

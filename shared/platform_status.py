@@ -1,0 +1,81 @@
+"""Figures about the running platform, read on demand by `treadle status` and `GET /metrics`."""
+import contextlib
+from typing import Any
+
+from shared.config import get_settings
+from shared.db import reading
+from shared.queue import QUEUES, app
+from shared.redis import get_redis
+
+
+def runs_by_status() -> dict[str, int]:
+    # One pass over a narrow column, once per scrape: cheap next to counting every
+    # transition in every process that makes one.
+    with reading() as conn:
+        rows = conn.execute("SELECT status, count(*) AS n FROM runs GROUP BY status").fetchall()
+    return {r["status"]: int(r["n"]) for r in rows}
+
+
+def ingest_backlog() -> int:
+    with reading() as conn:
+        row = conn.execute(
+            "SELECT count(*) AS n FROM vector_store_files WHERE status = 'in_progress'"
+        ).fetchone()
+    return int(row["n"]) if row else 0
+
+
+def queue_depths() -> dict[str, int | None]:
+    """Messages waiting per queue (LLEN on Redis, a passive declare on RabbitMQ); None for a
+    RabbitMQ queue no worker has declared yet."""
+    depths: dict[str, int | None] = {}
+    with app.connection_for_read() as connection:
+        # Redis keeps no key for an empty queue, so "unknown" there means empty.
+        unknown = 0 if connection.transport.driver_type == "redis" else None
+        for name in QUEUES:
+            channel = connection.channel()
+            try:
+                depths[name] = int(channel.queue_declare(queue=name, passive=True).message_count)
+            except Exception:
+                # RabbitMQ closes the channel when a passive declare names no queue.
+                depths[name] = unknown
+            finally:
+                with contextlib.suppress(Exception):
+                    channel.close()
+    return depths
+
+
+def workers_online(timeout: float = 1.0) -> list[str]:
+    """Worker names (pool@host) that answered a ping within `timeout`."""
+    replies: Any = app.control.inspect(timeout=timeout).ping() or {}
+    return sorted(replies)
+
+
+def check_postgres() -> str:
+    try:
+        with reading() as conn:
+            conn.execute("SELECT 1")
+        return "ok"
+    except Exception as exc:
+        return f"unreachable: {exc}"
+
+
+def check_redis() -> str:
+    try:
+        get_redis().ping()
+        return "ok"
+    except Exception as exc:
+        return f"unreachable: {exc}"
+
+
+def check_broker() -> str:
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=3)
+        return "ok"
+    except Exception as exc:
+        return f"unreachable: {exc}"
+
+
+def broker_url() -> str:
+    settings = get_settings()
+    return settings.broker_url or settings.redis_url
