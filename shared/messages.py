@@ -1,4 +1,5 @@
-"""Messages on a thread: content normalised to the wire's parts, files checked."""
+"""Messages on a thread: content normalised to the wire's parts, files checked; files
+attached for file_search go into the thread's vector store."""
 from typing import Any
 
 from shared import repository
@@ -10,6 +11,7 @@ from shared.pagination import Page, PageQuery
 from shared.repository import MESSAGES, THREADS
 from shared.run_states import ACTIVE
 from shared.tool_resources import require_file
+from shared.vector_stores import add_thread_files
 
 
 def _content_parts(conn: Conn, project_id: str, content: str | list[dict[str, Any]],
@@ -28,13 +30,22 @@ def _content_parts(conn: Conn, project_id: str, content: str | list[dict[str, An
     return parts
 
 
+def for_file_search(attachment: dict[str, Any]) -> bool:
+    return any(tool.get("type") == "file_search" for tool in attachment.get("tools") or [])
+
+
 def insert_message(conn: Conn, project_id: str, thread_id: str, fields: dict[str, Any],
                    param: str = "") -> dict[str, Any]:
     """Store one client-written message; `param` prefixes error params for nested input."""
     attachments = fields.get("attachments") or []
+    searchable = []
     for index, attachment in enumerate(attachments):
-        require_file(conn, project_id, attachment["file_id"],
-                     f"{param}attachments[{index}].file_id")
+        where = f"{param}attachments[{index}].file_id"
+        require_file(conn, project_id, attachment["file_id"], where)
+        if for_file_search(attachment):
+            searchable.append((attachment["file_id"], where))
+    if searchable:
+        add_thread_files(conn, project_id, thread_id, searchable)
     created_at = now()
     return repository.insert(conn, MESSAGES, {
         "project_id": project_id,
@@ -56,9 +67,12 @@ def _thread_scope(conn: Conn, project_id: str, thread_id: str) -> dict[str, str]
 
 def create_message(project_id: str, thread_id: str, fields: dict[str, Any]) -> dict[str, Any]:
     with unit_of_work() as conn:
-        # Shares the thread row with run creation, which takes it exclusively.
+        # Shares the thread row with run creation, which takes it exclusively; a message
+        # whose attachments go to the thread's vector store may change the thread's
+        # tool_resources, so it takes the row exclusively too.
+        exclusive = any(for_file_search(a) for a in fields.get("attachments") or [])
         repository.get(conn, THREADS, {"project_id": project_id}, thread_id, "thread_id",
-                       for_share=True)
+                       for_share=not exclusive, for_update=exclusive)
         active = conn.execute(
             "SELECT id FROM runs WHERE thread_id = %s AND status = ANY(%s)",
             (thread_id, list(ACTIVE)),

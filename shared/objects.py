@@ -192,6 +192,18 @@ class VectorStoreFileBatchObject(_Object):
     file_counts = fields.Nested(FileCounts)
 
 
+class ContentPart(Schema):
+    type = fields.Constant("text")
+    text = fields.String()
+
+
+class VectorStoreFileContentPage(Schema):
+    object = fields.Constant("vector_store.file_content.page")
+    data = fields.List(fields.Nested(ContentPart))
+    has_more = fields.Boolean()
+    next_page = fields.String(allow_none=True)
+
+
 RUN = RunObject()
 STEP = RunStepObject()
 MESSAGE = MessageObject()

@@ -15,12 +15,18 @@ def insert_thread(conn: Conn, project_id: str, fields: dict[str, Any]) -> dict[s
         "project_id": project_id,
         "created_at": now(),
         "tool_resources": check_tool_resources(
-            conn, project_id, fields.get("tool_resources"), "tool_resources"
+            conn, project_id, fields.get("tool_resources"), "tool_resources",
+            thread_store=True,
         ),
         "metadata": fields.get("metadata") or {},
     })
-    for index, message in enumerate(fields.get("messages") or []):
+    messages = fields.get("messages") or []
+    for index, message in enumerate(messages):
         insert_message(conn, project_id, thread["id"], message, f"messages[{index}].")
+    if any(message.get("attachments") for message in messages):
+        # Attachments for file_search may have given the thread a vector store.
+        thread = repository.get(conn, THREADS, {"project_id": project_id}, thread["id"],
+                                "thread_id")
     return thread
 
 

@@ -1,4 +1,5 @@
-"""Checks on tool_resources that need storage: every referenced object must exist."""
+"""Checks on tool_resources that need storage: every referenced object must exist, and
+the vector stores the `file_search.vector_stores` helper asks for are made."""
 from typing import Any
 
 from shared.db import Conn
@@ -30,9 +31,13 @@ def checked_changes(conn: Conn, project_id: str, changes: dict[str, Any]) -> dic
 
 
 def check_tool_resources(
-    conn: Conn, project_id: str, resources: dict[str, Any] | None, param: str
+    conn: Conn, project_id: str, resources: dict[str, Any] | None, param: str,
+    thread_store: bool = False,
 ) -> dict[str, Any]:
-    """The resources as stored: files checked, vector store ids checked by prefix."""
+    """The resources as stored: files checked, vector store ids checked by prefix, and the
+    stores asked for with `file_search.vector_stores` created (their ingest sent when the
+    caller's transaction commits). `thread_store`: stores made for a thread expire a week
+    after their last use, as OpenAI's thread helpers do."""
     if not resources:
         return {}
     checked: dict[str, Any] = {}
@@ -43,16 +48,22 @@ def check_tool_resources(
         checked["code_interpreter"] = {"file_ids": file_ids}
     search = resources.get("file_search")
     if search is not None:
-        if search.get("vector_stores"):
-            raise InvalidRequestError(
-                "Creating vector stores through tool_resources is not available on this "
-                "server yet; create the vector store first and pass vector_store_ids.",
-                param=f"{param}.file_search.vector_stores",
-            )
+        where = f"{param}.file_search"
         ids = search.get("vector_store_ids", [])
+        helpers = search.get("vector_stores") or []
+        if ids and helpers:
+            raise InvalidRequestError(
+                "Give either vector_store_ids or vector_stores, not both.",
+                param=f"{where}.vector_stores")
         for index, vs_id in enumerate(ids):
-            check_id("vector_store", vs_id, f"{param}.file_search.vector_store_ids[{index}]")
+            check_id("vector_store", vs_id, f"{where}.vector_store_ids[{index}]")
+        if helpers:
+            # Imported here: vector_stores checks files with this module's require_file.
+            from shared.vector_stores import THREAD_STORE_EXPIRY, create_from_helper
+
+            expiry = THREAD_STORE_EXPIRY if thread_store else None
+            ids = [create_from_helper(conn, project_id, helper,
+                                      f"{where}.vector_stores[{index}]", expiry)
+                   for index, helper in enumerate(helpers)]
         checked["file_search"] = {"vector_store_ids": ids}
     return checked
-
-

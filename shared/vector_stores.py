@@ -4,10 +4,13 @@ Rows are written here and ingest tasks sent after the commit; the ingest pool pa
 embeds and indexes. Counts and statuses of stores and batches are derived from their files'
 rows when read, so they can never drift from them.
 """
-from collections.abc import Iterable
+import codecs
+import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from shared import repository, rpc
+from shared.blobs import get_blob_store
 from shared.clock import now
 from shared.db import Conn, reading, unit_of_work
 from shared.errors import InvalidRequestError
@@ -21,6 +24,20 @@ AUTO_CHUNKING = {"type": "static",
                  "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}}
 FILE_STATUSES = ("in_progress", "completed", "failed", "cancelled")
 DAY = 86_400
+# Stores made by the thread helpers (attachments, tool_resources on threads) expire a week
+# after their last use unless told otherwise, as OpenAI's do.
+THREAD_STORE_EXPIRY = {"anchor": "last_active_at", "days": 7}
+
+
+def parsed_text_key(vector_store_id: str, file_id: str) -> str:
+    """Blob store key of the text the ingest pool extracted from a file of a store."""
+    return f"parsed-{vector_store_id}-{file_id}"
+
+
+def ingest_lock_key(vector_store_id: str, file_id: str) -> str:
+    """Postgres advisory lock held by a transaction that sent an ingest task before it
+    committed; the task waits on it (see `_ingest_on_commit`)."""
+    return f"ingest:{vector_store_id}:{file_id}"
 
 
 def chunking_as_stored(strategy: dict[str, Any] | None) -> dict[str, Any]:
@@ -117,21 +134,81 @@ def _ingest(rows: list[dict[str, Any]]) -> None:
         enqueue("ingest.file", row["vector_store_id"], row["id"], str(row["generation"]))
 
 
+def _ingest_on_commit(conn: Conn, rows: list[dict[str, Any]]) -> None:
+    """Send ingest tasks from inside a transaction owned by a caller (thread, run and
+    assistant creation), which commits only after this returns.
+
+    Each row's advisory lock is taken first and held until that transaction ends; the task
+    takes it shared before reading the row, so it reads the row once committed, or finds
+    nothing after a rollback, and never looks too early.
+    """
+    for row in rows:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                     (ingest_lock_key(row["vector_store_id"], row["id"]),))
+    _ingest(rows)
+
+
+def _insert_store(conn: Conn, project_id: str, fields: dict[str, Any], param: str = ""
+                  ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A new store and its files' rows; `param` prefixes error params for nested input."""
+    store = repository.insert(conn, VECTOR_STORES, {
+        "project_id": project_id, "created_at": now(), "last_active_at": now(),
+        "name": fields.get("name") or "", "description": fields.get("description"),
+        "expires_after": fields.get("expires_after"),
+        "metadata": fields.get("metadata") or {},
+    })
+    strategy = fields.get("chunking_strategy")
+    rows = _attach(conn, project_id, store["id"], (
+        (file_id, strategy, None, f"{param}file_ids[{i}]")
+        for i, file_id in enumerate(fields.get("file_ids") or [])))
+    return store, rows
+
+
 def create_vector_store(project_id: str, fields: dict[str, Any]) -> dict[str, Any]:
     with unit_of_work() as conn:
-        store = repository.insert(conn, VECTOR_STORES, {
-            "project_id": project_id, "created_at": now(), "last_active_at": now(),
-            "name": fields.get("name") or "", "description": fields.get("description"),
-            "expires_after": fields.get("expires_after"),
-            "metadata": fields.get("metadata") or {},
-        })
-        strategy = fields.get("chunking_strategy")
-        rows = _attach(conn, project_id, store["id"], (
-            (file_id, strategy, None, f"file_ids[{i}]")
-            for i, file_id in enumerate(fields.get("file_ids") or [])))
+        store, rows = _insert_store(conn, project_id, fields)
         store = _stores(conn, [store])[0]
     _ingest(rows)
     return store
+
+
+def create_from_helper(conn: Conn, project_id: str, helper: dict[str, Any], param: str,
+                       expires_after: dict[str, Any] | None = None) -> str:
+    """The `tool_resources.file_search.vector_stores` helper: a store made in the caller's
+    transaction; its id goes into the object's vector_store_ids."""
+    store, rows = _insert_store(conn, project_id, {**helper, "expires_after": expires_after},
+                                f"{param}.")
+    _ingest_on_commit(conn, rows)
+    return str(store["id"])
+
+
+def add_thread_files(conn: Conn, project_id: str, thread_id: str,
+                     files: list[tuple[str, str]]) -> None:
+    """Files attached to a message for file_search go into the thread's vector store, made
+    (and named in the thread's tool_resources) on first use. `files`: (file_id, param)."""
+    thread = conn.execute("SELECT tool_resources FROM threads WHERE id = %s FOR UPDATE",
+                          (thread_id,)).fetchone()
+    assert thread is not None
+    resources = dict(thread["tool_resources"] or {})
+    store_ids = (resources.get("file_search") or {}).get("vector_store_ids") or []
+    store_id = store_ids[0] if store_ids else None
+    if store_id is None or conn.execute(
+            "SELECT 1 FROM vector_stores WHERE id = %s AND project_id = %s",
+            (store_id, project_id)).fetchone() is None:
+        store, _ = _insert_store(conn, project_id, {
+            "name": f"Vector store for {thread_id}", "expires_after": THREAD_STORE_EXPIRY})
+        store_id = store["id"]
+        resources["file_search"] = {"vector_store_ids": [store_id]}
+        conn.execute("UPDATE threads SET tool_resources = %s WHERE id = %s",
+                     (repository.bind("tool_resources", resources), thread_id))
+    present = {row["id"] for row in conn.execute(
+        "SELECT id FROM vector_store_files WHERE vector_store_id = %s AND id = ANY(%s) "
+        "AND status IN ('in_progress', 'completed')",
+        (store_id, [file_id for file_id, _ in files])).fetchall()}
+    wanted = {file_id: param for file_id, param in files if file_id not in present}
+    rows = _attach(conn, project_id, store_id,
+                   ((file_id, None, None, param) for file_id, param in wanted.items()))
+    _ingest_on_commit(conn, rows)
 
 
 def get_vector_store(project_id: str, vector_store_id: str) -> dict[str, Any]:
@@ -158,8 +235,13 @@ def modify_vector_store(project_id: str, vector_store_id: str, changes: dict[str
 
 def delete_vector_store(project_id: str, vector_store_id: str) -> dict[str, Any]:
     with unit_of_work() as conn:
+        files = conn.execute(
+            "SELECT id FROM vector_store_files WHERE vector_store_id = %s AND project_id = %s",
+            (vector_store_id, project_id)).fetchall()
         repository.delete(conn, VECTOR_STORES, {"project_id": project_id}, vector_store_id,
                           "vector_store_id")
+        for row in files:
+            get_blob_store().delete(conn, parsed_text_key(vector_store_id, row["id"]))
     enqueue("ingest.delete_store", vector_store_id)
     return deleted(vector_store_id, "vector_store.deleted")
 
@@ -197,6 +279,43 @@ def list_files(project_id: str, vector_store_id: str, query: PageQuery,
         return repository.page(conn, VECTOR_STORE_FILES, scope, query)
 
 
+def file_content(project_id: str, vector_store_id: str, file_id: str) -> Iterator[bytes]:
+    """The parsed text of a completed file as a `vector_store.file_content.page`, written
+    piece by piece so a large text never sits whole in memory; files not (yet) parsed have
+    no content."""
+    with reading() as conn:
+        row = repository.get(conn, VECTOR_STORE_FILES,
+                             _file_scope(conn, project_id, vector_store_id), file_id, "file_id")
+    parts = get_blob_store().read(parsed_text_key(vector_store_id, file_id))
+    return _content_page(parts if row["status"] == "completed" else iter(()))
+
+
+def _content_page(parts: Iterator[bytes]) -> Iterator[bytes]:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    opened = False
+    for part in _unless_missing(parts):
+        if not opened:
+            yield b'{"object":"vector_store.file_content.page","data":[{"type":"text","text":"'
+            opened = True
+        text = decoder.decode(part)
+        yield json.dumps(text, ensure_ascii=False)[1:-1].encode()
+    if opened:
+        yield json.dumps(decoder.decode(b"", final=True), ensure_ascii=False)[1:-1].encode()
+        yield b'"}],"has_more":false,"next_page":null}'
+    else:
+        yield b'{"object":"vector_store.file_content.page","data":[],"has_more":false,' \
+              b'"next_page":null}'
+
+
+def _unless_missing(parts: Iterator[bytes]) -> Iterator[bytes]:
+    # A directory blob store raises on a key it never stored (a file parsed before parsed
+    # text was kept): such a file has no content, like one not parsed yet.
+    try:
+        yield from parts
+    except FileNotFoundError:
+        return
+
+
 def update_file_attributes(project_id: str, vector_store_id: str, file_id: str,
                            attributes: dict[str, Any]) -> dict[str, Any]:
     with unit_of_work() as conn:
@@ -212,6 +331,7 @@ def remove_file(project_id: str, vector_store_id: str, file_id: str) -> dict[str
     with unit_of_work() as conn:
         scope = _file_scope(conn, project_id, vector_store_id)
         repository.delete(conn, VECTOR_STORE_FILES, scope, file_id, "file_id")
+        get_blob_store().delete(conn, parsed_text_key(vector_store_id, file_id))
     enqueue("ingest.delete_file", vector_store_id, file_id)
     return deleted(file_id, "vector_store.file.deleted")
 

@@ -4,6 +4,7 @@ The pool owns the vector engine: the embedded engine lets one process open its d
 this process serves the `search` queue too (in threads), and the API and the runs pool
 ask it over `shared.rpc` instead of opening the data themselves.
 """
+import io
 import json
 import logging
 import tempfile
@@ -11,12 +12,15 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import openai
+
 from shared.blobs import get_blob_store
 from shared.config import get_settings
 from shared.db import reading, unit_of_work
 from shared.queue import app
 from shared.repository import bind
 from shared.rpc import answer
+from shared.vector_stores import ingest_lock_key, parsed_text_key
 from shared.vectors import (
     Chunk,
     FilterError,
@@ -28,10 +32,13 @@ from shared.vectors import (
 from workers.embeddings import get_embedder
 from workers.ingest.chunking import iter_chunks
 from workers.ingest.extract import IngestError, extract_text
+from workers.model import client as model_client
+from workers.model import error_message
 
 log = logging.getLogger(__name__)
 
 EMBED_BATCH = 64
+DEFAULT_REWRITE_MODEL = "gpt-4o-mini"
 _index: VectorIndex | None = None
 _index_lock = threading.Lock()
 
@@ -49,7 +56,10 @@ def vector_index() -> VectorIndex:
 
 
 def _current(vector_store_id: str, file_id: str, generation: int) -> dict[str, Any] | None:
-    with reading() as conn:
+    with unit_of_work() as conn:
+        # Waits while a transaction that sent this task before committing is still open.
+        conn.execute("SELECT pg_advisory_xact_lock_shared(hashtextextended(%s, 0))",
+                     (ingest_lock_key(vector_store_id, file_id),))
         return conn.execute(
             "SELECT v.*, f.filename FROM vector_store_files v JOIN files f ON f.id = v.id "
             "WHERE v.vector_store_id = %s AND v.id = %s AND v.generation = %s",
@@ -58,16 +68,26 @@ def _current(vector_store_id: str, file_id: str, generation: int) -> dict[str, A
 
 
 def _finish(vector_store_id: str, file_id: str, generation: int, status: str,
-            usage_bytes: int = 0, last_error: dict[str, str] | None = None) -> bool:
+            last_error: dict[str, str] | None = None, text: str | None = None) -> bool:
+    """Record the outcome unless the file was cancelled, removed or resubmitted meanwhile;
+    a completed file's parsed text is kept for the content endpoint."""
+    encoded = text.encode() if text is not None else b""
     with unit_of_work() as conn:
         done = conn.execute(
             "UPDATE vector_store_files SET status = %s, usage_bytes = %s, last_error = %s "
             "WHERE vector_store_id = %s AND id = %s AND generation = %s "
             "AND status = 'in_progress'",
-            (status, usage_bytes, bind("last_error", last_error), vector_store_id, file_id,
+            (status, len(encoded), bind("last_error", last_error), vector_store_id, file_id,
              generation),
         )
-        return done.rowcount == 1
+        if done.rowcount != 1:
+            return False
+        if text is not None:
+            key = parsed_text_key(vector_store_id, file_id)
+            blobs = get_blob_store()
+            blobs.delete(conn, key)
+            blobs.write(conn, key, io.BytesIO(encoded), len(encoded))
+        return True
 
 
 def _batches(chunks: Iterator[Any], size: int) -> Iterator[list[Any]]:
@@ -117,8 +137,7 @@ def ingest_file(vector_store_id: str, file_id: str, generation: str) -> None:
         _finish(vector_store_id, file_id, int(generation), "failed", last_error={
             "code": "server_error", "message": "The file could not be indexed."})
         return
-    if not _finish(vector_store_id, file_id, int(generation), "completed",
-                   usage_bytes=len(text.encode())):
+    if not _finish(vector_store_id, file_id, int(generation), "completed", text=text):
         # Cancelled, removed or resubmitted while indexing: what was written is not wanted.
         latest = _current_any(vector_store_id, file_id)
         if latest is None or latest["status"] == "cancelled":
@@ -136,6 +155,8 @@ def _current_any(vector_store_id: str, file_id: str) -> dict[str, Any] | None:
 def delete_file(vector_store_id: str, file_id: str) -> None:
     if _current_any(vector_store_id, file_id) is None:
         vector_index().delete_file(vector_store_id, file_id)
+        with unit_of_work() as conn:
+            get_blob_store().delete(conn, parsed_text_key(vector_store_id, file_id))
 
 
 @app.task(name="ingest.delete_store")
@@ -164,6 +185,9 @@ def search(reply: str, payload_json: str) -> None:
         answer(reply, {"result": run_search(payload)})
     except FilterError as error:
         answer(reply, {"invalid_request": str(error), "param": getattr(error, "param", None)})
+    except openai.OpenAIError as error:
+        log.warning("query rewrite failed: %s", error)
+        answer(reply, {"error": f"The query could not be rewritten. {error_message(error)}"})
     except Exception:
         log.exception("search failed")
         answer(reply, {"error": "The search could not be served."})
@@ -172,8 +196,11 @@ def search(reply: str, payload_json: str) -> None:
 def run_search(payload: dict[str, Any]) -> dict[str, Any]:
     index = vector_index()
     embedder = get_embedder()
+    queries = payload["queries"]
+    if payload.get("rewrite"):
+        queries = [rewrite_query(query) for query in queries]
     best: dict[tuple[str, str, int], dict[str, Any]] = {}
-    for query in payload["queries"]:
+    for query in queries:
         hits = index.search(payload["vector_store_ids"], embedder.embed_query(query),
                             query_vector(query), payload["limit"],
                             filters=payload.get("filters"),
@@ -185,4 +212,25 @@ def run_search(payload: dict[str, Any]) -> dict[str, Any]:
                              "score": hit.score, "text": hit.text,
                              "attributes": hit.attributes}
     ranked = sorted(best.values(), key=lambda h: h["score"], reverse=True)
-    return {"queries": payload["queries"], "hits": ranked[: payload["limit"]]}
+    return {"queries": queries, "hits": ranked[: payload["limit"]]}
+
+
+REWRITE_INSTRUCTIONS = (
+    "Rewrite the user's message as a search query for a document search engine that "
+    "combines keyword and semantic search. Keep every name, code, number and quoted phrase "
+    "exactly as written, drop filler words, and answer with the query alone on one line."
+)
+
+
+def rewrite_query(query: str) -> str:
+    """The query as the chat model rewrites it for retrieval (the original if it answers
+    nothing usable)."""
+    settings = get_settings()
+    # A setting of its own when one exists; the chat endpoint serves any model name.
+    model = getattr(settings, "query_rewrite_model", DEFAULT_REWRITE_MODEL)
+    response = model_client().chat.completions.create(
+        model=model, messages=[{"role": "system", "content": REWRITE_INSTRUCTIONS},
+                  {"role": "user", "content": query}])
+    content = response.choices[0].message.content if response.choices else None
+    rewritten = (content or "").strip().splitlines()
+    return rewritten[0].strip().strip('"') if rewritten and rewritten[0].strip() else query

@@ -1,5 +1,6 @@
 from typing import Any
 
+from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -18,6 +19,7 @@ from shared import vector_stores
 from shared.objects import (
     DeletedObject,
     VectorStoreFileBatchObject,
+    VectorStoreFileContentPage,
     VectorStoreFileObject,
     VectorStoreObject,
     list_schema,
@@ -92,6 +94,16 @@ class File(MethodView):
     @blp.response(200, DeletedObject)
     def delete(self, vector_store_id: str, file_id: str) -> dict[str, Any]:
         return vector_stores.remove_file(project_id(), vector_store_id, file_id)
+
+
+@blp.route("/<vector_store_id>/files/<file_id>/content")
+class FileContent(MethodView):
+    @blp.doc(responses={"200": {
+        "description": "The parsed text of the file, as a vector_store.file_content.page",
+        "content": {"application/json": {"schema": VectorStoreFileContentPage}}}})
+    def get(self, vector_store_id: str, file_id: str) -> Response:
+        page = vector_stores.file_content(project_id(), vector_store_id, file_id)
+        return Response(stream_with_context(page), mimetype="application/json")
 
 
 @blp.route("/<vector_store_id>/file_batches")

@@ -1,11 +1,14 @@
 """Vector stores through the SDK: ingest by the ingest pool, hybrid search, statuses."""
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import openai
 import pytest
+
+from tests.conftest import free_port, start_process, stop_processes, wait_until_healthy
+from tests.support import documents
 
 pytestmark = pytest.mark.usefixtures("workers")
 
@@ -97,15 +100,61 @@ def test_hostile_files_fail_cleanly(client: openai.OpenAI, stores: Any) -> None:
                                   purpose="assistants")
     image = client.files.create(file=("pixel.png", io.BytesIO(
         b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)), purpose="assistants")
+    blank = client.files.create(file=("blank.txt", io.BytesIO(b" \n\t\n  ")),
+                                purpose="assistants")
+    bomb = client.files.create(file=("bomb.docx", io.BytesIO(documents.zip_bomb_docx())),
+                               purpose="assistants")
     fine = client.files.create(file=("fine.txt", io.BytesIO(NOTES)), purpose="assistants")
-    batch = stores.file_batches.create_and_poll(vector_store_id=store.id,
-                                                file_ids=[corrupt.id, image.id, fine.id])
-    assert batch.file_counts.failed == 2 and batch.file_counts.completed == 1
+    batch = stores.file_batches.create_and_poll(
+        vector_store_id=store.id, file_ids=[corrupt.id, image.id, blank.id, bomb.id, fine.id])
+    assert batch.file_counts.failed == 4 and batch.file_counts.completed == 1
     failed = {f.id: f for f in stores.files.list(vector_store_id=store.id, filter="failed")}
     assert failed[corrupt.id].last_error.code == "invalid_file"
+    assert "PDF" in failed[corrupt.id].last_error.message
     assert failed[image.id].last_error.code == "unsupported_file"
-    assert failed[corrupt.id].last_error.message
+    assert failed[blank.id].last_error.code == "invalid_file"
+    assert "No text" in failed[blank.id].last_error.message
+    assert failed[bomb.id].last_error.code == "invalid_file"
+    assert "zip bomb" in failed[bomb.id].last_error.message
     assert search(client, store.id, query="ZX-4471")["data"][0]["file_id"] == fine.id
+    # An empty upload never reaches a store: the upload itself is refused.
+    with pytest.raises(openai.BadRequestError) as error:
+        client.files.create(file=("empty.txt", io.BytesIO(b"")), purpose="assistants")
+    assert error.value.code == "empty_file"
+    # The worker lives on: a file added afterwards is indexed.
+    later = client.files.create(file=("garden.md", io.BytesIO(POEM)), purpose="assistants")
+    assert stores.files.create_and_poll(vector_store_id=store.id, file_id=later.id).status \
+        == "completed"
+
+
+@pytest.fixture(scope="module")
+def roomy_api(server_env: dict[str, str], workers: Any,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An API process of its own taking uploads past the suite's 4 MB cap."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**server_env, "TREADLE_MAX_FILE_BYTES": str(16 * 1024 * 1024)}
+    log = tmp_path_factory.mktemp("roomy") / "api.log"
+    process = start_process(["api", "--port", str(port)], env, log)
+    try:
+        wait_until_healthy(base, process)
+        yield base
+    finally:
+        stop_processes([process])
+
+
+def test_five_megabyte_text_completes(roomy_api: str, api_key: str) -> None:
+    client = openai.OpenAI(base_url=f"{roomy_api}/v1", api_key=api_key, max_retries=0)
+    stores = getattr(client, "vector_stores", None) or client.beta.vector_stores
+    text = documents.text_of_size(5 * 1024 * 1024).encode()
+    big = client.files.create(file=("big.txt", io.BytesIO(text + NOTES)), purpose="assistants")
+    store = stores.create(name="Big")
+    file = stores.files.create_and_poll(vector_store_id=store.id, file_id=big.id,
+                                        poll_interval_ms=200)
+    assert file.status == "completed", file.last_error
+    assert file.usage_bytes >= 5 * 1024 * 1024
+    found = search(client, store.id, query="ZX-4471")["data"]
+    assert any("ZX-4471" in hit["content"][0]["text"] for hit in found)
 
 
 def test_remove_file_and_store(client: openai.OpenAI, stores: Any) -> None:
@@ -144,3 +193,78 @@ def test_stores_paging_modify_and_isolation(client: openai.OpenAI, stores: Any,
     with pytest.raises(openai.BadRequestError):
         stores.create(chunking_strategy={"type": "static", "static": {
             "max_chunk_size_tokens": 200, "chunk_overlap_tokens": 150}})
+
+
+def sdk_search(client: openai.OpenAI, stores: Any, store_id: str, **body: Any
+               ) -> tuple[list[str], list[dict[str, Any]]]:
+    """(search_query, hits) through `vector_stores.search` (openai 1.66+), else a raw POST
+    (1.65.5 has no search method)."""
+    if hasattr(stores, "search"):
+        page = stores.search(store_id, **body)
+        return page.search_query, [hit.model_dump() for hit in page.data]
+    found = search(client, store_id, **body)
+    return found["search_query"], found["data"]
+
+
+def file_content(client: openai.OpenAI, stores: Any, store_id: str, file_id: str
+                 ) -> dict[str, Any]:
+    """The parsed content through `files.content` (openai 1.66+), else a raw GET."""
+    if hasattr(stores.files, "content"):
+        page = stores.files.content(file_id, vector_store_id=store_id)
+        return {"object": page.object, "data": [part.model_dump() for part in page.data]}
+    result: dict[str, Any] = client.get(
+        f"/vector_stores/{store_id}/files/{file_id}/content", cast_to=object)
+    return result
+
+
+def test_file_content_is_the_parsed_text(client: openai.OpenAI, stores: Any) -> None:
+    html = b"<html><body><h1>Recall notice</h1><p>Part \xe2\x80\x9cZX-4471\xe2\x80\x9d " \
+           b"was recalled.</p><script>var x = 1;</script></body></html>"
+    page = client.files.create(file=("notice.html", io.BytesIO(html)), purpose="assistants")
+    notes = client.files.create(file=("notes.txt", io.BytesIO(NOTES)), purpose="assistants")
+    store = stores.create(name="Content", file_ids=[page.id, notes.id])
+    wait_for(lambda: stores.retrieve(store.id).file_counts.completed == 2)
+    content = file_content(client, stores, store.id, page.id)
+    assert content["object"] == "vector_store.file_content.page"
+    text = "".join(part["text"] for part in content["data"])
+    assert "Recall notice" in text and "Part \u201cZX-4471\u201d was recalled." in text
+    assert "var x" not in text
+    assert [p["type"] for p in content["data"]] == ["text"]
+    notes_text = file_content(client, stores, store.id, notes.id)["data"][0]["text"]
+    assert notes_text == NOTES.decode().strip()
+    raw = client.get(f"/vector_stores/{store.id}/files/{notes.id}/content", cast_to=object)
+    assert raw["has_more"] is False and raw["next_page"] is None
+
+    failed = client.files.create(file=("pixel.png", io.BytesIO(b"\x89PNG\r\n\x1a\n" + b"\0" * 9)),
+                                 purpose="assistants")
+    stores.files.create_and_poll(vector_store_id=store.id, file_id=failed.id)
+    assert file_content(client, stores, store.id, failed.id)["data"] == []
+    stores.files.delete(file_id=notes.id, vector_store_id=store.id)
+    with pytest.raises(openai.NotFoundError):
+        file_content(client, stores, store.id, notes.id)
+    with pytest.raises(openai.NotFoundError):
+        file_content(client, stores, "vs_abc123abc123abc123abc123", page.id)
+
+
+def test_search_rewrite_query(client: openai.OpenAI, stores: Any, model_server: Any) -> None:
+    notes = client.files.create(file=("notes.txt", io.BytesIO(NOTES)), purpose="assistants")
+    poem = client.files.create(file=("garden.md", io.BytesIO(POEM)), purpose="assistants")
+    store = stores.create(name="Rewrite", file_ids=[notes.id, poem.id])
+    wait_for(lambda: stores.retrieve(store.id).file_counts.completed == 2)
+    # The test model answers the rewrite request with the text the SCRIPT line names.
+    question = 'which hinge part was pulled back?\nSCRIPT: {"text": "ZX-4471 recall hinge"}'
+    queries, hits = sdk_search(client, stores, store.id, query=question, rewrite_query=True)
+    assert queries == ["ZX-4471 recall hinge"]
+    assert hits[0]["file_id"] == notes.id
+    queries, _ = sdk_search(client, stores, store.id, query=["lavender", "tulips"],
+                            rewrite_query=True)
+    assert queries == ["You said: lavender", "You said: tulips"]
+    queries, _ = sdk_search(client, stores, store.id, query=question)
+    assert queries == [question]
+    failing = 'x\nSCRIPT: {"status": 400, "error_message": "no such model"}'
+    with pytest.raises(openai.InternalServerError) as error:
+        sdk_search(client, stores, store.id, query=failing, rewrite_query=True)
+    assert "no such model" in error.value.body["message"]
+    rewrites = [r for r in model_server.requests() if r["path"].endswith("chat/completions")
+                and r["body"]["messages"][-1]["content"] == failing]
+    assert rewrites and rewrites[0]["body"]["messages"][0]["role"] == "system"
