@@ -19,11 +19,12 @@ Search modes and what ``Hit.score`` (always 0..1, ranked best first) means:
 
 - ``hybrid`` (default): the dense and the keyword rankings (each read ``4 * limit`` deep,
   50 to 200; the dense one over several vector stores is each store's ranking merged by
-  cosine) fused by reciprocal rank fusion inside the engine, k = 60; the score is the
-  RRF sum divided by its maximum (2 / k). 1.0: both retrievers rank the chunk first;
-  0.5: one ranks it first and the other not at all; chunks found by both rank above
-  chunks found by one. It measures agreement of the rankings, not absolute relevance:
-  a ``score_threshold`` above 0.5 keeps only chunks both retrievers found.
+  cosine) fused by reciprocal rank fusion inside the engine, k = 2 (see
+  `common.RRF_K`); the score is the RRF sum divided by its maximum (2 / k). 1.0: both
+  retrievers rank the chunk first; 0.5: one ranks it first and the other not at all; the
+  first few hits of each retriever rank above chunks both find only deeper down. It
+  measures agreement of the rankings, not absolute relevance: a ``score_threshold`` above
+  0.5 keeps only chunks both retrievers found.
 - ``dense``: cosine similarity (negatives reported as 0), so a threshold is a similarity.
 - ``keyword``: the single-ranking RRF share k / (k + rank): 1.0 for the best BM25 match.
 
