@@ -22,6 +22,7 @@ from sandbox.channel import listen
 CONTROLLERS = ("memory", "pids", "cpu")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CFS_PERIOD_US = 100_000
+_HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def _own_cgroup(controller: str) -> str | None:
@@ -32,20 +33,18 @@ def _own_cgroup(controller: str) -> str | None:
     return None
 
 
-def _cgroup_parents(scope: str) -> dict[str, Path]:
-    """The writable cgroup v1 hierarchies, each with a group for this installation's
-    sessions under the one this process is in."""
+def _cgroup_parents() -> dict[str, Path]:
+    """The writable cgroup v1 hierarchies, each at the group this process is in: session
+    groups go right under it (named for the session, so they carry the installation's tag)
+    and count against whatever limits the worker itself runs under."""
     parents = {}
     for controller in CONTROLLERS:
         own = _own_cgroup(controller)
-        if own is None or not (CGROUP_ROOT / controller / "cgroup.procs").exists():
+        if own is None:
             continue
-        parent = CGROUP_ROOT / controller / own.lstrip("/") / f"treadle-sandbox-{scope}"
-        try:
-            parent.mkdir(exist_ok=True)
-        except OSError:
-            continue
-        parents[controller] = parent
+        parent = CGROUP_ROOT / controller / own.lstrip("/")
+        if (parent / "cgroup.procs").exists() and os.access(parent, os.W_OK):
+            parents[controller] = parent
     return parents
 
 
@@ -59,7 +58,7 @@ class BwrapBackend:
     def __init__(self, rootfs: Path, scope: str) -> None:
         self.rootfs = rootfs
         self.scope = scope
-        self.cgroups = _cgroup_parents(scope)
+        self.cgroups = _cgroup_parents()
 
     def available(self) -> str | None:
         if shutil.which("bwrap") is None:
@@ -133,7 +132,9 @@ class BwrapBackend:
                     "setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}",
                     "--clear-groups", "--", *self._bwrap(place, limits, *fds),
                 ]
-                subprocess.run(command, pass_fds=fds, check=True,
+                # bwrap's own pid 1 inside the sandbox keeps the environment it was started
+                # with, readable there in /proc/1/environ: the worker's must not reach it.
+                subprocess.run(command, pass_fds=fds, check=True, env={"PATH": _HOST_PATH},
                                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         finally:
             server.close()
@@ -174,8 +175,9 @@ class BwrapBackend:
         (place.root / "info.json").unlink(missing_ok=True)
 
     def running(self) -> set[str]:
+        prefix = f"treadle-{self.scope}-"
         return {group.name for parent in self.cgroups.values()
-                for group in parent.iterdir() if group.is_dir()}
+                for group in parent.iterdir() if group.name.startswith(prefix)}
 
     def memory_bytes(self, place: Place) -> int | None:
         parent = self.cgroups.get("memory")

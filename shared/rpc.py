@@ -5,6 +5,7 @@ reply key and block on that key; the pool that owns the engine pushes the answer
 Keys: `reply:rpc:<uuid>`, expiring a minute after the answer.
 """
 import json
+import time
 import uuid
 from typing import Any
 
@@ -13,12 +14,18 @@ from shared.queue import enqueue
 from shared.redis import get_redis
 
 REPLY_TTL_SECONDS = 60
+BLOCK_SLICE_SECONDS = 4.0
 
 
 def call(task: str, payload: dict[str, Any], timeout: float = 30.0) -> Any:
     reply = f"reply:rpc:{uuid.uuid4().hex}"
     enqueue(task, reply, json.dumps(payload))
-    answered = get_redis().blpop([reply], timeout=timeout)
+    # Blocking reads stay under the client's socket timeout (5 s), so calls that take
+    # longer (code in the sandbox) wait in slices until the deadline.
+    deadline = time.monotonic() + timeout
+    answered = None
+    while answered is None and (left := deadline - time.monotonic()) > 0:
+        answered = get_redis().blpop([reply], timeout=min(left, BLOCK_SLICE_SECONDS))
     if answered is None:
         raise ServiceUnavailableError(f"The {task} worker did not answer in time; retry soon.")
     result = json.loads(answered[1])

@@ -14,7 +14,7 @@ from shared.config import Settings
 BACKENDS = ("docker", "bwrap")
 # Small limits keep the bombs and loops of the tests short.
 TEST_LIMITS: dict[str, Any] = {
-    "sandbox_time_limit_seconds": 4.0, "sandbox_memory_mb": 256, "sandbox_pids": 64,
+    "sandbox_time_limit_seconds": 8.0, "sandbox_memory_mb": 256, "sandbox_pids": 64,
     "sandbox_output_limit_chars": 2000,
 }
 

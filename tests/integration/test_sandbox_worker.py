@@ -1,0 +1,99 @@
+"""The sandbox pool end to end: a real `treadle worker --pool sandbox` process answers
+`sandbox.execute` over shared.rpc, reading input files from and storing output files in
+Postgres, on each backend this machine has."""
+import io
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from shared import rpc
+from shared.errors import InvalidRequestError
+from shared.files import create_file, file_content, get_file
+from shared.keys import ensure_project
+from tests.conftest import start_process, stop_processes, wait_for_line
+from tests.support.sandbox import BACKENDS, TEST_LIMITS, backend_settings, end_all
+
+CALL_TIMEOUT = 60.0
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def sandbox_worker(request: pytest.FixtureRequest, server_env: dict[str, str],
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A sandbox worker process on the backend; the backend's name."""
+    backend = str(request.param)
+    data_dir = tmp_path_factory.mktemp("sandbox-data")
+    settings = backend_settings(backend, data_dir)
+    env = {**server_env, "TREADLE_SANDBOX": backend, "TREADLE_DATA_DIR": str(data_dir),
+           **{f"TREADLE_{name.upper()}": str(value) for name, value in TEST_LIMITS.items()}}
+    log = tmp_path_factory.mktemp("sandbox-worker") / "sandbox.log"
+    process = start_process(["worker", "--pool", "sandbox", "--concurrency", "2"], env, log)
+    try:
+        wait_for_line(log, "ready.", process)
+        assert f"sandbox backend: {backend}" in log.read_text()
+        yield backend
+    finally:
+        stop_processes([process])
+        end_all(settings)
+
+
+@pytest.fixture
+def project_id(database_url: str) -> str:
+    return ensure_project(f"sandbox-{uuid.uuid4().hex}")
+
+
+def run(project_id: str, thread_id: str, code: str, file_ids: list[str] | None = None
+        ) -> dict[str, Any]:
+    result: dict[str, Any] = rpc.call("sandbox.execute", {
+        "thread_id": thread_id, "project_id": project_id, "code": code,
+        "file_ids": file_ids or []}, timeout=CALL_TIMEOUT)
+    return result
+
+
+def content(project_id: str, file_id: str) -> bytes:
+    return b"".join(file_content(project_id, file_id)[1])
+
+
+def test_code_reads_files_and_its_outputs_become_files(sandbox_worker: str,
+                                                      project_id: str) -> None:
+    thread = f"thread_{uuid.uuid4().hex}"
+    upload = create_file(project_id, io.BytesIO(b"day,visits\n1,10\n2,30\n3,20\n"),
+                         "visits.csv", "assistants")
+    result = run(project_id, thread, (
+        "import pandas as pd, matplotlib.pyplot as plt\n"
+        "df = pd.read_csv('/mnt/data/visits.csv')\n"
+        "df.plot(x='day', y='visits')\n"
+        "with open('/mnt/data/summary.txt', 'w') as out:\n"
+        "    out.write(f'total {df.visits.sum()}')\n"
+        "print(df.visits.max())\n"
+    ), [upload["id"]])
+    assert (result["logs"], result["error"]) == ("30\n", False)
+    files = {f["filename"]: f for f in result["files"]}
+    assert set(files) == {"summary.txt", "image-0.png"}
+    assert not files["summary.txt"]["is_image"] and files["image-0.png"]["is_image"]
+    assert content(project_id, files["summary.txt"]["file_id"]) == b"total 60"
+    assert content(project_id, files["image-0.png"]["file_id"]).startswith(b"\x89PNG")
+    assert get_file(project_id, files["summary.txt"]["file_id"])["purpose"] == \
+        "assistants_output"
+    # The session is warm and keeps its state and files for the thread's next call.
+    again = run(project_id, thread, "print(len(df), open('summary.txt').read())",
+                [upload["id"]])
+    assert (again["logs"], again["files"]) == ("3 total 60\n", [])
+
+
+def test_errors_and_runaway_code_leave_the_worker_serving(sandbox_worker: str,
+                                                          project_id: str) -> None:
+    thread = f"thread_{uuid.uuid4().hex}"
+    failed = run(project_id, thread, "int('x')")
+    assert failed["error"] and "ValueError" in failed["logs"]
+    looped = run(project_id, thread, "while True:\n    pass")
+    assert looped["error"] and "timed out" in looped["logs"]
+    assert run(project_id, thread, "print('still here')")["logs"] == "still here\n"
+
+
+def test_a_file_of_another_project_is_refused(sandbox_worker: str, project_id: str) -> None:
+    foreign = create_file(ensure_project(f"other-{uuid.uuid4().hex}"), io.BytesIO(b"secret"),
+                          "secret.txt", "assistants")
+    with pytest.raises(InvalidRequestError):
+        run(project_id, f"thread_{uuid.uuid4().hex}", "print(1)", [foreign["id"]])
