@@ -147,6 +147,23 @@ class RunStepObject(_Object):
     metadata = fields.Dict(keys=fields.String(), values=fields.String())
     usage = fields.Dict(allow_none=True)
 
+    @post_dump
+    def _public_details(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """Tool calls keep what the model saw under `_` keys; those never go out."""
+        details = data.get("step_details")
+        if details and details.get("type") == "tool_calls":
+            data["step_details"] = {**details, "tool_calls": [
+                _public(call) for call in details["tool_calls"]]}
+        return data
+
+
+def _public(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _public(v) for k, v in value.items() if not k.startswith("_")}
+    if isinstance(value, list):
+        return [_public(v) for v in value]
+    return value
+
 
 class FileCounts(Schema):
     in_progress = fields.Integer()

@@ -226,17 +226,37 @@ def submit_tool_outputs(project_id: str, thread_id: str, run_id: str,
     return Created(queued, None, stream_from)
 
 
-def list_steps(project_id: str, thread_id: str, run_id: str, query: PageQuery) -> Page:
+SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
+
+
+def _included(step: dict[str, Any], include: list[str]) -> dict[str, Any]:
+    """file_search results carry their text only when the caller asks for it."""
+    if SEARCH_CONTENT not in include or step["type"] != "tool_calls":
+        return step
+    for call in step["step_details"]["tool_calls"]:
+        if call["type"] == "file_search":
+            for result in call["file_search"].get("results", []):
+                result["content"] = result.get("_content", [])
+    return step
+
+
+def list_steps(project_id: str, thread_id: str, run_id: str, query: PageQuery,
+               include: list[str]) -> Page:
     with reading() as conn:
         scope = _scope(conn, project_id, thread_id)
         repository.get(conn, RUNS, scope, run_id, "run_id")
-        return repository.page(conn, STEPS, {"project_id": project_id, "run_id": run_id},
+        page = repository.page(conn, STEPS, {"project_id": project_id, "run_id": run_id},
                                query)
+    for step in page.data:
+        _included(step, include)
+    return page
 
 
-def get_step(project_id: str, thread_id: str, run_id: str, step_id: str) -> dict[str, Any]:
+def get_step(project_id: str, thread_id: str, run_id: str, step_id: str,
+             include: list[str]) -> dict[str, Any]:
     with reading() as conn:
         scope = _scope(conn, project_id, thread_id)
         repository.get(conn, RUNS, scope, run_id, "run_id")
-        return repository.get(conn, STEPS, {"project_id": project_id, "run_id": run_id},
+        step = repository.get(conn, STEPS, {"project_id": project_id, "run_id": run_id},
                               step_id, "step_id")
+    return _included(step, include)

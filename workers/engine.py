@@ -16,11 +16,15 @@ from shared.objects import MESSAGE, RUN, STEP
 from shared.redis import get_redis
 from shared.repository import MESSAGES, STEPS
 from shared.runs import DEADLINES, cancel_key
-from workers import model, prompt
+from workers import model, prompt, tools
 from workers.tokens import count
+from workers.tools import annotations
+from workers.tools import resources as tool_resources
 
 FLUSH_SECONDS = 0.02
 CANCEL_CHECK_SECONDS = 0.05
+# Model calls answered by Treadle's own tools before the run must stop and say so.
+MAX_TOOL_ROUNDS = 25
 
 
 class LeaseBusyError(Exception):
@@ -80,6 +84,9 @@ class Execution:
         self.lease = lease
         self.usage = Usage()
         self.next_cancel_check = 0.0
+        self.context: tools.Context | None = None
+        # Images the run's code drew, shown in the next message the run writes.
+        self.images: list[str] = []
 
     def _load(self) -> dict[str, Any]:
         with unit_of_work() as conn:
@@ -116,8 +123,15 @@ class Execution:
         conn.execute("DELETE FROM run_steps WHERE run_id = %s AND status = 'in_progress'",
                      (self.run_id,))
 
+    def _tool_context(self, run: dict[str, Any]) -> tools.Context:
+        if self.context is None:
+            with unit_of_work() as conn:
+                self.context = tools.Context(run, tool_resources.load(conn, run),
+                                             tools.searches_in(conn, self.run_id))
+        return self.context
+
     def _loop(self, run: dict[str, Any]) -> None:
-        while True:
+        for _ in range(MAX_TOOL_ROUNDS):
             limit = run["max_completion_tokens"]
             if limit is not None and self.usage.completion_tokens >= limit:
                 self._end(run, "incomplete", {"incomplete_details":
@@ -142,25 +156,27 @@ class Execution:
             self.usage.add(outcome.usage)
             self._close_text(outcome)
             if outcome.calls and outcome.finish_reason != "length":
-                self._require_action(outcome)
+                if self._call_tools(run, outcome):
+                    continue
                 return
             if outcome.finish_reason == "length" and limit is not None:
                 self._end(run, "incomplete", {"incomplete_details":
                                               {"reason": "max_completion_tokens"}})
                 return
+            if self.images:
+                self._image_message(run)
             self._end(run, "completed", {})
             return
+        self._fail(run, "server_error",
+                   f"The run called tools more than {MAX_TOOL_ROUNDS} times in a row.")
 
     def _request(self, run: dict[str, Any], built: prompt.Prompt) -> dict[str, Any]:
         request: dict[str, Any] = {"model": run["model"], "messages": built.messages}
-        tools = [{"type": "function", "function": t["function"]}
-                 for t in run["tools"] if t["type"] == "function"]
-        if tools:
-            request["tools"] = tools
+        offered = tools.chat_tools(run, self._tool_context(run).resources)
+        if offered:
+            request["tools"] = offered
             request["parallel_tool_calls"] = run["parallel_tool_calls"]
-            choice = run["tool_choice"]
-            if isinstance(choice, str) or choice.get("type") == "function":
-                request["tool_choice"] = choice
+            request["tool_choice"] = tools.chat_tool_choice(run["tool_choice"])
         for name in ("temperature", "top_p"):
             if run[name] is not None:
                 request[name] = run[name]
@@ -223,23 +239,34 @@ class Execution:
 
     def _take_call_delta(self, outcome: Outcome, pending: dict[int, dict[str, Any]],
                          call: Any) -> None:
+        """Fold one streamed fragment in; a step delta announces each call once it has an
+        id and a name, then carries only argument fragments (none for built-in tools,
+        whose input is shown when the call runs)."""
         index = call.index
+        announced = index in outcome.calls and outcome.calls[index].name != ""
         known = outcome.calls.setdefault(index, ToolCall())
-        fragment = pending.get(index)
-        if fragment is None:
-            fragment = {"index": index, "type": "function", "function": {"arguments": ""}}
-            pending[index] = fragment
         if call.id and not known.id:
             known.id = call.id
-            fragment["id"] = call.id
+        fragment_arguments = ""
         if call.function is not None:
             if call.function.name and not known.name:
                 known.name = call.function.name
-                fragment["function"]["name"] = call.function.name
-                fragment["function"]["output"] = None
             if call.function.arguments:
                 known.arguments += call.function.arguments
-                fragment["function"]["arguments"] += call.function.arguments
+                fragment_arguments = call.function.arguments
+        if not known.name:
+            return
+        if not announced:
+            if tools.is_builtin(known.name):
+                pending[index] = {"index": index, **tools.TOOLS[known.name].opening(known.id)}
+            else:
+                pending[index] = {"index": index, "id": known.id, "type": "function",
+                                  "function": {"name": known.name,
+                                               "arguments": known.arguments, "output": None}}
+        elif fragment_arguments and not tools.is_builtin(known.name):
+            fragment = pending.setdefault(index, {"index": index, "type": "function",
+                                                  "function": {"arguments": ""}})
+            fragment["function"]["arguments"] += fragment_arguments
 
     def _flush(self, outcome: Outcome, text: str, calls: dict[int, dict[str, Any]]) -> None:
         batch: list[tuple[str, Any]] = []
@@ -296,22 +323,57 @@ class Execution:
     def _text_content(self, text: str) -> list[dict[str, Any]]:
         return [{"type": "text", "text": {"value": text, "annotations": []}}]
 
+    def _image_message(self, run: dict[str, Any]) -> None:
+        """The run's code drew images but the model said nothing after: show them anyway."""
+        outcome = Outcome(usage=Usage())
+        self._open_message(run, outcome)
+        self._close_text(outcome)
+
+    def _final_content(self, conn: Any, text: str) -> list[dict[str, Any]]:
+        """The message's text with its annotations, then the images drawn before it."""
+        content = self._text_content(text) if text else []
+        if content:
+            content[0]["text"]["annotations"] = annotations.annotate(conn, self.run_id, text)
+        content.extend({"type": "image_file", "image_file": {"file_id": i}}
+                       for i in self.images)
+        self.images = []
+        return content
+
+    def _content_delta(self, message_id: str, content: list[dict[str, Any]],
+                       streamed_text: bool) -> tuple[str, Any] | None:
+        """What the streamed deltas lacked: annotations of the text, and the images."""
+        parts: list[dict[str, Any]] = []
+        for index, part in enumerate(content):
+            if part["type"] == "text" and streamed_text:
+                if part["text"]["annotations"]:
+                    parts.append({"index": index, "type": "text", "text": {"annotations": [
+                        {"index": k, **a} for k, a in enumerate(part["text"]["annotations"])]}})
+            else:
+                parts.append({"index": index, **part})
+        if not parts:
+            return None
+        return ("thread.message.delta", {"id": message_id, "object": "thread.message.delta",
+                                         "delta": {"content": parts}})
+
     def _close_text(self, outcome: Outcome) -> None:
         if outcome.message is None or outcome.text_step is None:
             return
         truncated = outcome.finish_reason == "length"
         assert outcome.usage is not None
         with unit_of_work() as conn:
+            content = self._final_content(conn, outcome.text)
             if truncated:
                 message = run_states.move(conn, "messages", outcome.message["id"], "incomplete", {
-                    "content": self._text_content(outcome.text),
-                    "incomplete_details": {"reason": "max_tokens"}})
+                    "content": content, "incomplete_details": {"reason": "max_tokens"}})
             else:
                 message = run_states.move(conn, "messages", outcome.message["id"], "completed",
-                                          {"content": self._text_content(outcome.text)})
+                                          {"content": content})
             step = run_states.move(conn, "run_steps", outcome.text_step["id"], "completed",
                                    {"usage": outcome.usage.to_dict()})
         batch: list[tuple[str, Any]] = []
+        delta = self._content_delta(outcome.message["id"], content, bool(outcome.text))
+        if delta is not None and message is not None:
+            batch.append(delta)
         if message is not None:
             name = "thread.message.incomplete" if truncated else "thread.message.completed"
             batch.append((name, MESSAGE.dump(message)))
@@ -319,13 +381,54 @@ class Execution:
             batch.append(("thread.run.step.completed", STEP.dump(step)))
         events.publish(self.run_id, batch)
 
-    def _require_action(self, outcome: Outcome) -> None:
+    def _call_tools(self, run: dict[str, Any], outcome: Outcome) -> bool:
+        """Run the calls Treadle answers itself; True when the loop goes on to the model,
+        False when the run parked for function outputs or ended."""
         assert outcome.tool_step is not None and outcome.usage is not None
         calls = [outcome.calls[i] for i in sorted(outcome.calls)]
-        details = {"type": "tool_calls", "tool_calls": [
-            {"id": c.id, "type": "function",
-             "function": {"name": c.name, "arguments": c.arguments, "output": None}}
-            for c in calls]}
+        context = self._tool_context(run)
+        entries: list[dict[str, Any]] = []
+        images: list[str] = []
+        for position, call in enumerate(calls):
+            if not tools.is_builtin(call.name):
+                entries.append({"id": call.id, "type": "function", "function": {
+                    "name": call.name, "arguments": call.arguments, "output": None}})
+                continue
+            result = tools.execute(call.name, call.id, call.arguments, context)
+            entries.append(result.entry)
+            images.extend(result.images)
+            if call.name == tools.code_interpreter.NAME:
+                shown = result.entry["code_interpreter"]
+                events.publish(self.run_id, [("thread.run.step.delta", {
+                    "id": outcome.tool_step["id"], "object": "thread.run.step.delta",
+                    "delta": {"step_details": {"type": "tool_calls", "tool_calls": [{
+                        "index": position, "type": "code_interpreter", "code_interpreter": {
+                            "input": shown["input"],
+                            "outputs": [{"index": k, **o}
+                                        for k, o in enumerate(shown["outputs"])]}}]}}})])
+            self.next_cancel_check = 0.0
+            if self._cancel_requested():
+                self._finish_cancel()
+                return False
+        self.images.extend(images)
+        functions = [c for c in calls if not tools.is_builtin(c.name)]
+        if functions:
+            self._require_action(outcome, entries, functions)
+            return False
+        with unit_of_work() as conn:
+            step = run_states.move(conn, "run_steps", outcome.tool_step["id"], "completed", {
+                "step_details": {"type": "tool_calls", "tool_calls": entries},
+                "usage": outcome.usage.to_dict()})
+        if step is None:
+            self._finish_cancel()
+            return False
+        events.publish(self.run_id, [("thread.run.step.completed", STEP.dump(step))])
+        return True
+
+    def _require_action(self, outcome: Outcome, entries: list[dict[str, Any]],
+                        calls: list[ToolCall]) -> None:
+        assert outcome.tool_step is not None and outcome.usage is not None
+        details = {"type": "tool_calls", "tool_calls": entries}
         action = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [
             {"id": c.id, "type": "function",
              "function": {"name": c.name, "arguments": c.arguments}} for c in calls]}}

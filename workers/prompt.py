@@ -6,6 +6,7 @@ from typing import Any
 
 from shared.blobs import get_blob_store
 from shared.db import Conn
+from workers import tools
 from workers.tokens import count
 
 # Chat Completions' per-message framing, and a flat price for an image part.
@@ -88,13 +89,13 @@ def _run_messages(conn: Conn, run: dict[str, Any]) -> list[dict[str, Any]]:
             if row is not None:
                 chat.append({"role": "assistant", "content": _chat_content(conn, row["content"])})
         elif step["type"] == "tool_calls" and step["status"] == "completed":
-            calls = [c for c in details["tool_calls"] if c["type"] == "function"]
+            calls = [(c["id"], *tools.replay(c)) for c in details["tool_calls"]]
             chat.append({"role": "assistant", "content": None, "tool_calls": [
-                {"id": c["id"], "type": "function",
-                 "function": {"name": c["function"]["name"],
-                              "arguments": c["function"]["arguments"]}} for c in calls]})
-            chat.extend({"role": "tool", "tool_call_id": c["id"],
-                         "content": c["function"].get("output") or ""} for c in calls)
+                {"id": call_id, "type": "function",
+                 "function": {"name": name, "arguments": arguments}}
+                for call_id, name, arguments, _ in calls]})
+            chat.extend({"role": "tool", "tool_call_id": call_id, "content": output}
+                        for call_id, _, _, output in calls)
     return chat
 
 

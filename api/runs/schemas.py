@@ -14,6 +14,7 @@ from api.fields import (
 )
 from api.messages.schemas import CreateMessage
 from api.threads.schemas import CreateThread
+from shared.runs import SEARCH_CONTENT
 
 
 class TruncationStrategy(RequestSchema):
@@ -88,12 +89,16 @@ class SubmitToolOutputs(RequestSchema):
     stream = fields.Boolean(allow_none=True)
 
 
+def _include() -> fields.List:
+    return fields.List(fields.String(validate=validate.OneOf([SEARCH_CONTENT])),
+                       data_key="include[]", load_default=list)
+
+
 class IncludeArgs(RequestSchema):
-    include = fields.List(fields.String(validate=validate.OneOf(
-        ["step_details.tool_calls[*].file_search.results[*].content"])), data_key="include[]")
+    include = _include()
 
 
 class ListStepsArgs(ListArgs):
-    include = fields.List(fields.String(), data_key="include[]")
+    include = _include()
 
 

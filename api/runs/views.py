@@ -103,13 +103,14 @@ class Steps(MethodView):
     @blp.arguments(ListStepsArgs, location="query")
     @blp.response(200, list_schema(RunStepObject))
     def get(self, args: dict[str, Any], thread_id: str, run_id: str) -> dict[str, Any]:
-        return runs.list_steps(project_id(), thread_id, run_id, page_query(args)).to_dict()
+        return runs.list_steps(project_id(), thread_id, run_id, page_query(args),
+                               args["include"]).to_dict()
 
 
 @blp.route("/<thread_id>/runs/<run_id>/steps/<step_id>")
 class Step(MethodView):
     @blp.arguments(IncludeArgs, location="query")
     @blp.response(200, RunStepObject)
-    def get(self, _include: dict[str, Any], thread_id: str, run_id: str,
+    def get(self, args: dict[str, Any], thread_id: str, run_id: str,
             step_id: str) -> dict[str, Any]:
-        return runs.get_step(project_id(), thread_id, run_id, step_id)
+        return runs.get_step(project_id(), thread_id, run_id, step_id, args["include"])

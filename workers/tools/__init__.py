@@ -1,0 +1,101 @@
+"""Tools Treadle itself executes during a run (file_search, code_interpreter).
+
+The model sees each as a function tool; the run step records the call in the spec's own
+shape. What the model was sent and answered is kept beside it under private keys (a leading
+underscore, never on the wire) so a resumed run replays the conversation exactly.
+"""
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from shared.db import Conn
+from workers.tools import code_interpreter, file_search
+from workers.tools.resources import Resources
+
+
+@dataclass
+class Result:
+    """One executed call: its entry in the step's tool_calls and what the model is told."""
+    entry: dict[str, Any]
+    output: str
+    images: list[str] = field(default_factory=list)
+
+
+class Tool(Protocol):
+    NAME: str
+
+    def definition(self, tool: dict[str, Any], resources: Resources) -> dict[str, Any]: ...
+
+    def opening(self, call_id: str) -> dict[str, Any]: ...
+
+    def execute(self, call_id: str, arguments: dict[str, Any], context: "Context"
+                ) -> Result: ...
+
+
+@dataclass
+class Context:
+    run: dict[str, Any]
+    resources: Resources
+    # Earlier file_search calls of the run: a new call's citation markers number after them.
+    searches_before: int = 0
+
+
+TOOLS: dict[str, Tool] = {file_search.NAME: file_search, code_interpreter.NAME: code_interpreter}
+
+
+def chat_tools(run: dict[str, Any], resources: Resources) -> list[dict[str, Any]]:
+    """The run's tools as Chat Completions function tools, built-in ones included."""
+    chat: list[dict[str, Any]] = []
+    for tool in run["tools"]:
+        if tool["type"] == "function":
+            chat.append({"type": "function", "function": tool["function"]})
+        elif tool["type"] in TOOLS:
+            chat.append({"type": "function",
+                         "function": TOOLS[tool["type"]].definition(tool, resources)})
+    return chat
+
+
+def chat_tool_choice(choice: Any) -> Any:
+    """`{"type": "file_search"}` and the like name our function of that name."""
+    if isinstance(choice, dict) and choice.get("type") in TOOLS:
+        return {"type": "function", "function": {"name": choice["type"]}}
+    return choice
+
+
+def is_builtin(name: str) -> bool:
+    return name in TOOLS
+
+
+def run_tool(run: dict[str, Any], name: str) -> dict[str, Any]:
+    return next((t for t in run["tools"] if t["type"] == name), {"type": name})
+
+
+def execute(name: str, call_id: str, arguments: str, context: Context) -> Result:
+    """Run one call; bad arguments from the model go back to it as the output."""
+    try:
+        parsed = json.loads(arguments or "{}")
+        if not isinstance(parsed, dict):
+            raise ValueError("arguments must be a JSON object")
+    except ValueError as error:
+        result = Result(TOOLS[name].opening(call_id), f"Invalid arguments: {error}")
+    else:
+        result = TOOLS[name].execute(call_id, parsed, context)
+    result.entry["_arguments"] = arguments
+    result.entry["_output"] = result.output
+    return result
+
+
+def replay(call: dict[str, Any]) -> tuple[str, str, str]:
+    """The chat function name, arguments and output of a recorded call."""
+    if call["type"] == "function":
+        function = call["function"]
+        return function["name"], function["arguments"], function.get("output") or ""
+    return call["type"], call.get("_arguments", "{}"), call.get("_output", "")
+
+
+def searches_in(conn: Conn, run_id: str) -> int:
+    row = conn.execute(
+        "SELECT count(*) AS n FROM run_steps, jsonb_array_elements(step_details->'tool_calls') "
+        "AS call WHERE run_id = %s AND type = 'tool_calls' AND status = 'completed' "
+        "AND call->>'type' = 'file_search'", (run_id,)).fetchone()
+    return int(row["n"]) if row else 0

@@ -1,0 +1,72 @@
+"""code_interpreter: the model's code run in the thread's sandbox session by the sandbox pool.
+
+Images the code writes become `image` outputs (and image_file content of the answer);
+other files it writes can be linked as sandbox:/mnt/data/NAME, which becomes a file_path
+annotation.
+"""
+from typing import TYPE_CHECKING, Any
+
+from shared import rpc
+from shared.errors import TreadleError
+
+if TYPE_CHECKING:
+    from workers.tools import Context, Result
+    from workers.tools.resources import Resources
+
+NAME = "code_interpreter"
+# Above the sandbox's own wall-time limit, so a slow cell ends there, not here.
+CALL_TIMEOUT_SECONDS = 180.0
+
+
+def definition(tool: dict[str, Any], resources: "Resources") -> dict[str, Any]:
+    files = ", ".join(f"/mnt/data/{name}" for name in resources.code_files.values())
+    description = (
+        "Run Python 3 code in a stateful sandbox, like a notebook cell: variables persist "
+        "between calls; numpy, pandas and matplotlib are installed; there is no internet. "
+        "Print what you need to see. Save files to /mnt/data to give them to the user; "
+        "link a saved file as sandbox:/mnt/data/NAME.")
+    if files:
+        description += f" Files available: {files}."
+    return {
+        "name": NAME,
+        "description": description,
+        "parameters": {
+            "type": "object",
+            "properties": {"code": {"type": "string", "description": "The Python code."}},
+            "required": ["code"],
+        },
+    }
+
+
+def opening(call_id: str) -> dict[str, Any]:
+    return {"id": call_id, "type": NAME, "code_interpreter": {"input": "", "outputs": []}}
+
+
+def execute(call_id: str, arguments: dict[str, Any], context: "Context") -> "Result":
+    from workers.tools import Result
+
+    code = arguments.get("code")
+    entry = opening(call_id)
+    if not isinstance(code, str) or not code.strip():
+        return Result(entry, "Invalid arguments: 'code' must be a non-empty string.")
+    entry["code_interpreter"]["input"] = code
+    run = context.run
+    try:
+        answer = rpc.call("sandbox.execute", {
+            "thread_id": run["thread_id"], "project_id": run["project_id"], "code": code,
+            "file_ids": list(context.resources.code_files),
+        }, timeout=CALL_TIMEOUT_SECONDS)
+    except TreadleError as error:
+        return Result(entry, f"The code could not be run: {error}")
+    outputs = entry["code_interpreter"]["outputs"]
+    if answer["logs"]:
+        outputs.append({"type": "logs", "logs": answer["logs"]})
+    images = [f["file_id"] for f in answer["files"] if f["is_image"]]
+    outputs.extend({"type": "image", "image": {"file_id": i}} for i in images)
+    entry["_files"] = {f["filename"]: f["file_id"] for f in answer["files"]}
+    lines = [answer["logs"] or "(no output)"]
+    for written in answer["files"]:
+        shown = ("shown to the user as an image" if written["is_image"]
+                 else f"link it as sandbox:/mnt/data/{written['filename']}")
+        lines.append(f"[wrote /mnt/data/{written['filename']}: {shown}]")
+    return Result(entry, "\n".join(lines), images)
