@@ -65,15 +65,18 @@ class _Recorder:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.pending: dict[str, float] = defaultdict(float)
+        # Held from taking the pending figures until Redis has them, so a scrape that flushes
+        # first never reads the store while the background flush is halfway.
+        self.flushing = threading.Lock()
+        # Keyed by (name, labels) tuples; serialised only when flushed, off the request path.
+        self.pending: dict[tuple[str, Labels], float] = defaultdict(float)
         self.gauges: dict[str, float] = {}
         self.flusher: threading.Thread | None = None
         self.pid = 0
 
     def add(self, name: str, labels: Labels, amount: float) -> None:
-        field = json.dumps([name, labels])
         with self.lock:
-            self.pending[field] += amount
+            self.pending[name, labels] += amount
         self._ensure_flusher()
 
     def _ensure_flusher(self) -> None:
@@ -94,14 +97,18 @@ class _Recorder:
                 continue
 
     def flush(self) -> None:
+        with self.flushing:
+            self._flush()
+
+    def _flush(self) -> None:
         with self.lock:
             pending, self.pending = self.pending, defaultdict(float)
             gauges = dict(self.gauges)
         if not pending and not gauges:
             return
         pipe = get_redis().pipeline(transaction=False)
-        for field, amount in pending.items():
-            pipe.hincrbyfloat(SERIES_KEY, field, amount)
+        for (name, labels), amount in pending.items():
+            pipe.hincrbyfloat(SERIES_KEY, json.dumps([name, labels]), amount)
         pipe.expire(SERIES_KEY, SERIES_TTL)
         publisher = f"{socket.gethostname()}:{os.getpid()}"
         for name, value in gauges.items():
@@ -112,8 +119,8 @@ class _Recorder:
             pipe.execute()
         except Exception:
             with self.lock:
-                for field, amount in pending.items():
-                    self.pending[field] += amount
+                for series, amount in pending.items():
+                    self.pending[series] += amount
             raise
 
 
