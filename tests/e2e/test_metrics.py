@@ -5,6 +5,7 @@ import uuid
 from typing import Any
 
 import openai
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -27,10 +28,8 @@ def test_metrics_follow_requests_and_runs(api_base: str, workers: Any,
     before = scrape(api_base)
     assistant = client.beta.assistants.create(model="test-model")
     missing = f"asst_{uuid.uuid4().hex[:24]}"
-    try:
+    with pytest.raises(openai.NotFoundError):
         client.beta.assistants.retrieve(missing)
-    except openai.NotFoundError:
-        pass
     run = client.beta.threads.create_and_run_poll(
         assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "hi"}]})
     assert run.status == "completed"
