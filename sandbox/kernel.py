@@ -231,7 +231,11 @@ def main() -> None:
                 request = _receive(conn)
             except (EOFError, ValueError, OSError):
                 continue
-            reply = _cell(request, namespace)
+            try:
+                reply = _cell(request, namespace)
+            except Exception as error:  # the call's own setup failed: say so, keep serving
+                reply = {"logs": f"The sandbox could not run this call: {error!r}",
+                         "error": True, "files": [], "notes": []}
             # A host that gave up waiting (time limit) has closed its end.
             with contextlib.suppress(OSError):
                 _send(conn, reply)

@@ -10,6 +10,7 @@ session's state; the call's output says so.
 import base64
 import fcntl
 import json
+import os
 import re
 import shutil
 import socket
@@ -43,9 +44,11 @@ class InputFile:
 
 @dataclass(frozen=True)
 class OutputFile:
+    # The path under /mnt/data; for a figure only drawn, not saved, a made-up name.
     name: str
     data: bytes
     is_image: bool
+    figure: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ class Sessions:
                 files: Sequence[InputFile] = ()) -> Execution:
         place = self.place(thread_id)
         with _locked(place) as meta:
-            conn, meta = self._connect(place, meta)
+            conn = self._connect(place, meta)
             try:
                 sent = [f for f in files if f.key is None or meta["placed"].get(f.key) != f.name]
                 conn.settimeout(self.settings.sandbox_time_limit_seconds)
@@ -96,7 +99,8 @@ class Sessions:
             meta["last_used"] = time.time()
         logs = "\n".join([reply["logs"], *reply["notes"]]) if reply["notes"] else reply["logs"]
         return Execution(logs=logs, error=reply["error"], files=[
-            OutputFile(name=f["name"], data=base64.b64decode(f["data"]), is_image=f["is_image"])
+            OutputFile(name=f["name"], data=base64.b64decode(f["data"]), is_image=f["is_image"],
+                       figure=f.get("figure", False))
             for f in reply["files"]])
 
     def _lost(self, place: Place, meta: dict[str, Any], reason: str) -> Execution:
@@ -104,19 +108,18 @@ class Sessions:
         meta.clear()
         return Execution(logs=f"{reason} {STATE_LOST}", error=True, files=[])
 
-    def _connect(self, place: Place, meta: dict[str, Any]
-                 ) -> tuple[socket.socket, dict[str, Any]]:
+    def _connect(self, place: Place, meta: dict[str, Any]) -> socket.socket:
         """The live session's connection, starting a session when none answers."""
         if meta and time.time() - meta["started_at"] > self.settings.sandbox_max_age_seconds:
             self.backend.stop(place)
             meta.clear()
         if meta:
             try:
-                return connect(place.socket, None), meta
+                return connect(place.socket, None)
             except OSError:
                 self.backend.stop(place)
                 meta.clear()
-        return self._start(place, meta), meta
+        return self._start(place, meta)
 
     def _start(self, place: Place, meta: dict[str, Any]) -> socket.socket:
         self.backend.stop(place)
@@ -137,16 +140,10 @@ class Sessions:
         self.backend.stop(place)
         raise ServiceUnavailableError("The code sandbox did not start; retry soon.")
 
-    def close(self, thread_id: str) -> None:
-        """End a thread's session now (the thread was deleted)."""
-        place = self.place(thread_id)
-        with _locked(place) as meta:
-            self.backend.stop(place)
-            meta.clear()
-
     def reap(self) -> list[str]:
-        """End sessions idle or older than the settings allow, and sessions the engine holds
-        that no directory accounts for; returns the threads whose sessions ended."""
+        """End sessions idle or older than the settings allow (their directories go too),
+        and sessions the engine holds that no directory accounts for; returns the threads
+        whose sessions ended."""
         reaped = []
         now = time.time()
         known = set()
@@ -154,13 +151,16 @@ class Sessions:
             place = self.place(folder.name)
             known.add(place.name)
             with _locked(place, wait=False) as meta:
-                if meta is None or not meta:
+                if meta is None:
                     continue
-                if (now - meta["last_used"] > self.settings.sandbox_idle_seconds
+                if meta and (
+                        now - meta["last_used"] > self.settings.sandbox_idle_seconds
                         or now - meta["started_at"] > self.settings.sandbox_max_age_seconds):
                     self.backend.stop(place)
                     meta.clear()
                     reaped.append(folder.name)
+                if not meta:
+                    shutil.rmtree(place.root, ignore_errors=True)
         prefix = f"treadle-{self.scope}-"
         for name in self.backend.running() - known:
             if name.startswith(prefix):
@@ -179,25 +179,34 @@ def _locked(place: Place, wait: bool = True) -> Iterator[Any]:
     """Hold the thread's lock and its metadata; what the caller leaves in the dict is
     saved (an emptied dict removes the file). Yields None when `wait` is off and the
     session is busy."""
-    place.root.mkdir(parents=True, exist_ok=True)
-    with open(place.root / "lock", "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield None
+    lock_path = place.root / "lock"
+    while True:
+        place.root.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield None
+                return
+            # The reaper may have removed the directory while this waited: lock anew.
+            try:
+                if os.stat(lock_path).st_ino != os.fstat(lock.fileno()).st_ino:
+                    continue
+            except FileNotFoundError:
+                continue
+            path = meta_path(place)
+            try:
+                meta: dict[str, Any] = json.loads(path.read_text())
+            except (FileNotFoundError, ValueError):
+                meta = {}
+            try:
+                yield meta
+            finally:
+                if meta:
+                    path.write_text(json.dumps(meta))
+                else:
+                    path.unlink(missing_ok=True)
             return
-        path = meta_path(place)
-        try:
-            meta: dict[str, Any] = json.loads(path.read_text())
-        except (FileNotFoundError, ValueError):
-            meta = {}
-        try:
-            yield meta
-        finally:
-            if meta:
-                path.write_text(json.dumps(meta))
-            else:
-                path.unlink(missing_ok=True)
 
 
 def make_backend(settings: Settings) -> Backend:

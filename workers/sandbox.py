@@ -2,7 +2,7 @@
 
 Only this pool runs code. The runs pool asks it over `shared.rpc` with
 `{"thread_id", "project_id", "code", "file_ids"}` and gets back
-`{"logs", "error", "files": [{"file_id", "filename", "is_image"}]}`: the input files are
+`{"logs", "error", "files": [{"file_id", "filename", "path", "is_image"}]}`: input files are
 placed under /mnt/data by filename, and every file the code created or changed there (and
 every figure it left open) is stored as a file with purpose `assistants_output`.
 """
@@ -33,7 +33,9 @@ def _inputs(project_id: str, file_ids: list[str]) -> list[InputFile]:
     names: set[str] = set()
     for file_id in dict.fromkeys(file_ids):
         file, chunks = file_content(project_id, file_id)
-        name = os.path.basename(file["filename"]) or file_id
+        name = os.path.basename(file["filename"])
+        if name in ("", ".", ".."):
+            name = file_id
         # Two files of one name both stay reachable: the later one carries its id.
         if name in names:
             name = f"{file_id}-{name}"
@@ -45,7 +47,10 @@ def _inputs(project_id: str, file_ids: list[str]) -> list[InputFile]:
 def _store(project_id: str, output: OutputFile) -> dict[str, Any]:
     file = create_file(project_id, io.BytesIO(output.data), os.path.basename(output.name),
                        OUTPUT_PURPOSE)
-    return {"file_id": file["id"], "filename": file["filename"], "is_image": output.is_image}
+    # Figures the code only drew have no place under /mnt/data.
+    path = None if output.figure else f"/mnt/data/{output.name}"
+    return {"file_id": file["id"], "filename": file["filename"], "path": path,
+            "is_image": output.is_image}
 
 
 def run_code(payload: dict[str, Any]) -> dict[str, Any]:

@@ -98,6 +98,7 @@ def test_figures_and_saved_images_come_back_as_images(sandbox: Sessions) -> None
     for image in images.values():
         assert image.is_image
         assert image.data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert not images["chart.png"].figure and images["image-1.png"].figure
     # Figures shown once are not shown again by the next call.
     assert sandbox.execute(thread, "print('next')").files == []
 
@@ -111,6 +112,7 @@ def test_a_reaped_session_is_recreated_on_the_next_call(sandbox: Sessions) -> No
         update={"sandbox_idle_seconds": 0}))
     assert idle.reap() == [thread]
     assert idle.place(thread).name not in idle.backend.running()
+    assert not idle.place(thread).root.exists()
     result = sandbox.execute(thread, "print('back')\nkept")
     assert result.logs.startswith("back\n")
     assert "NameError" in result.logs
@@ -142,3 +144,12 @@ def test_another_worker_process_reaches_the_same_session(tmp_path: Path, backend
     with sessions_on(backend, tmp_path) as one, sessions_on(backend, tmp_path) as other:
         one.execute(thread, "shared = [1, 2]")
         assert other.execute(thread, "shared.append(3)\nshared").logs == "[1, 2, 3]\n"
+
+
+def test_an_input_file_that_cannot_be_placed_fails_the_call_only(sandbox: Sessions) -> None:
+    thread = new_thread()
+    sandbox.execute(thread, "kept = 5")
+    result = sandbox.execute(thread, "print('never')", [InputFile("..", b"data")])
+    assert result.error
+    assert result.logs.startswith("The sandbox could not run this call: IsADirectoryError")
+    assert sandbox.execute(thread, "kept").logs == "5\n"

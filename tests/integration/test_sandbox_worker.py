@@ -72,6 +72,8 @@ def test_code_reads_files_and_its_outputs_become_files(sandbox_worker: str,
     files = {f["filename"]: f for f in result["files"]}
     assert set(files) == {"summary.txt", "image-0.png"}
     assert not files["summary.txt"]["is_image"] and files["image-0.png"]["is_image"]
+    assert files["summary.txt"]["path"] == "/mnt/data/summary.txt"
+    assert files["image-0.png"]["path"] is None
     assert content(project_id, files["summary.txt"]["file_id"]) == b"total 60"
     assert content(project_id, files["image-0.png"]["file_id"]).startswith(b"\x89PNG")
     assert get_file(project_id, files["summary.txt"]["file_id"])["purpose"] == \
