@@ -201,25 +201,25 @@ class Execution:
         pending_text = ""
         pending_calls: dict[int, dict[str, Any]] = {}
         last_flush = 0.0
-        stream = model.stream_chat(self._request(run, built))
-        try:
-            for chunk in stream:
-                if chunk.usage is not None:
-                    outcome.usage = Usage(chunk.usage.prompt_tokens,
-                                          chunk.usage.completion_tokens)
-                for choice in chunk.choices:
-                    delta = choice.delta
-                    if delta.content:
+        with model.stream_chat(self._request(run, built)) as chunks:
+            for chunk in chunks:
+                usage = chunk.get("usage")
+                if usage:
+                    outcome.usage = Usage(usage["prompt_tokens"], usage["completion_tokens"])
+                for choice in chunk.get("choices") or ():
+                    delta = choice.get("delta") or {}
+                    content = delta.get("content")
+                    if content:
                         if outcome.message is None:
                             self._open_message(run, outcome)
-                        pending_text += delta.content
-                        outcome.text += delta.content
-                    for call in delta.tool_calls or []:
+                        pending_text += content
+                        outcome.text += content
+                    for call in delta.get("tool_calls") or ():
                         if outcome.tool_step is None:
                             self._open_tool_step(run, outcome)
                         self._take_call_delta(outcome, pending_calls, call)
-                    if choice.finish_reason:
-                        outcome.finish_reason = choice.finish_reason
+                    if choice.get("finish_reason"):
+                        outcome.finish_reason = choice["finish_reason"]
                 moment = time.monotonic()
                 if (pending_text or pending_calls) and (
                         last_flush == 0.0 or moment - last_flush >= FLUSH_SECONDS):
@@ -228,8 +228,6 @@ class Execution:
                 if self._cancel_requested():
                     outcome.cancelled = True
                     return outcome
-        finally:
-            stream.close()
         if pending_text or pending_calls:
             self._flush(outcome, pending_text, pending_calls)
         if outcome.usage is None:
@@ -238,22 +236,22 @@ class Execution:
         return outcome
 
     def _take_call_delta(self, outcome: Outcome, pending: dict[int, dict[str, Any]],
-                         call: Any) -> None:
+                         call: dict[str, Any]) -> None:
         """Fold one streamed fragment in; a step delta announces each call once it has an
         id and a name, then carries only argument fragments (none for built-in tools,
         whose input is shown when the call runs)."""
-        index = call.index
+        index = call["index"]
         announced = index in outcome.calls and outcome.calls[index].name != ""
         known = outcome.calls.setdefault(index, ToolCall())
-        if call.id and not known.id:
-            known.id = call.id
+        if call.get("id") and not known.id:
+            known.id = call["id"]
         fragment_arguments = ""
-        if call.function is not None:
-            if call.function.name and not known.name:
-                known.name = call.function.name
-            if call.function.arguments:
-                known.arguments += call.function.arguments
-                fragment_arguments = call.function.arguments
+        function = call.get("function") or {}
+        if function.get("name") and not known.name:
+            known.name = function["name"]
+        if function.get("arguments"):
+            known.arguments += function["arguments"]
+            fragment_arguments = function["arguments"]
         if not known.name:
             return
         if not announced:

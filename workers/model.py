@@ -3,6 +3,9 @@
 The openai client retries 408, 409, 429 and 5xx with backoff by itself
 (`model_max_retries`); what still fails is classified into the run's `last_error` code.
 """
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -46,7 +49,30 @@ def error_message(error: Exception) -> str:
     return f"The model call failed: {error}"
 
 
-def stream_chat(request: dict[str, Any]) -> Any:
-    return client().chat.completions.create(
+@contextmanager
+def stream_chat(request: dict[str, Any]) -> Iterator[Iterator[dict[str, Any]]]:
+    """The streamed chunks as plain dicts.
+
+    The client still sends the request, retries and raises typed errors; only the chunks
+    are read raw, because building its typed chunk objects cost more CPU than the rest of
+    a run's work together. Leaving the block closes the connection (a cancel mid-stream).
+    """
+    with client().chat.completions.with_streaming_response.create(
         **request, stream=True, stream_options={"include_usage": True}
-    )
+    ) as response:
+        yield _chunks(response)
+
+
+def _chunks(response: Any) -> Iterator[dict[str, Any]]:
+    for line in response.iter_lines():
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        chunk = json.loads(data)
+        if "error" in chunk:
+            error = chunk["error"] if isinstance(chunk["error"], dict) else {}
+            raise openai.APIError(error.get("message") or "The model stream failed.",
+                                  response.http_request, body=error)
+        yield chunk
