@@ -91,9 +91,13 @@ build_image() {
     list=$(mktemp)
     git ls-files -z --cached --others --exclude-standard --deduplicate \
         | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done >"$list"
+    # BuildKit would want a frontend image from a registry; the legacy builder's notice
+    # that it is deprecated is dropped, its errors are not.
     tar -cf - --null -T "$list" -C "$CACHE" wheels \
         | DOCKER_BUILDKIT=0 docker build --quiet --build-arg BASE_IMAGE="$BASE_IMAGE" \
-            -f deploy/Dockerfile -t "$IMAGE" - >/dev/null
+            -f deploy/Dockerfile -t "$IMAGE" - 2>&1 >/dev/null \
+        | { grep -v -e DEPRECATED -e 'BuildKit is currently' -e 'environment-variable' \
+                -e '^$' >&2 || true; }
     rm -f "$list"
 }
 

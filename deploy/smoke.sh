@@ -44,6 +44,7 @@ install_missing() {
     command -v docker-compose >/dev/null || missing+=(docker-compose)
     command -v debootstrap >/dev/null || missing+=(debootstrap)
     command -v bc >/dev/null || missing+=(bc)
+    command -v curl >/dev/null || missing+=(curl)
     if ((${#missing[@]})); then
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -76,16 +77,24 @@ cleanup() {
         echo "[smoke] FAILED; service logs in $LOGS" >&2
         tail -n 30 "$LOGS"/*.log >&2
     fi
+    [ -n "$MODEL_PID" ] && kill "$MODEL_PID" 2>/dev/null && wait "$MODEL_PID" 2>/dev/null
+    clear_leftovers
+    mark "teardown"
+    exit "$status"
+}
+
+# What a smoke run leaves behind, including one that was killed before its teardown.
+clear_leftovers() {
     "${COMPOSE[@]}" down -v --remove-orphans --timeout 10 >/dev/null 2>&1
     # Sandbox sessions are containers of their own, labelled with the data directory's tag.
     local scope
     scope=$(printf '%s' "$SANDBOX_DIR" | sha256sum | cut -c1-8)
     docker ps -aq --filter "label=treadle.sandbox=$scope" | xargs -r docker rm -f >/dev/null
     rm -rf "$SANDBOX_DIR"
-    [ -n "$MODEL_PID" ] && kill "$MODEL_PID" 2>/dev/null && wait "$MODEL_PID" 2>/dev/null
-    psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
-    mark "teardown"
-    exit "$status"
+    psql "$PG/postgres" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'treadle_smoke_%'" \
+        | while read -r name; do
+            psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null
+        done
 }
 
 install_missing
@@ -94,16 +103,20 @@ mark "engine up"
 # The sandbox image the sandbox pool starts sessions from (prepare.sh is idempotent).
 bash deploy/sandbox/prepare.sh >/dev/null
 mark "sandbox image"
-bash deploy/build.sh 2>&1 | grep -v -e DEPRECATED -e 'BuildKit is' -e 'environment-variable' \
-    -e '^$' || true
-docker image inspect "${TREADLE_IMAGE:-treadle:latest}" >/dev/null
+bash deploy/build.sh
 mark "application image"
 
 trap cleanup EXIT
+clear_leftovers
 mkdir -p "$SANDBOX_DIR"
 .venv/bin/python -m tests.support.model_server --port "$MODEL_PORT" >/dev/null 2>&1 &
 MODEL_PID=$!
 psql "$PG/postgres" -qc "CREATE DATABASE $DB" >/dev/null
+for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$MODEL_PORT/v1/models" >/dev/null && break
+    kill -0 "$MODEL_PID" || { echo "[smoke] the model server exited" >&2; exit 1; }
+    sleep 0.1
+done
 
 export TREADLE_DATABASE_URL=$PG/$DB
 export TREADLE_REDIS_URL=${SMOKE_REDIS_URL:-redis://127.0.0.1:6379/0}
@@ -113,7 +126,6 @@ export TREADLE_DOCKER_SOCKET=$SOCKET TREADLE_SANDBOX_DIR=$SANDBOX_DIR
 # Embeddings from the local model inside the image, as a deployment without an endpoint.
 unset TREADLE_EMBEDDINGS_BASE_URL TREADLE_QDRANT_URL
 
-"${COMPOSE[@]}" down -v --remove-orphans --timeout 10 >/dev/null 2>&1
 "${COMPOSE[@]}" run --rm --no-deps -T migrate
 KEY=$("${COMPOSE[@]}" run --rm --no-deps -T api keys create --project smoke | tail -n 1)
 mark "migrate + key"
