@@ -132,12 +132,13 @@ POOLS = ("runs", "ingest", "sandbox", "timers")
               help="Threads in this worker (default: TREADLE_RUNS_CONCURRENCY for runs, 4 else).")
 @click.option("--loglevel", default="INFO")
 def worker(pool: str, concurrency: int | None, loglevel: str) -> None:
-    from shared import logs, metrics
+    from shared import logs, metrics, worker_shutdown
     from shared.queue import app
 
     _embedded()
     logs.install_worker_hooks()
     metrics.install_worker_hooks()
+    worker_shutdown.install_worker_hooks(get_settings().worker_shutdown_grace_seconds)
     threads = concurrency or (get_settings().runs_concurrency if pool == "runs" else 4)
     # The ingest pool owns the vector engine, so it also answers searches.
     queues = "ingest,search" if pool == "ingest" else pool
@@ -168,12 +169,15 @@ def flower(port: int) -> None:
     app.start(["flower", f"--port={port}", "--address=127.0.0.1"])
 
 
-@main.command(help="Migrate, print a first API key if none exists, and start the API, the "
-              "runs and timers pools and the scheduler on this machine; Ctrl-C stops all.")
+@main.command(help="Everything on this machine: migrate, print a first API key if none "
+              "exists, start the API, every worker pool and the scheduler; for each of "
+              "TREADLE_DATABASE_URL and TREADLE_REDIS_URL not set, serve an embedded "
+              "PostgreSQL or Redis from TREADLE_DATA_DIR. Ctrl-C stops all.")
 def up() -> None:
     import signal
     import subprocess
     import sys
+    import time
 
     from shared.db import close_pool
     from shared.keys import any_key_exists, create_key
@@ -209,8 +213,15 @@ def up() -> None:
         pass
     finally:
         stop()
+        # Runs workers hand their runs back within their grace period; what still hangs
+        # after this is killed, and its runs come back when their leases lapse.
+        deadline = time.monotonic() + settings.worker_shutdown_grace_seconds + 25
         for child in children:
-            child.wait(timeout=30)
+            try:
+                child.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
         if embedded is not None:
             embedded.stop()
 
