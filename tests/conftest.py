@@ -148,18 +148,20 @@ def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
 @pytest.fixture(scope="session")
 def workers(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
             ) -> Iterator[dict[str, Path]]:
-    """Real runs and timers worker processes and the timer scheduler; their log paths."""
+    """Real worker processes of every pool and the timer scheduler; their log paths."""
     folder = tmp_path_factory.mktemp("workers")
-    logs = {name: folder / f"{name}.log" for name in ("runs", "timers", "scheduler", "ingest")}
+    names = ("ingest", "runs", "timers", "sandbox", "scheduler")
+    logs = {name: folder / f"{name}.log" for name in names}
     processes = [
         start_process(["worker", "--pool", "ingest"], server_env, logs["ingest"]),
         start_process(["worker", "--pool", "runs", "--concurrency", "8"], server_env,
                       logs["runs"]),
         start_process(["worker", "--pool", "timers"], server_env, logs["timers"]),
+        start_process(["worker", "--pool", "sandbox"], server_env, logs["sandbox"]),
         start_process(["scheduler"], server_env, logs["scheduler"]),
     ]
     try:
-        for name, process in zip(("ingest", "runs", "timers"), processes, strict=False):
+        for name, process in zip(names[:4], processes, strict=False):
             wait_for_line(logs[name], "ready.", process)
         yield logs
     finally:

@@ -63,10 +63,12 @@ def execute(call_id: str, arguments: dict[str, Any], context: "Context") -> "Res
         outputs.append({"type": "logs", "logs": answer["logs"]})
     images = [f["file_id"] for f in answer["files"] if f["is_image"]]
     outputs.extend({"type": "image", "image": {"file_id": i}} for i in images)
-    entry["_files"] = {f["filename"]: f["file_id"] for f in answer["files"]}
+    # Drawn figures have no path; saved files can be linked by theirs.
+    saved = [f for f in answer["files"] if f["path"]]
+    entry["_files"] = {f["path"].removeprefix("/mnt/data/"): f["file_id"] for f in saved}
     lines = [answer["logs"] or "(no output)"]
-    for written in answer["files"]:
-        shown = ("shown to the user as an image" if written["is_image"]
-                 else f"link it as sandbox:/mnt/data/{written['filename']}")
-        lines.append(f"[wrote /mnt/data/{written['filename']}: {shown}]")
+    drawn = len(answer["files"]) - len(saved)
+    if drawn:
+        lines.append(f"[{drawn} figure(s) drawn: shown to the user as images]")
+    lines.extend(f"[wrote {f['path']}: link it as sandbox:{f['path']}]" for f in saved)
     return Result(entry, "\n".join(lines), images)
