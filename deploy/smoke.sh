@@ -4,8 +4,9 @@
 # deploy/compose.host.yml (host network, this machine's Postgres and Redis, a fresh
 # database, the embedded vector engine, the sandbox on the private Docker engine), wait
 # until every service is healthy, then drive them with the openai SDK
-# (deploy/smoke_client.py): a function-call run, a file_search run and a code run.
-# Everything it started is torn down on exit, failed or not. Idempotent; prints timings.
+# (deploy/smoke_client.py): a function-call run, a file_search run and a code run; then
+# check that /metrics and Flower show that work. Everything it started is torn down on
+# exit, failed or not. Idempotent; prints timings.
 #
 #   bash deploy/smoke.sh
 #
@@ -85,7 +86,9 @@ cleanup() {
 
 # What a smoke run leaves behind, including one that was killed before its teardown.
 clear_leftovers() {
-    "${COMPOSE[@]}" down -v --remove-orphans --timeout 10 >/dev/null 2>&1
+    # Killed, not stopped: nothing of theirs is kept, so a graceful stop only costs time.
+    "${COMPOSE[@]}" kill >/dev/null 2>&1
+    "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1
     # Sandbox sessions are containers of their own, labelled with the data directory's tag.
     local scope
     scope=$(printf '%s' "$SANDBOX_DIR" | sha256sum | cut -c1-8)
@@ -150,3 +153,11 @@ mark "services healthy"
 .venv/bin/python -W ignore::DeprecationWarning deploy/smoke_client.py --base-url "http://127.0.0.1:$API_PORT/v1" \
     --api-key "$KEY"
 mark "SDK runs"
+
+# The operators' view of that work: the API's /metrics counts the runs by status (a fresh
+# database: exactly the three above) and Flower lists the runs pool's tasks.
+curl -sf "http://127.0.0.1:$API_PORT/metrics" | grep -Eq '^treadle_runs\{status="completed"\} 3(\.0)?$' \
+    || { echo "[smoke] /metrics does not show 3 completed runs" >&2; exit 1; }
+curl -sf "http://127.0.0.1:$FLOWER_PORT/api/tasks?taskname=runs.execute" | grep -q '"runs.execute"' \
+    || { echo "[smoke] Flower shows no runs.execute task" >&2; exit 1; }
+mark "metrics and Flower"
