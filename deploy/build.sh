@@ -94,7 +94,7 @@ build_image() {
     # BuildKit would want a frontend image from a registry; the legacy builder's notice
     # that it is deprecated is dropped, its errors are not.
     tar -cf - --null -T "$list" -C "$CACHE" wheels \
-        | DOCKER_BUILDKIT=0 docker build --quiet --build-arg BASE_IMAGE="$BASE_IMAGE" \
+        | DOCKER_BUILDKIT=0 docker build --quiet --force-rm --build-arg BASE_IMAGE="$BASE_IMAGE" \
             -f deploy/Dockerfile -t "$IMAGE" - 2>&1 >/dev/null \
         | { grep -v -e DEPRECATED -e 'BuildKit is currently' -e 'environment-variable' \
                 -e '^$' >&2 || true; }

@@ -72,11 +72,13 @@ cleanup() {
     set +e
     if [ "$status" -ne 0 ]; then
         mkdir -p "$LOGS"
+        rm -f "$LOGS"/*.log
         for service in "${SERVICES[@]}"; do
+            [ -n "$("${COMPOSE[@]}" ps -q "$service" 2>/dev/null)" ] || continue
             "${COMPOSE[@]}" logs --no-color "$service" >"$LOGS/$service.log" 2>&1
+            tail -n 30 "$LOGS/$service.log" >&2
         done
         echo "[smoke] FAILED; service logs in $LOGS" >&2
-        tail -n 30 "$LOGS"/*.log >&2
     fi
     [ -n "$MODEL_PID" ] && kill "$MODEL_PID" 2>/dev/null && wait "$MODEL_PID" 2>/dev/null
     clear_leftovers
@@ -117,7 +119,7 @@ MODEL_PID=$!
 psql "$PG/postgres" -qc "CREATE DATABASE $DB" >/dev/null
 for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:$MODEL_PORT/v1/models" >/dev/null && break
-    kill -0 "$MODEL_PID" || { echo "[smoke] the model server exited" >&2; exit 1; }
+    kill -0 "$MODEL_PID" 2>/dev/null || { echo "[smoke] the model server exited" >&2; exit 1; }
     sleep 0.1
 done
 
