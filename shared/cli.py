@@ -130,8 +130,10 @@ POOLS = ("runs", "ingest", "sandbox", "timers")
 @click.option("--pool", "pool", type=click.Choice(POOLS), required=True)
 @click.option("--concurrency", type=int, default=None,
               help="Threads in this worker (default: TREADLE_RUNS_CONCURRENCY for runs, 4 else).")
+@click.option("--name", default=None,
+              help="Node name (default: the pool's), unique per process on one host.")
 @click.option("--loglevel", default="INFO")
-def worker(pool: str, concurrency: int | None, loglevel: str) -> None:
+def worker(pool: str, concurrency: int | None, name: str | None, loglevel: str) -> None:
     from shared import logs, metrics, worker_shutdown
     from shared.queue import app
 
@@ -143,7 +145,7 @@ def worker(pool: str, concurrency: int | None, loglevel: str) -> None:
     # The ingest pool owns the vector engine, so it also answers searches.
     queues = "ingest,search" if pool == "ingest" else pool
     app.worker_main(["worker", "--queues", queues, "--pool", "threads",
-                     "--concurrency", str(threads), "--hostname", f"{pool}@%h",
+                     "--concurrency", str(threads), "--hostname", f"{name or pool}@%h",
                      "--loglevel", loglevel, "--without-gossip", "--without-mingle"])
 
 
@@ -192,11 +194,17 @@ def up() -> None:
         click.echo(f"  {key}")
     close_pool()
     # The timers fire every second; their logs stay quiet unless something goes wrong.
-    commands = [["api"], ["worker", "--pool", "runs"], ["worker", "--pool", "ingest"],
+    # One runs process is held to one core by its interpreter lock; more use the others.
+    runs = [["worker", "--pool", "runs", "--name", f"runs-{n}"]
+            for n in range(1, settings.runs_processes + 1)]
+    commands = [["api"], *runs, ["worker", "--pool", "ingest"],
                 ["worker", "--pool", "sandbox"],
                 ["worker", "--pool", "timers", "--loglevel", "WARNING"],
                 ["scheduler", "--loglevel", "WARNING"]]
-    children = [subprocess.Popen([sys.executable, "-m", "shared.cli", *c]) for c in commands]
+    # Sessions of their own keep the terminal's Ctrl-C from them: this process turns it into
+    # one SIGTERM each, which gunicorn and Celery both treat as a graceful stop.
+    children = [subprocess.Popen([sys.executable, "-m", "shared.cli", *c],
+                                 start_new_session=True) for c in commands]
     click.echo(f"Serving the API on http://{settings.api_host}:{settings.api_port}/v1 "
                "(docs at /docs); Ctrl-C stops everything.")
 
@@ -206,6 +214,7 @@ def up() -> None:
                 child.terminate()
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
     try:
         while all(child.poll() is None for child in children):
             signal.sigtimedwait([signal.SIGCHLD], 1.0)

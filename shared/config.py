@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     run_expiry_seconds: int = 600
     run_lease_seconds: int = 15
     runs_concurrency: int = 32
+    # Runs worker processes `treadle up` starts.
+    runs_processes: int = 2
     # After SIGTERM, how long a runs worker lets its runs go on before handing them back.
     worker_shutdown_grace_seconds: float = 5.0
     events_ttl_seconds: int = 24 * 3600

@@ -10,7 +10,7 @@ from typing import Any
 
 from shared import events, repository, run_states
 from shared.clock import now
-from shared.db import unit_of_work
+from shared.db import reading, unit_of_work
 from shared.leases import ThreadLease
 from shared.objects import MESSAGE, RUN, STEP
 from shared.redis import get_redis
@@ -67,8 +67,9 @@ class Outcome:
 
 def execute(run_id: str) -> None:
     """Run the task's state check, take the thread's lease, and drive the run."""
-    with unit_of_work() as conn:
-        run = conn.execute("SELECT * FROM runs WHERE id = %s", (run_id,)).fetchone()
+    with reading() as conn:
+        run = conn.execute("SELECT status, thread_id FROM runs WHERE id = %s",
+                           (run_id,)).fetchone()
     if run is None or run["status"] not in ("queued", "in_progress", "cancelling"):
         return
     lease = ThreadLease(run["thread_id"])
@@ -88,26 +89,24 @@ class Execution:
         # Images the run's code drew, shown in the next message the run writes.
         self.images: list[str] = []
 
-    def _load(self) -> dict[str, Any]:
-        with unit_of_work() as conn:
-            run = conn.execute("SELECT * FROM runs WHERE id = %s", (self.run_id,)).fetchone()
-        assert run is not None
-        return run
-
     def drive(self) -> None:
-        # Read again now that the lease is held: a cancel may have landed while waiting.
-        run = self._load()
-        if run["status"] == "cancelling":
-            self._finish_cancel()
-            return
         with unit_of_work() as conn:
-            if run["status"] == "in_progress":
+            # Read again now that the lease is held: a cancel may have landed while waiting.
+            run = conn.execute("SELECT * FROM runs WHERE id = %s", (self.run_id,)).fetchone()
+            if run is None:
+                return
+            if run["status"] == "cancelling":
+                moved = None
+            elif run["status"] == "in_progress":
                 self._discard_interrupted(conn)
                 moved = run_states.move(conn, "runs", self.run_id, "in_progress",
                                         {"attempts": run["attempts"] + 1}, stamp=False)
             else:
                 moved = run_states.move(conn, "runs", self.run_id, "in_progress",
                                         {"attempts": run["attempts"] + 1})
+        if run["status"] == "cancelling":
+            self._finish_cancel()
+            return
         if moved is None:
             return
         run = moved
@@ -172,7 +171,9 @@ class Execution:
 
     def _request(self, run: dict[str, Any], built: prompt.Prompt) -> dict[str, Any]:
         request: dict[str, Any] = {"model": run["model"], "messages": built.messages}
-        offered = tools.chat_tools(run, self._tool_context(run).resources)
+        builtin = any(tools.is_builtin(t["type"]) for t in run["tools"])
+        offered = tools.chat_tools(
+            run, self._tool_context(run).resources if builtin else tool_resources.Resources())
         if offered:
             request["tools"] = offered
             request["parallel_tool_calls"] = run["parallel_tool_calls"]
