@@ -52,8 +52,8 @@ def scaled(server_env: dict[str, str], model_server: Any, worker_id: str,
             worker_env = {**env,
                           "TREADLE_MODEL_BASE_URL": f"http://{host}:{model_server.port}/v1"}
             log = tmp_path / f"{name}.log"
-            process = start_process(["worker", "--pool", "runs", "--concurrency", "2"],
-                                    worker_env, log)
+            process = start_process(["worker", "--pool", "runs", "--name", name,
+                                     "--concurrency", "2"], worker_env, log)
             stack.processes.append(process)
             workers.append((log, process))
         for _ in range(2):
