@@ -21,17 +21,17 @@ Prints, for streamed runs driven by the official openai SDK against a fake model
     .venv/bin/python bench/runs.py [--runs 200] [--concurrency 16] [--client-processes 4]
                                    [--duration 10] [--warmup 2] [--wait stream|poll]
                                    [--answer both|one-chunk|long] [--redis-db 14]
-                                   [--skip-overhead] [--skip-throughput]
+                                   [--runs-processes 2] [--skip-overhead] [--skip-throughput]
 
 It serves Treadle itself: a fresh database `treadle_bench_<random>` on the local Postgres,
 Redis database `--redis-db` (flushed first and last; also Celery's broker), `treadle
 migrate`, a key from `treadle keys create`, the model server (`python -m
-tests.support.model_server`), `treadle api` (TREADLE_API_WORKERS, default 2), `treadle
-worker --pool runs`, `treadle worker --pool timers` and `treadle scheduler`, each its own
-process with its default settings, as `treadle up` runs them. Everything is stopped and the
-database dropped afterwards. Other TREADLE_* variables in the environment (e.g.
-TREADLE_RUNS_CONCURRENCY) reach the processes as usual. The pids are printed first, so a
-profiler can be attached (e.g. `py-spy record --gil --pid PID`).
+tests.support.model_server`), `treadle api` (TREADLE_API_WORKERS, default 2),
+`--runs-processes` x `treadle worker --pool runs`, `treadle worker --pool timers` and
+`treadle scheduler`, each its own process with its default settings, as `treadle up` runs
+them. Everything is stopped and the database dropped afterwards. Other TREADLE_* variables
+in the environment (e.g. TREADLE_RUNS_CONCURRENCY) reach the processes as usual. The pids
+are printed first, so a profiler can be attached (e.g. `py-spy record --gil --pid PID`).
 
 Targets (this 2-core machine): overhead <= 15 ms p50 and <= 50 ms p99; first-token overhead
 <= 10 ms p50; >= 150 runs/s (one chunk) and >= 60 runs/s (300 tokens). PASS/MISS is printed
@@ -122,6 +122,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--redis-db", type=int, default=14, help="Redis database index to use")
     parser.add_argument("--answer", choices=("both", "one-chunk", "long"), default="both",
                         help="which answers to measure (long: the 300-token one)")
+    parser.add_argument("--runs-processes", type=int, default=2,
+                        help="runs worker processes (as `treadle up` starts them)")
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
@@ -181,7 +183,7 @@ def wait_for(what: str, ready: Any, deployment: Deployment, name: str,
 
 
 @contextmanager
-def deployment(redis_db: int) -> Iterator[Deployment]:
+def deployment(redis_db: int, runs_processes: int) -> Iterator[Deployment]:
     """Serve Treadle, its workers and the model server on a throwaway database."""
     import redis
 
@@ -212,7 +214,8 @@ def deployment(redis_db: int) -> Iterator[Deployment]:
                              "--port", str(model_port)],
             "api": [treadle, "api", "--host", "127.0.0.1", "--port", str(api_port)],
             # Default log levels, as `treadle up` runs them.
-            "runs worker": [treadle, "worker", "--pool", "runs"],
+            **{f"runs worker {n}": [treadle, "worker", "--pool", "runs", "--name", f"runs-{n}"]
+               for n in range(1, runs_processes + 1)},
             "timers worker": [treadle, "worker", "--pool", "timers"],
             "scheduler": [treadle, "scheduler"],
         }
@@ -225,8 +228,10 @@ def deployment(redis_db: int) -> Iterator[Deployment]:
                     start_new_session=True)
         wait_for("model server", lambda: http_ok(f"{model_url}/models"), deploy, "model server")
         wait_for("api", lambda: http_ok(f"{deploy.url}/ready"), deploy, "api")
-        for name in ("runs worker", "timers worker"):
-            wait_for(name, lambda n=name: _worker_ready(redis_url, n), deploy, name)
+        nodes = {f"runs worker {n}": f"runs-{n}" for n in range(1, runs_processes + 1)}
+        nodes["timers worker"] = "timers"
+        for name, node in nodes.items():
+            wait_for(name, lambda n=node: _worker_ready(redis_url, n), deploy, name)
         yield deploy
     finally:
         for process in reversed(list(deploy.processes.values())):
@@ -240,17 +245,16 @@ def deployment(redis_db: int) -> Iterator[Deployment]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _worker_ready(redis_url: str, name: str) -> bool:
+def _worker_ready(redis_url: str, node: str) -> bool:
     """A worker is ready when it answers a ping over the broker."""
     from celery import Celery
 
-    pool = name.split()[0]
     app = Celery(broker=redis_url)
     try:
         replies = app.control.ping(timeout=0.5)
     finally:
         app.close()
-    return any(host.startswith(f"{pool}@") for reply in replies for host in reply)
+    return any(host.startswith(f"{node}@") for reply in replies for host in reply)
 
 
 # --------------------------------------------------------------------------- CPU accounting
@@ -744,7 +748,7 @@ def verdict(label: str, value: float, target: float, at_most: bool, unit: str) -
 def main() -> int:
     args = parse_args()
     failed = False
-    with deployment(args.redis_db) as deploy:
+    with deployment(args.redis_db, args.runs_processes) as deploy:
         pids = ", ".join(f"{name} {p.pid}" for name, p in deploy.processes.items())
         print(f"Treadle runs benchmark: API {deploy.url} (TREADLE_API_WORKERS="
               f"{os.environ.get('TREADLE_API_WORKERS', '2')}), model server {deploy.model_url}, "

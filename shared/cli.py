@@ -164,11 +164,12 @@ def scheduler(loglevel: str) -> None:
 
 @main.command(help="Start Flower, the Celery dashboard, on the same broker.")
 @click.option("--port", type=int, default=5555)
-def flower(port: int) -> None:
+@click.option("--address", default="127.0.0.1", help="Bind address (0.0.0.0 in a container).")
+def flower(port: int, address: str) -> None:
     from shared.queue import app
 
     _embedded()
-    app.start(["flower", f"--port={port}", "--address=127.0.0.1"])
+    app.start(["flower", f"--port={port}", f"--address={address}"])
 
 
 @main.command(help="Everything on this machine: migrate, print a first API key if none "
