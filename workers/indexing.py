@@ -10,6 +10,7 @@ import logging
 import tempfile
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import openai
@@ -24,6 +25,7 @@ from shared.vector_stores import ingest_lock_key, parsed_text_key
 from shared.vectors import (
     Chunk,
     FilterError,
+    SparseVector,
     VectorIndex,
     document_vector,
     open_index,
@@ -101,6 +103,33 @@ def _batches(chunks: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
+def _index_chunks(index: VectorIndex, row: dict[str, Any], texts: Iterator[str]) -> None:
+    """Embed and upsert the chunks batch by batch, the embedder one batch ahead: the model
+    (or the endpoint) works on batch k while this thread cuts and keyword-vectors batch k+1
+    and upserts batch k-1, so it never waits on the rest of the pipeline."""
+    embedder = get_embedder()
+    position = 0
+    ahead: tuple[Future[list[list[float]]], list[str], list[SparseVector]] | None = None
+
+    def write(embedding: Future[list[list[float]]], batch: list[str],
+              sparse: list[SparseVector], first: int) -> None:
+        index.upsert([
+            Chunk(row["vector_store_id"], row["id"], row["filename"], first + i, t,
+                  row["attributes"], d, k)
+            for i, (t, d, k) in enumerate(zip(batch, embedding.result(), sparse, strict=True))])
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed") as embedding:
+        for batch in _batches(texts, EMBED_BATCH):
+            future = embedding.submit(embedder.embed_documents, batch)
+            sparse = [document_vector(t) for t in batch]
+            if ahead is not None:
+                write(*ahead, position - len(ahead[1]))
+            ahead = (future, batch, sparse)
+            position += len(batch)
+        if ahead is not None:
+            write(*ahead, position - len(ahead[1]))
+
+
 @app.task(name="ingest.file")
 def ingest_file(vector_store_id: str, file_id: str, generation: str) -> None:
     """Parse, chunk, embed and index one file of a store; safe to run twice."""
@@ -116,18 +145,9 @@ def ingest_file(vector_store_id: str, file_id: str, generation: str) -> None:
             copy.flush()
             text = extract_text(copy.name, row["filename"]).text
         index.delete_file(vector_store_id, file_id)
-        embedder = get_embedder()
         chunks = iter_chunks(text, static["max_chunk_size_tokens"],
                              static["chunk_overlap_tokens"])
-        position = 0
-        for batch in _batches(chunks, EMBED_BATCH):
-            texts = [c.text for c in batch]
-            dense = embedder.embed_documents(texts)
-            index.upsert([
-                Chunk(vector_store_id, file_id, row["filename"], position + i, t,
-                      row["attributes"], d, document_vector(t))
-                for i, (t, d) in enumerate(zip(texts, dense, strict=True))])
-            position += len(batch)
+        _index_chunks(index, row, (c.text for c in chunks))
     except IngestError as error:
         _finish(vector_store_id, file_id, int(generation), "failed",
                 last_error=error.as_last_error())

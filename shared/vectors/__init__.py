@@ -19,7 +19,7 @@ Search modes and what ``Hit.score`` (always 0..1, ranked best first) means:
 
 - ``hybrid`` (default): the dense and the keyword rankings (each read ``4 * limit`` deep,
   50 to 200; the dense one over several vector stores is each store's ranking merged by
-  cosine) fused by reciprocal rank fusion inside the engine, k = 2 (see
+  cosine) fused by reciprocal rank fusion inside the engine, k = 3 (see
   `common.RRF_K`); the score is the RRF sum divided by its maximum (2 / k). 1.0: both
   retrievers rank the chunk first; 0.5: one ranks it first and the other not at all; the
   first few hits of each retriever rank above chunks both find only deeper down. It

@@ -25,10 +25,12 @@ SPARSE = "sparse"
 # formula both engines use. The original paper's 60 (Cormack et al. 2009) rewards chunks
 # both retrievers rank fairly over the first of either: on tests/quality's corpus, where
 # every chunk shares common words with every question, it put a rare identifier's only match
-# outside the top 5 for a quarter of the keyword questions (hybrid recall@5 0.72). Qdrant's
-# own default, 2, lets each retriever's first hits through (recall@5 0.95, above dense and
-# keyword alone).
-RRF_K = 2
+# outside the top 5 for a quarter of the keyword questions (hybrid recall@5 0.72). A small k
+# lets each retriever's first hits through (k = 1 to 5: recall@5 0.95, above dense and
+# keyword alone). 3 rather than Qdrant's default 2: a chunk first in one ranking ties
+# exactly with one at rank k in both (1/k = 2/(2k)), which the two engines order
+# differently; a larger k puts that tie deeper (tests/integration met it at k = 2).
+RRF_K = 3
 # How deep each ranking is read before fusing: deeper lists let a chunk ranked well by one
 # retriever and fairly by the other rise, at little cost.
 PREFETCH_MIN = 50

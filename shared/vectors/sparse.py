@@ -63,16 +63,18 @@ def tokenize(text: str) -> list[str]:
     """Tokens of ``text`` in order, compound identifiers followed by their whole forms."""
     text = unicodedata.normalize("NFKC", text).lower()
     tokens: list[str] = []
-    for match in _COMPOUND.finditer(text):
-        whole = match.group()
+    for whole in _COMPOUND.findall(text):
         parts = _WORD.findall(whole)
-        tokens.extend(part for part in parts if len(part) <= MAX_TOKEN_CHARS)
-        if len(parts) > 1:
-            joined = "".join(parts)
+        if len(parts) == 1:  # a plain word, most of them: the quick way
             if len(whole) <= MAX_TOKEN_CHARS:
                 tokens.append(whole)
-            if len(joined) <= MAX_TOKEN_CHARS:
-                tokens.append(joined)
+            continue
+        tokens.extend(part for part in parts if len(part) <= MAX_TOKEN_CHARS)
+        joined = "".join(parts)
+        if len(whole) <= MAX_TOKEN_CHARS:
+            tokens.append(whole)
+        if len(joined) <= MAX_TOKEN_CHARS:
+            tokens.append(joined)
     return tokens
 
 
@@ -83,9 +85,10 @@ def token_index(token: str) -> int:
 
 
 def _counts(tokens: list[str]) -> Counter[int]:
+    # Counting the strings first (in C) hashes each distinct token once.
     counts: Counter[int] = Counter()
-    for token in tokens:
-        counts[token_index(token)] += 1
+    for token, n in Counter(tokens).items():
+        counts[token_index(token)] += n
     return counts
 
 

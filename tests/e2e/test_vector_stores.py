@@ -8,6 +8,7 @@ import openai
 import pytest
 
 from tests.conftest import free_port, start_process, stop_processes, wait_until_healthy
+from tests.e2e.test_spec_shapes import check
 from tests.support import documents
 
 pytestmark = pytest.mark.usefixtures("workers")
@@ -234,6 +235,7 @@ def test_file_content_is_the_parsed_text(client: openai.OpenAI, stores: Any) -> 
     assert notes_text == NOTES.decode().strip()
     raw = client.get(f"/vector_stores/{store.id}/files/{notes.id}/content", cast_to=object)
     assert raw["has_more"] is False and raw["next_page"] is None
+    check(raw, "VectorStoreFileContentResponse")
 
     failed = client.files.create(file=("pixel.png", io.BytesIO(b"\x89PNG\r\n\x1a\n" + b"\0" * 9)),
                                  purpose="assistants")
@@ -261,6 +263,8 @@ def test_search_rewrite_query(client: openai.OpenAI, stores: Any, model_server: 
     assert queries == ["You said: lavender", "You said: tulips"]
     queries, _ = sdk_search(client, stores, store.id, query=question)
     assert queries == [question]
+    check(search(client, store.id, query=question, rewrite_query=True),
+          "VectorStoreSearchResultsPage")
     failing = 'x\nSCRIPT: {"status": 400, "error_message": "no such model"}'
     with pytest.raises(openai.InternalServerError) as error:
         sdk_search(client, stores, store.id, query=failing, rewrite_query=True)

@@ -31,7 +31,8 @@ ErrorCode = Literal["unsupported_file", "invalid_file", "server_error"]
 
 # Limits. OpenAI takes uploads of up to 512 MB; the rest bound memory and time per file.
 MAX_INPUT_BYTES = 512 * 1024 * 1024
-MAX_TEXT_CHARS = 200_000_000  # extracted text, counted as it is produced
+# Extracted text, counted as it is produced; a 200 MB text file fits.
+MAX_TEXT_CHARS = 256 * 1024 * 1024
 MAX_ZIP_ENTRIES = 10_000
 MAX_ZIP_TOTAL_BYTES = 200 * 1024 * 1024  # sum of the entries' uncompressed sizes
 MAX_ZIP_RATIO = 100  # uncompressed / compressed, for any entry ...
