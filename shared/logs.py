@@ -79,7 +79,7 @@ def dict_config(level: str | int | None = None) -> dict[str, Any]:
             # Access lines duplicate the request metrics; raise to INFO to have them.
             "gunicorn.access": {"handlers": [], "propagate": True, "level": "WARNING"},
             # Per-request chatter of the HTTP clients and the embedded database's wrapper.
-            "httpx": quiet, "httpcore": quiet, "pgserver": quiet,
+            "httpx": quiet, "httpx2": quiet, "httpcore": quiet, "pgserver": quiet,
         },
     }
 

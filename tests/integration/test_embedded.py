@@ -5,8 +5,10 @@ service is removed, so the platform must serve itself and keep its objects acros
 """
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,9 +24,18 @@ SERVICE_VARIABLES = ("TREADLE_DATABASE_URL", "TREADLE_REDIS_URL", "TREADLE_BROKE
 
 
 @pytest.fixture
-def bare_env(tmp_path: Path, model_server: Any) -> dict[str, str]:
+def data_dir() -> Iterator[Path]:
+    """Not under pytest's tmp_path: as root, pgserver runs PostgreSQL as another user, who
+    must traverse every parent, and pytest keeps resetting its own root to mode 0700."""
+    folder = Path(tempfile.mkdtemp(prefix="treadle-embedded-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def bare_env(data_dir: Path, model_server: Any) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
-    env.update({"TREADLE_DATA_DIR": str(tmp_path / "data"), "TREADLE_API_PORT": str(free_port()),
+    env.update({"TREADLE_DATA_DIR": str(data_dir / "data"), "TREADLE_API_PORT": str(free_port()),
                 "TREADLE_API_WORKERS": "1", "TREADLE_MODEL_BASE_URL": model_server.url,
                 "TREADLE_EMBEDDINGS_BASE_URL": model_server.url, "TREADLE_LOG_FORMAT": "text"})
     return env
@@ -42,7 +53,7 @@ class Up:
         # Migrations, a first key and five processes: slower than one API alone.
         wait_until_healthy(self.base, self.process, seconds=90)
         deadline = time.monotonic() + 90
-        while "runs@" not in self.cli("status").stdout:
+        while not re.search(r"\bruns(-\d+)?@", self.cli("status").stdout):
             assert time.monotonic() < deadline, "the runs pool never answered a ping"
             time.sleep(0.5)
 
