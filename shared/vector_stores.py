@@ -376,7 +376,11 @@ def cancel_batch(project_id: str, vector_store_id: str, batch_id: str) -> dict[s
 
 def search(project_id: str, vector_store_id: str, request: dict[str, Any]) -> dict[str, Any]:
     with unit_of_work() as conn:
-        _store(conn, project_id, vector_store_id)
+        store = _stores(conn, [_store(conn, project_id, vector_store_id)])[0]
+        if store["status"] == "expired":
+            # Using it would move last_active_at and bring it back: an expired store stays so.
+            raise InvalidRequestError(f"Vector store {vector_store_id} has expired.",
+                                      param="vector_store_id")
         conn.execute("UPDATE vector_stores SET last_active_at = %s WHERE id = %s",
                      (now(), vector_store_id))
     queries = request["query"] if isinstance(request["query"], list) else [request["query"]]

@@ -272,3 +272,19 @@ def test_search_rewrite_query(client: openai.OpenAI, stores: Any, model_server: 
     rewrites = [r for r in model_server.requests() if r["path"].endswith("chat/completions")
                 and r["body"]["messages"][-1]["content"] == failing]
     assert rewrites and rewrites[0]["body"]["messages"][0]["role"] == "system"
+
+
+def test_expired_store_stays_expired(client: openai.OpenAI, stores: Any,
+                                     database_url: str) -> None:
+    import psycopg
+
+    store = stores.create(name="Brief", expires_after={"anchor": "last_active_at", "days": 1})
+    assert store.status == "completed" and store.expires_at == store.last_active_at + 86400
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE vector_stores SET last_active_at = last_active_at - 2 * 86400 "
+                     "WHERE id = %s", (store.id,))
+    assert stores.retrieve(store.id).status == "expired"
+    with pytest.raises(openai.BadRequestError) as error:
+        search(client, store.id, query="anything")
+    assert "expired" in error.value.body["message"]
+    assert stores.retrieve(store.id).status == "expired"
