@@ -3,10 +3,12 @@
 Each result reaches the model behind a marker like 【2:0†report.pdf】 (the run's third
 search, first result); markers the answer copies become file_citation annotations.
 """
+import time
 from typing import TYPE_CHECKING, Any
 
 from shared import rpc
 from shared.config import get_settings
+from shared.db import reading
 from shared.errors import TreadleError
 
 if TYPE_CHECKING:
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
 NAME = "file_search"
 DEFAULT_MAX_RESULTS = 20
 RANKER = "default_2024_08_21"
+INDEXING_WAIT_SECONDS = 60.0
 
 
 def definition(tool: dict[str, Any], resources: "Resources") -> dict[str, Any]:
@@ -46,6 +49,20 @@ def opening(call_id: str) -> dict[str, Any]:
     return {"id": call_id, "type": NAME, "file_search": {}}
 
 
+def _await_indexing(vector_store_ids: list[str]) -> None:
+    """Give files still being indexed a moment, as OpenAI's runs wait up to a minute for a
+    thread's store: a file attached just before the run should be found."""
+    deadline = time.monotonic() + INDEXING_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        with reading() as conn:
+            busy = conn.execute(
+                "SELECT 1 FROM vector_store_files WHERE vector_store_id = ANY(%s) "
+                "AND status = 'in_progress' LIMIT 1", (vector_store_ids,)).fetchone()
+        if busy is None:
+            return
+        time.sleep(0.1)
+
+
 def marker(search: int, index: int, filename: str) -> str:
     return f"【{search}:{index}†{filename}】"
 
@@ -61,6 +78,7 @@ def execute(call_id: str, arguments: dict[str, Any], context: "Context") -> "Res
         return Result(entry, "Invalid arguments: 'query' must be a non-empty string.")
     if not context.resources.vector_store_ids:
         return Result(entry, "No files are attached to this conversation; nothing to search.")
+    _await_indexing(context.resources.vector_store_ids)
     try:
         found = rpc.call("search.query", {
             "vector_store_ids": context.resources.vector_store_ids, "queries": [query],
