@@ -137,11 +137,9 @@ def inc(name: str, amount: float = 1.0, **labels: str) -> None:
 
 def observe(name: str, seconds: float, **labels: str) -> None:
     base = _labels(**labels)
-    for bound in FAMILIES[name][2]:
-        if seconds <= bound:
-            _recorder.add(name + "_bucket", (*base, ("le", str(bound))), 1)
-    _recorder.add(name + "_bucket", (*base, ("le", "+Inf")), 1)
-    _recorder.add(name + "_count", base, 1)
+    # Only the one bucket the value falls in is stored; rendering makes them cumulative.
+    bucket = next((str(b) for b in FAMILIES[name][2] if seconds <= b), "+Inf")
+    _recorder.add(name + "_bucket", (*base, ("le", bucket)), 1)
     _recorder.add(name + "_sum", base, seconds)
 
 
@@ -267,9 +265,12 @@ def _histogram(name: str, text: str, series: list[tuple[str, Labels, float]]
         return
     first = next(iter(groups))
     family = HistogramMetricFamily(name, text, labels=[k for k, _ in first])
+    bounds = [*(str(b) for b in FAMILIES[name][2]), "+Inf"]
     for labels, group in groups.items():
-        bounds = [*(str(b) for b in FAMILIES[name][2]), "+Inf"]
-        buckets = [(b, group["buckets"].get(b, 0.0)) for b in bounds]
+        total, buckets = 0.0, []
+        for bound in bounds:
+            total += group["buckets"].get(bound, 0.0)
+            buckets.append((bound, total))
         family.add_metric([v for _, v in labels], buckets, group["sum"])
     yield family
 
