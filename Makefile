@@ -8,7 +8,7 @@ SDK1_VENV := .venv-sdk1
 SDK1_VERSION := 1.65.5
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run migrate flower lint test test-sdk3 test-sdk1 bench
+.PHONY: install run sandbox migrate flower lint test test-sdk3 test-sdk1 bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ install: $(VENV)/.installed
 
 run: install
 	$(VENV)/bin/treadle up
+
+# Root only: bubblewrap, a Docker engine and the sandbox's Debian root and image.
+sandbox:
+	deploy/sandbox/prepare.sh
 
 migrate: install
 	$(VENV)/bin/treadle migrate
