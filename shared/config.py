@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     # Torch threads for the local model; unset: every CPU the process may use.
     embeddings_threads: int | None = None
     search_timeout_seconds: float = 30.0
+    # The chat model that rewrites a search's query when asked to (`rewrite_query`).
+    query_rewrite_model: str = "gpt-4o-mini"
 
     # code_interpreter: which sandbox runs code (auto: Docker when its engine answers and
     # the image is there, else bubblewrap), and the limits every backend enforces.

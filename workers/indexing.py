@@ -40,7 +40,6 @@ from workers.model import error_message
 log = logging.getLogger(__name__)
 
 EMBED_BATCH = 64
-DEFAULT_REWRITE_MODEL = "gpt-4o-mini"
 _index: VectorIndex | None = None
 _index_lock = threading.Lock()
 
@@ -245,11 +244,9 @@ REWRITE_INSTRUCTIONS = (
 def rewrite_query(query: str) -> str:
     """The query as the chat model rewrites it for retrieval (the original if it answers
     nothing usable)."""
-    settings = get_settings()
-    # A setting of its own when one exists; the chat endpoint serves any model name.
-    model = getattr(settings, "query_rewrite_model", DEFAULT_REWRITE_MODEL)
     response = model_client().chat.completions.create(
-        model=model, messages=[{"role": "system", "content": REWRITE_INSTRUCTIONS},
+        model=get_settings().query_rewrite_model,
+        messages=[{"role": "system", "content": REWRITE_INSTRUCTIONS},
                   {"role": "user", "content": query}])
     content = response.choices[0].message.content if response.choices else None
     rewritten = (content or "").strip().splitlines()

@@ -272,6 +272,7 @@ def test_search_rewrite_query(client: openai.OpenAI, stores: Any, model_server: 
     rewrites = [r for r in model_server.requests() if r["path"].endswith("chat/completions")
                 and r["body"]["messages"][-1]["content"] == failing]
     assert rewrites and rewrites[0]["body"]["messages"][0]["role"] == "system"
+    assert rewrites[0]["body"]["model"] == "gpt-4o-mini"  # TREADLE_QUERY_REWRITE_MODEL
 
 
 def test_expired_store_stays_expired(client: openai.OpenAI, stores: Any,
