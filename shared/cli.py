@@ -1,5 +1,6 @@
 """The `treadle` command: serve, migrate and manage keys."""
 import atexit
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,16 @@ def flower(port: int, address: str) -> None:
     app.start(["flower", f"--port={port}", f"--address={address}"])
 
 
+def _die_with_parent() -> None:
+    """In a child of `treadle up`: a SIGTERM when `up` dies, even by SIGKILL, so no API is
+    left holding the port (Linux's PR_SET_PDEATHSIG; elsewhere nothing)."""
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
 @main.command(help="Everything on this machine: migrate, print a first API key if none "
               "exists, start the API, every worker pool and the scheduler; for each of "
               "TREADLE_DATABASE_URL and TREADLE_REDIS_URL not set, serve an embedded "
@@ -205,7 +216,8 @@ def up() -> None:
     # Sessions of their own keep the terminal's Ctrl-C from them: this process turns it into
     # one SIGTERM each, which gunicorn and Celery both treat as a graceful stop.
     children = [subprocess.Popen([sys.executable, "-m", "shared.cli", *c],
-                                 start_new_session=True) for c in commands]
+                                 start_new_session=True, preexec_fn=_die_with_parent)
+                for c in commands]
     click.echo(f"Serving the API on http://{settings.api_host}:{settings.api_port}/v1 "
                "(docs at /docs); Ctrl-C stops everything.")
 
