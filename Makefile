@@ -57,3 +57,7 @@ test-sdk1: install $(SDK1_VENV)/.installed
 bench: install
 	$(VENV)/bin/python bench/rest.py
 	$(VENV)/bin/python bench/runs.py
+	$(VENV)/bin/python bench/search.py
+	$(VENV)/bin/python bench/ingest.py
+	$(VENV)/bin/python bench/embed.py
+	$(VENV)/bin/python bench/sandbox.py
