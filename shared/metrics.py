@@ -13,7 +13,9 @@ backlog) are read when scraped, never counted twice. Gauges only a process knows
 sessions) are republished by it every second and summed while fresh.
 """
 import atexit
+import contextlib
 import json
+import logging
 import os
 import socket
 import threading
@@ -31,6 +33,8 @@ from prometheus_client.core import (
 )
 
 from shared.redis import get_redis
+
+log = logging.getLogger(__name__)
 
 SERIES_KEY = "metrics:deployment:series"
 GAUGES_KEY = "metrics:deployment:gauges"
@@ -217,8 +221,24 @@ class DeploymentCollector:
     """Renders the stored series and reads the scrape-time figures."""
 
     def collect(self) -> Iterable[Metric]:
-        from shared import platform_status
+        # Each source may be down on its own; what the others hold is still served, and
+        # treadle_metrics_source_up says which part is missing (never a 500 for a scrape).
+        up = GaugeMetricFamily("treadle_metrics_source_up",
+                               "1 when this scrape could read the source, 0 when it failed.",
+                               labels=["source"])
+        for source, read in (("redis", self._stored), ("postgres", self._postgres),
+                             ("broker", self._broker)):
+            try:
+                families = list(read())
+            except Exception:
+                log.warning("metrics: could not read %s", source, exc_info=True)
+                up.add_metric([source], 0)
+                continue
+            up.add_metric([source], 1)
+            yield from families
+        yield up
 
+    def _stored(self) -> Iterator[Metric]:
         series = list(_stored_series())
         for name, (kind, text, _) in FAMILIES.items():
             if kind == "counter":
@@ -233,23 +253,30 @@ class DeploymentCollector:
                     yield counter
             else:
                 yield from _histogram(name, text, series)
+        gauges = _stored_gauges()
+        yield GaugeMetricFamily("treadle_sandbox_sessions", "Live code sandbox sessions.",
+                                value=gauges.get("treadle_sandbox_sessions", 0.0))
+
+    def _postgres(self) -> Iterator[Metric]:
+        from shared import platform_status
 
         runs = GaugeMetricFamily("treadle_runs", "Runs by status.", labels=["status"])
         for status, count in sorted(platform_status.runs_by_status().items()):
             runs.add_metric([status], count)
         yield runs
+        yield GaugeMetricFamily("treadle_ingest_backlog",
+                                "Vector store files waiting to be indexed.",
+                                value=platform_status.ingest_backlog())
+
+    def _broker(self) -> Iterator[Metric]:
+        from shared import platform_status
+
         depth = GaugeMetricFamily("treadle_queue_depth", "Tasks waiting in each broker queue.",
                                   labels=["queue"])
         for queue, waiting in platform_status.queue_depths().items():
             if waiting is not None:
                 depth.add_metric([queue], waiting)
         yield depth
-        yield GaugeMetricFamily("treadle_ingest_backlog",
-                                "Vector store files waiting to be indexed.",
-                                value=platform_status.ingest_backlog())
-        gauges = _stored_gauges()
-        yield GaugeMetricFamily("treadle_sandbox_sessions", "Live code sandbox sessions.",
-                                value=gauges.get("treadle_sandbox_sessions", 0.0))
 
 
 def _histogram(name: str, text: str, series: list[tuple[str, Labels, float]]
@@ -277,7 +304,9 @@ def _histogram(name: str, text: str, series: list[tuple[str, Labels, float]]
 
 def render() -> bytes:
     """The Prometheus text exposition of the whole deployment."""
-    flush()
+    with contextlib.suppress(Exception):
+        # Redis down: these figures wait in memory for the next flush.
+        flush()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DeploymentCollector())
     return generate_latest(registry)

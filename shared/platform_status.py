@@ -3,21 +3,28 @@ import contextlib
 from typing import Any
 
 from shared.config import get_settings
-from shared.db import reading
+from shared.db import get_pool
 from shared.queue import QUEUES, app
 from shared.redis import get_redis
+
+# A scrape or a status check waits this long for a database connection, not the pool's 10 s.
+POSTGRES_WAIT_SECONDS = 3.0
+
+
+def _reading() -> Any:
+    return get_pool().connection(timeout=POSTGRES_WAIT_SECONDS)
 
 
 def runs_by_status() -> dict[str, int]:
     # One pass over a narrow column, once per scrape: cheap next to counting every
     # transition in every process that makes one.
-    with reading() as conn:
+    with _reading() as conn:
         rows = conn.execute("SELECT status, count(*) AS n FROM runs GROUP BY status").fetchall()
     return {r["status"]: int(r["n"]) for r in rows}
 
 
 def ingest_backlog() -> int:
-    with reading() as conn:
+    with _reading() as conn:
         row = conn.execute(
             "SELECT count(*) AS n FROM vector_store_files WHERE status = 'in_progress'"
         ).fetchone()
@@ -52,7 +59,7 @@ def workers_online(timeout: float = 1.0) -> list[str]:
 
 def check_postgres() -> str:
     try:
-        with reading() as conn:
+        with _reading() as conn:
             conn.execute("SELECT 1")
         return "ok"
     except Exception as exc:

@@ -2,11 +2,15 @@
 import time
 import urllib.request
 import uuid
+from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from psycopg.conninfo import make_conninfo
+
+from tests.conftest import free_port, start_process, stop_processes, wait_until_healthy
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -62,3 +66,23 @@ def test_metrics_follow_requests_and_runs(api_base: str, workers: Any,
     assert ("treadle_queue_depth", frozenset({("queue", "runs")})) in after
     assert ("treadle_ingest_backlog", frozenset()) in after
     assert ("treadle_sandbox_sessions", frozenset()) in after
+    for source in ("redis", "postgres", "broker"):
+        assert value(after, "treadle_metrics_source_up", source=source) == 1
+
+
+def test_metrics_survive_a_source_down(server_env: dict[str, str], tmp_path: Path) -> None:
+    port = free_port()
+    env = {**server_env, "TREADLE_DATABASE_URL": make_conninfo(
+        server_env["TREADLE_DATABASE_URL"], dbname=f"missing_{uuid.uuid4().hex[:8]}")}
+    process = start_process(["api", "--port", str(port)], env, tmp_path / "api.log")
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_healthy(base, process)
+        scraped = scrape(base)
+    finally:
+        stop_processes([process])
+    assert value(scraped, "treadle_metrics_source_up", source="postgres") == 0
+    assert value(scraped, "treadle_metrics_source_up", source="redis") == 1
+    assert value(scraped, "treadle_metrics_source_up", source="broker") == 1
+    assert ("treadle_queue_depth", frozenset({("queue", "runs")})) in scraped
+    assert not any(name == "treadle_runs" for name, _ in scraped)
