@@ -110,7 +110,7 @@ def server_env(database_url: str, redis_url: str, model_server: Any,
             "TREADLE_MODEL_BASE_URL": model_server.url, "TREADLE_MODEL_MAX_RETRIES": "2",
             "TREADLE_EMBEDDINGS_BASE_URL": model_server.url,
             "TREADLE_RUN_EXPIRY_SECONDS": str(RUN_EXPIRY_SECONDS),
-            "TREADLE_RUN_LEASE_SECONDS": "3", "TREADLE_KEY_CACHE_SECONDS": "0.5",
+            "TREADLE_RUN_LEASE_SECONDS": "5", "TREADLE_KEY_CACHE_SECONDS": "0.5",
             "TREADLE_DATA_DIR": str(tmp_path_factory.mktemp("data")),
             "TREADLE_API_WORKERS": "1", "TREADLE_MAX_FILE_BYTES": str(4 * 1024 * 1024)}
 

@@ -4,15 +4,17 @@ Postgres is written at step boundaries (message opened, completed; step complete
 changes); deltas go only to the run's event stream, coalesced so a long answer costs a
 few dozen events rather than one per token.
 """
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import events, repository, run_states
+from shared import events, repository, run_states, worker_shutdown
 from shared.clock import now
 from shared.db import reading, unit_of_work
 from shared.leases import ThreadLease
 from shared.objects import MESSAGE, RUN, STEP
+from shared.queue import enqueue
 from shared.redis import get_redis
 from shared.repository import MESSAGES, STEPS
 from shared.runs import DEADLINES, cancel_key
@@ -20,6 +22,8 @@ from workers import model, prompt, tools
 from workers.tokens import count
 from workers.tools import annotations
 from workers.tools import resources as tool_resources
+
+log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.02
 CANCEL_CHECK_SECONDS = 0.05
@@ -29,6 +33,16 @@ MAX_TOOL_ROUNDS = 25
 
 class LeaseBusyError(Exception):
     """Another worker holds the thread's lease; the task is retried shortly."""
+
+
+class RunAbandonedError(Exception):
+    """This worker stops executing the run and writes nothing more of it: its lease lapsed
+    (another worker may be executing it already), or the worker is stopping and hands the
+    run back. The next execution repeats only the interrupted model call."""
+
+    def __init__(self, reason: str, hand_back: bool):
+        super().__init__(reason)
+        self.hand_back = hand_back
 
 
 @dataclass
@@ -75,8 +89,14 @@ def execute(run_id: str) -> None:
     lease = ThreadLease(run["thread_id"])
     if not lease.acquire():
         raise LeaseBusyError(run["thread_id"])
-    with lease:
-        Execution(run_id, lease).drive()
+    try:
+        with lease:
+            Execution(run_id, lease).drive()
+    except RunAbandonedError as abandoned:
+        log.warning("run %s abandoned: %s", run_id, abandoned)
+        if abandoned.hand_back:
+            # The lease is released above, so any other worker takes it up at once.
+            enqueue("runs.execute", run_id)
 
 
 class Execution:
@@ -145,6 +165,8 @@ class Execution:
                 return
             try:
                 outcome = self._call_model(run, built)
+            except RunAbandonedError:
+                raise
             except Exception as error:  # every model failure ends the run, classified
                 self._fail(run, model.error_code(error), model.error_message(error))
                 return
@@ -191,11 +213,17 @@ class Execution:
         return request
 
     def _cancel_requested(self) -> bool:
+        """Whether the run was cancelled; raises RunAbandonedError when this worker must
+        let go of it."""
         moment = time.monotonic()
         if moment < self.next_cancel_check:
             return False
         self.next_cancel_check = moment + CANCEL_CHECK_SECONDS
-        return self.lease.lost or bool(get_redis().exists(cancel_key(self.run_id)))
+        if self.lease.lost:
+            raise RunAbandonedError("the thread's lease lapsed", hand_back=False)
+        if worker_shutdown.handing_back():
+            raise RunAbandonedError("the worker is stopping", hand_back=True)
+        return bool(get_redis().exists(cancel_key(self.run_id)))
 
     def _call_model(self, run: dict[str, Any], built: prompt.Prompt) -> Outcome:
         outcome = Outcome()

@@ -53,3 +53,19 @@ def test_a_stopped_worker_finishes_a_short_run(stack: Stack, api_key: str,
     assert_one_answer(client, thread, run, tokens=40)
     assert len(calls(model_server, marker)) == 1
 
+
+
+def test_a_stopped_worker_hands_a_long_run_back(stack: Stack, api_key: str,
+                                                model_server: Any) -> None:
+    stack.env["TREADLE_WORKER_SHUTDOWN_GRACE_SECONDS"] = "1"
+    worker = stack.runs_worker("runs-leaving")
+    client, thread, run, marker = started_run(stack, api_key, tokens=300)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) == 0
+    # Handed back, not lost: the run waits for a worker, not for its lease to lapse.
+    assert client.beta.threads.runs.retrieve(run.id, thread_id=thread.id).status in (
+        "queued", "in_progress")
+    stack.runs_worker("runs-heir")
+    assert_one_answer(client, thread, run, tokens=300)
+    made = calls(model_server, marker)
+    assert len(made) == 2 and not made[0]["completed"] and made[1]["completed"]
