@@ -65,6 +65,8 @@ class ToolCall:
     id: str = ""
     name: str = ""
     arguments: str = ""
+    # What step deltas already showed of a code_interpreter call's input.
+    shown: str = ""
 
 
 @dataclass
@@ -294,6 +296,15 @@ class Execution:
             fragment = pending.setdefault(index, {"index": index, "type": "function",
                                                   "function": {"arguments": ""}})
             fragment["function"]["arguments"] += fragment_arguments
+        if known.name == tools.code_interpreter.NAME and fragment_arguments:
+            # The code is shown as the model writes it, as OpenAI's streams do.
+            code = tools.code_interpreter.partial_input(known.arguments)
+            if len(code) > len(known.shown) and code.startswith(known.shown):
+                fragment = pending.setdefault(index, {
+                    "index": index, "type": "code_interpreter", "code_interpreter": {}})
+                part = fragment["code_interpreter"]
+                part["input"] = part.get("input", "") + code[len(known.shown):]
+                known.shown = code
 
     def _flush(self, outcome: Outcome, text: str, calls: dict[int, dict[str, Any]]) -> None:
         batch: list[tuple[str, Any]] = []
@@ -425,14 +436,16 @@ class Execution:
             entries.append(result.entry)
             images.extend(result.images)
             if call.name == tools.code_interpreter.NAME:
-                shown = result.entry["code_interpreter"]
+                ran = result.entry["code_interpreter"]
+                rest = (ran["input"][len(call.shown):] if ran["input"].startswith(call.shown)
+                        else "")
                 events.publish(self.run_id, [("thread.run.step.delta", {
                     "id": outcome.tool_step["id"], "object": "thread.run.step.delta",
                     "delta": {"step_details": {"type": "tool_calls", "tool_calls": [{
                         "index": position, "type": "code_interpreter", "code_interpreter": {
-                            "input": shown["input"],
+                            "input": rest,
                             "outputs": [{"index": k, **o}
-                                        for k, o in enumerate(shown["outputs"])]}}]}}})])
+                                        for k, o in enumerate(ran["outputs"])]}}]}}})])
             self.next_cancel_check = 0.0
             if self._cancel_requested():
                 self._finish_cancel()

@@ -92,25 +92,33 @@ def test_data_visualizer(client: openai.OpenAI, how: str) -> None:
            if how == "tool_resources" else {}))
     answer = "Here are the charts; the summary is at sandbox:/mnt/data/summary.csv."
     message: dict[str, Any] = {"role": "user", "content": script([
-        code_call(VISUALIZE), {"text": answer}],
+        {**code_call(VISUALIZE), "chunk_delay_ms": 25}, {"text": answer}],
         "Create 3 data visualizations based on the trends in this file.")}
     if how == "attachment":
         message["attachments"] = [{"file_id": csv.id, "tools": [{"type": "code_interpreter"}]}]
     thread = client.beta.threads.create(messages=[message])
 
     deltas: list[Any] = []
+    snapshots: list[Any] = []
 
     class Handler(openai.AssistantEventHandler):
         def on_tool_call_delta(self, delta: Any, snapshot: Any) -> None:
             deltas.append(delta)
+            snapshots.append(snapshot)
 
     with client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id,
                                          event_handler=Handler()) as stream:
         stream.until_done()
         run = stream.get_final_run()
     assert run.status == "completed", run.last_error
-    shown = [d for d in deltas if d.type == "code_interpreter" and d.code_interpreter.outputs]
-    assert shown and shown[0].code_interpreter.input == VISUALIZE
+    inputs = [d.code_interpreter.input for d in deltas
+              if d.type == "code_interpreter" and d.code_interpreter.input]
+    # The code is shown as the model streams it, before it runs.
+    assert len(inputs) > 1 and "".join(inputs) == VISUALIZE
+    first_output = next(i for i, d in enumerate(deltas) if d.code_interpreter.outputs)
+    assert "".join(d.code_interpreter.input or "" for d in deltas[:first_output]) == VISUALIZE
+    assert snapshots[-1].code_interpreter.input == VISUALIZE
+    assert snapshots[-1].code_interpreter.outputs
 
     steps = client.beta.threads.runs.steps.list(run.id, thread_id=thread.id, order="asc").data
     outputs = steps[0].step_details.tool_calls[0].code_interpreter.outputs

@@ -4,6 +4,8 @@ Images the code writes become `image` outputs (and image_file content of the ans
 other files it writes can be linked as sandbox:/mnt/data/NAME, which becomes a file_path
 annotation.
 """
+import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from shared import rpc
@@ -36,6 +38,33 @@ def definition(tool: dict[str, Any], resources: "Resources") -> dict[str, Any]:
             "required": ["code"],
         },
     }
+
+
+_CODE_START = re.compile(r'\s*\{\s*"code"\s*:\s*"')
+
+
+def partial_input(arguments: str) -> str:
+    """The code so far of unfinished arguments `{"code": "...`: the JSON string decoded up
+    to its last complete character ("" when the arguments start otherwise)."""
+    start = _CODE_START.match(arguments)
+    if start is None:
+        return ""
+    body = arguments[start.end():]
+    end = 0
+    while end < len(body) and body[end] != '"':
+        if body[end] == "\\":
+            size = 6 if body[end + 1:end + 2] == "u" else 2
+            if end + size > len(body):
+                break
+            end += size
+        else:
+            end += 1
+    try:
+        code: str = json.loads(f'"{body[:end]}"', strict=False)
+    except ValueError:  # a malformed escape: the call itself will say so when it runs
+        return ""
+    # Half of a surrogate pair waits for its other half.
+    return code[:-1] if code and "\ud800" <= code[-1] <= "\udbff" else code
 
 
 def opening(call_id: str) -> dict[str, Any]:
