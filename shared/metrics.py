@@ -160,7 +160,8 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
 
 
 def observe_model_call(seconds: float, outcome: str) -> None:
-    """One Chat Completions call: `outcome` is ok, error or cancelled."""
+    """One Chat Completions call: `outcome` is ok, error, cancelled or abandoned (the worker
+    lost the lease or is stopping, and another repeats the call)."""
     observe("treadle_model_call_duration_seconds", seconds, outcome=outcome)
 
 
