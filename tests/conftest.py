@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,27 @@ def database_url() -> Iterator[str]:
     with psycopg.connect(_maintenance_url(), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
             sql.Identifier(name)))
+
+
+@contextmanager
+def own_database(env: dict[str, str], project: str
+                 ) -> Iterator[tuple[dict[str, str], str]]:
+    """For tests that run processes of their own on a Redis of their own: a database of
+    their own too (migrated, with a key of `project`), because timers requeue the runs of the
+    database they watch on their own broker, which must never be the session's."""
+    name = f"treadle_own_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_maintenance_url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    own = {**env, "TREADLE_DATABASE_URL": make_conninfo(BASE_DATABASE_URL, dbname=name)}
+    try:
+        subprocess.run([str(TREADLE), "migrate"], env=own, check=True, capture_output=True)
+        made = subprocess.run([str(TREADLE), "keys", "create", "--project", project], env=own,
+                              check=True, capture_output=True, text=True)
+        yield own, made.stdout.split()[-1]
+    finally:
+        with psycopg.connect(_maintenance_url(), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
 
 
 def free_port() -> int:

@@ -18,6 +18,7 @@ import redis
 
 from tests.conftest import (
     free_port,
+    own_database,
     start_process,
     stop_processes,
     wait_for_line,
@@ -27,9 +28,13 @@ from tests.e2e.events import read_events
 
 
 class Stack:
-    def __init__(self, env: dict[str, str], folder: Path):
+    """Processes of a test's own on a Redis and a database of their own; `key` is a key of
+    that database's project."""
+
+    def __init__(self, env: dict[str, str], folder: Path, key: str):
         self.env = env
         self.folder = folder
+        self.key = key
         self.processes: list[subprocess.Popen[bytes]] = []
         self.bases: list[str] = []
         self.timers: subprocess.Popen[bytes] | None = None
@@ -66,13 +71,14 @@ def stack(server_env: dict[str, str], worker_id: str, tmp_path: Path,
     broker = getattr(request, "param", None)
     if broker is not None:
         env["TREADLE_BROKER_URL"] = broker
-    built = Stack(env, tmp_path)
-    try:
-        built.timers = built.start(["worker", "--pool", "timers"], "timers", "ready.")
-        built.start(["scheduler"], "scheduler")
-        yield built
-    finally:
-        stop_processes(built.processes)
+    with own_database(env, "stack") as (env, key):
+        built = Stack(env, tmp_path, key)
+        try:
+            built.timers = built.start(["worker", "--pool", "timers"], "timers", "ready.")
+            built.start(["scheduler"], "scheduler")
+            yield built
+        finally:
+            stop_processes(built.processes)
 
 
 def script(**plan: Any) -> str:
@@ -90,10 +96,10 @@ def wait_status(client: openai.OpenAI, thread_id: str, run_id: str, statuses: se
     raise AssertionError(f"run stayed {run.status}")
 
 
-def test_killed_worker_hands_the_run_on(stack: Stack, api_key: str, model_server: Any) -> None:
+def test_killed_worker_hands_the_run_on(stack: Stack, model_server: Any) -> None:
     first_api, second_api = stack.api(), stack.api()
     victim = stack.runs_worker("runs-victim")
-    client = openai.OpenAI(base_url=f"{first_api}/v1", api_key=api_key, max_retries=0)
+    client = openai.OpenAI(base_url=f"{first_api}/v1", api_key=stack.key, max_retries=0)
     assistant = client.beta.assistants.create(model="test-model")
     text = script(tokens=60, chunk_delay_ms=50)
     marker = text.split("\n")[0]
@@ -124,15 +130,15 @@ def test_killed_worker_hands_the_run_on(stack: Stack, api_key: str, model_server
     assert len(made) == 2 and not made[0]["completed"] and made[1]["completed"]
 
     # The run's events, read through the other replica, end with its completion.
-    names = [e["event"] for e in read_events(second_api, api_key, thread.id, run.id)]
+    names = [e["event"] for e in read_events(second_api, stack.key, thread.id, run.id)]
     assert names[-2:] == ["thread.run.completed", "done"]
 
 
-def parked_function_run(stack: Stack, api_key: str) -> tuple[openai.OpenAI, Any, Any]:
+def parked_function_run(stack: Stack) -> tuple[openai.OpenAI, Any, Any]:
     """An API and a runs worker of the stack, and a run waiting for a function's output."""
     base = stack.api()
     stack.runs_worker("runs")
-    client = openai.OpenAI(base_url=f"{base}/v1", api_key=api_key, max_retries=0)
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key=stack.key, max_retries=0)
     assistant = client.beta.assistants.create(model="test-model", tools=[{
         "type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}])
     thread = client.beta.threads.create(messages=[{"role": "user", "content": script(
@@ -143,8 +149,8 @@ def parked_function_run(stack: Stack, api_key: str) -> tuple[openai.OpenAI, Any,
     return client, thread, run
 
 
-def test_deadlines_are_rebuilt_when_timers_start(stack: Stack, api_key: str) -> None:
-    client, thread, run = parked_function_run(stack, api_key)
+def test_deadlines_are_rebuilt_when_timers_start(stack: Stack) -> None:
+    client, thread, run = parked_function_run(stack)
     assert stack.timers is not None
     os.kill(stack.timers.pid, signal.SIGKILL)
     stack.timers.wait()
@@ -159,8 +165,8 @@ AMQP_URL = os.environ.get("TREADLE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1
 
 
 @pytest.mark.parametrize("stack", [AMQP_URL], indirect=True, ids=["rabbitmq"])
-def test_rabbitmq_broker(stack: Stack, api_key: str) -> None:
-    client, thread, run = parked_function_run(stack, api_key)
+def test_rabbitmq_broker(stack: Stack) -> None:
+    client, thread, run = parked_function_run(stack)
     call = run.required_action.submit_tool_outputs.tool_calls[0]
     done = client.beta.threads.runs.submit_tool_outputs_and_poll(
         run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id,

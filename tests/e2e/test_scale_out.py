@@ -19,6 +19,7 @@ import redis
 
 from tests.conftest import (
     free_port,
+    own_database,
     start_process,
     stop_processes,
     wait_for_line,
@@ -34,6 +35,7 @@ WORKER_HOSTS = {"runs-a": "127.0.0.1", "runs-b": "localhost"}
 
 @dataclass
 class ScaledStack:
+    key: str
     apis: list[str] = field(default_factory=list)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -45,7 +47,13 @@ def scaled(server_env: dict[str, str], model_server: Any, worker_id: str,
     redis_url = server_env["TREADLE_REDIS_URL"].rsplit("/", 1)[0] + f"/{index}"
     redis.Redis.from_url(redis_url).flushdb()
     env = {**server_env, "TREADLE_REDIS_URL": redis_url, "TREADLE_DATA_DIR": str(tmp_path)}
-    stack = ScaledStack()
+    with own_database(env, "scaled") as (env, key):
+        yield from _started(env, key, model_server, tmp_path)
+
+
+def _started(env: dict[str, str], key: str, model_server: Any, tmp_path: Path
+             ) -> Iterator[ScaledStack]:
+    stack = ScaledStack(key)
     try:
         workers = []
         for name, host in WORKER_HOSTS.items():
@@ -84,10 +92,10 @@ def wait_done(client: openai.OpenAI, runs: dict[str, str], seconds: float = 60) 
 
 
 def test_runs_spread_across_workers_and_events_read_through_the_other_replica(
-        scaled: ScaledStack, api_key: str, model_server: Any) -> None:
+        scaled: ScaledStack, model_server: Any) -> None:
     replica_a, replica_b = scaled.apis
-    client_a = openai.OpenAI(base_url=f"{replica_a}/v1", api_key=api_key, max_retries=0)
-    client_b = openai.OpenAI(base_url=f"{replica_b}/v1", api_key=api_key, max_retries=0)
+    client_a = openai.OpenAI(base_url=f"{replica_a}/v1", api_key=scaled.key, max_retries=0)
+    client_b = openai.OpenAI(base_url=f"{replica_b}/v1", api_key=scaled.key, max_retries=0)
     assistant = client_a.beta.assistants.create(model="test-model")
     markers: dict[str, str] = {}
     runs: dict[str, str] = {}
@@ -114,7 +122,7 @@ def test_runs_spread_across_workers_and_events_read_through_the_other_replica(
 
     # Any run's events, read through the replica that did not create it.
     run_id = next(iter(executed_by["runs-b"]))
-    events = read_events(replica_b, api_key, runs[run_id], run_id)
+    events = read_events(replica_b, scaled.key, runs[run_id], run_id)
     names = [e["event"] for e in events]
     assert names[0] == "thread.run.created"
     assert "thread.message.delta" in names
