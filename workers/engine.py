@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import events, repository, run_states, worker_shutdown
+from shared import events, metrics, repository, run_states, worker_shutdown
 from shared.clock import now
 from shared.db import reading, unit_of_work
 from shared.leases import ThreadLease
@@ -165,13 +165,18 @@ class Execution:
                 self._end(run, "incomplete", {"incomplete_details":
                                               {"reason": "max_prompt_tokens"}})
                 return
+            began, result = time.monotonic(), "error"
             try:
                 outcome = self._call_model(run, built)
+                result = "cancelled" if outcome.cancelled else "ok"
             except RunAbandonedError:
+                result = "abandoned"
                 raise
             except Exception as error:  # every model failure ends the run, classified
                 self._fail(run, model.error_code(error), model.error_message(error))
                 return
+            finally:
+                metrics.observe_model_call(time.monotonic() - began, result)
             if outcome.cancelled:
                 self._finish_cancel(outcome)
                 return

@@ -17,6 +17,7 @@ from typing import Any
 from celery.signals import worker_ready
 
 from sandbox.sessions import InputFile, OutputFile, get_sessions
+from shared import metrics
 from shared.errors import InvalidRequestError, NotFoundError, ServiceUnavailableError
 from shared.files import create_file, file_content
 from shared.queue import app
@@ -87,7 +88,9 @@ def _reap_forever() -> None:
     while True:
         time.sleep(REAP_EVERY_SECONDS)
         try:
-            reaped = get_sessions().reap()
+            sessions = get_sessions()
+            reaped = sessions.reap()
+            metrics.set_sandbox_sessions(len(sessions.backend.running()))
         except Exception:
             log.exception("reaping sandbox sessions failed")
             continue

@@ -63,6 +63,7 @@ def test_metrics_follow_requests_and_runs(api_base: str, workers: Any,
     assert not any(missing in v for _, labels in after for _, v in labels)
     assert moved("treadle_runs", status="completed") >= 1
     assert moved("treadle_task_duration_seconds_count", task="runs.execute") >= 1
+    assert moved("treadle_model_call_duration_seconds_count", outcome="ok") >= 1
     assert ("treadle_queue_depth", frozenset({("queue", "runs")})) in after
     assert ("treadle_ingest_backlog", frozenset()) in after
     assert ("treadle_sandbox_sessions", frozenset()) in after
