@@ -47,14 +47,11 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import warnings
 from collections import deque
 from collections.abc import Iterator
@@ -66,6 +63,8 @@ from typing import Any
 
 import psycopg
 from processes import stop
+from serving import free_port, http_ok
+from serving import treadle as treadle_command
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_BASE = "redis://127.0.0.1:6379"
@@ -135,25 +134,6 @@ def parse_args() -> argparse.Namespace:
 
 
 # --------------------------------------------------------------------------- deployment
-
-def treadle_command() -> str:
-    """The `treadle` of the interpreter running this script, so bench and server match."""
-    return str(Path(sys.executable).parent / "treadle")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
-
 
 @dataclass
 class Deployment:
