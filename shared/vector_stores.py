@@ -192,9 +192,13 @@ def add_thread_files(conn: Conn, project_id: str, thread_id: str,
     resources = dict(thread["tool_resources"] or {})
     store_ids = (resources.get("file_search") or {}).get("vector_store_ids") or []
     store_id = store_ids[0] if store_ids else None
+    # A store that is gone or has expired is replaced, as the thread's store can no longer
+    # serve searches.
     if store_id is None or conn.execute(
-            "SELECT 1 FROM vector_stores WHERE id = %s AND project_id = %s",
-            (store_id, project_id)).fetchone() is None:
+            "SELECT 1 FROM vector_stores WHERE id = %s AND project_id = %s "
+            "AND (expires_after IS NULL OR COALESCE(last_active_at, created_at) "
+            "+ (expires_after->>'days')::bigint * %s > %s)",
+            (store_id, project_id, DAY, now())).fetchone() is None:
         store, _ = _insert_store(conn, project_id, {
             "name": f"Vector store for {thread_id}", "expires_after": THREAD_STORE_EXPIRY})
         store_id = store["id"]

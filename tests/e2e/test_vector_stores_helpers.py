@@ -157,3 +157,27 @@ def test_bad_attachment_makes_no_store(client: openai.OpenAI, stores: Any) -> No
                               "tools": [{"type": "file_search"}]}]}])
     assert error.value.body["param"] == "messages[1].attachments[0].file_id"
     assert list(stores.list()) == []
+
+
+def test_an_expired_thread_store_is_replaced(client: openai.OpenAI, stores: Any,
+                                             database_url: str) -> None:
+    import psycopg
+
+    notes = upload(client, "notes.txt", NOTES)
+    thread = client.beta.threads.create(messages=[{
+        "role": "user", "content": "Read this",
+        "attachments": [{"file_id": notes.id, "tools": [{"type": "file_search"}]}]}])
+    [old] = thread.tool_resources.file_search.vector_store_ids
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE vector_stores SET last_active_at = last_active_at - 8 * 86400 "
+                     "WHERE id = %s", (old,))
+    assert stores.retrieve(old).status == "expired"
+    poem = upload(client, "garden.md", POEM)
+    client.beta.threads.messages.create(
+        thread_id=thread.id, role="user", content="And this",
+        attachments=[{"file_id": poem.id, "tools": [{"type": "file_search"}]}])
+    [new] = client.beta.threads.retrieve(thread.id).tool_resources.file_search.vector_store_ids
+    assert new != old
+    completed(stores, new, 1)
+    assert stores.retrieve(new).status == "completed"
+    assert stores.retrieve(old).status == "expired"
