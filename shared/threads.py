@@ -45,7 +45,8 @@ def modify_thread(project_id: str, thread_id: str, changes: dict[str, Any]) -> d
         scope = {"project_id": project_id}
         repository.get(conn, THREADS, scope, thread_id, "thread_id", for_update=True)
         return repository.update(conn, THREADS, scope, thread_id, "thread_id",
-                                 checked_changes(conn, project_id, changes))
+                                 checked_changes(conn, project_id, changes,
+                                                 thread_store=True))
 
 
 def delete_thread(project_id: str, thread_id: str) -> dict[str, Any]:

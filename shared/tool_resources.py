@@ -21,12 +21,13 @@ def require_files(conn: Conn, project_id: str, file_ids: list[str], param: str) 
         require_file(conn, project_id, file_id, f"{param}[{index}]")
 
 
-def checked_changes(conn: Conn, project_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+def checked_changes(conn: Conn, project_id: str, changes: dict[str, Any],
+                    thread_store: bool = False) -> dict[str, Any]:
     """Changes to an object with tool_resources, the resources checked as on create."""
     if "tool_resources" not in changes:
         return changes
     resources = check_tool_resources(conn, project_id, changes["tool_resources"],
-                                     "tool_resources")
+                                     "tool_resources", thread_store)
     return {**changes, "tool_resources": resources}
 
 

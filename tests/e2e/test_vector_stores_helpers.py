@@ -59,6 +59,13 @@ def test_thread_helper_store_expires_a_week_after_use(client: openai.OpenAI,
     assert store.expires_at == store.last_active_at + 7 * 86400
     assert search(client, store_id, query="lavender")["data"][0]["file_id"] == poem.id
 
+    # The helper on a modified thread makes a thread store too.
+    modified = client.post(f"/threads/{thread.id}", cast_to=object, body={"tool_resources": {
+        "file_search": {"vector_stores": [{"file_ids": [poem.id]}]}}},
+        options={"headers": {"OpenAI-Beta": "assistants=v2"}})
+    [again] = modified["tool_resources"]["file_search"]["vector_store_ids"]
+    assert again != store_id and stores.retrieve(again).expires_after.days == 7
+
 
 def test_create_thread_and_run_helper(client: openai.OpenAI, stores: Any) -> None:
     notes = upload(client, "notes.txt", NOTES)
