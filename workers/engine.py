@@ -159,7 +159,8 @@ class Execution:
                                               {"reason": "max_completion_tokens"}})
                 return
             try:
-                with unit_of_work() as conn:
+                # Only reads, and the thread is this worker's while it holds the lease.
+                with reading() as conn:
                     built = prompt.build(conn, run)
             except prompt.PromptTooLongError:
                 self._end(run, "incomplete", {"incomplete_details":
@@ -182,18 +183,18 @@ class Execution:
                 return
             assert outcome.usage is not None
             self.usage.add(outcome.usage)
-            self._close_text(outcome)
             if outcome.calls and outcome.finish_reason != "length":
+                self._close_text(outcome)
                 if self._call_tools(run, outcome):
                     continue
                 return
             if outcome.finish_reason == "length" and limit is not None:
                 self._end(run, "incomplete", {"incomplete_details":
-                                              {"reason": "max_completion_tokens"}})
+                                              {"reason": "max_completion_tokens"}}, outcome)
                 return
-            if self.images:
+            if self.images and outcome.message is None:
                 self._image_message(run)
-            self._end(run, "completed", {})
+            self._end(run, "completed", {}, outcome)
             return
         self._fail(run, "server_error",
                    f"The run called tools more than {MAX_TOOL_ROUNDS} times in a row.")
@@ -399,20 +400,26 @@ class Execution:
                                          "delta": {"content": parts}})
 
     def _close_text(self, outcome: Outcome) -> None:
+        with unit_of_work() as conn:
+            batch = self._closed_text(conn, outcome)
+        if batch:
+            events.publish(self.run_id, batch)
+
+    def _closed_text(self, conn: Any, outcome: Outcome) -> list[tuple[str, Any]]:
+        """Complete the model call's message and its step; the events that say so."""
         if outcome.message is None or outcome.text_step is None:
-            return
+            return []
         truncated = outcome.finish_reason == "length"
         assert outcome.usage is not None
-        with unit_of_work() as conn:
-            content = self._final_content(conn, outcome.text)
-            if truncated:
-                message = run_states.move(conn, "messages", outcome.message["id"], "incomplete", {
-                    "content": content, "incomplete_details": {"reason": "max_tokens"}})
-            else:
-                message = run_states.move(conn, "messages", outcome.message["id"], "completed",
-                                          {"content": content})
-            step = run_states.move(conn, "run_steps", outcome.text_step["id"], "completed",
-                                   {"usage": outcome.usage.to_dict()})
+        content = self._final_content(conn, outcome.text)
+        if truncated:
+            message = run_states.move(conn, "messages", outcome.message["id"], "incomplete", {
+                "content": content, "incomplete_details": {"reason": "max_tokens"}})
+        else:
+            message = run_states.move(conn, "messages", outcome.message["id"], "completed",
+                                      {"content": content})
+        step = run_states.move(conn, "run_steps", outcome.text_step["id"], "completed",
+                               {"usage": outcome.usage.to_dict()})
         batch: list[tuple[str, Any]] = []
         delta = self._content_delta(outcome.message["id"], content, bool(outcome.text))
         if delta is not None and message is not None:
@@ -422,7 +429,7 @@ class Execution:
             batch.append((name, MESSAGE.dump(message)))
         if step is not None:
             batch.append(("thread.run.step.completed", STEP.dump(step)))
-        events.publish(self.run_id, batch)
+        return batch
 
     def _call_tools(self, run: dict[str, Any], outcome: Outcome) -> bool:
         """Run the calls Treadle answers itself; True when the loop goes on to the model,
@@ -490,8 +497,12 @@ class Execution:
         events.publish(self.run_id, [("thread.run.requires_action", RUN.dump(run)),
                                      (events.DONE, "[DONE]")])
 
-    def _end(self, run: dict[str, Any], status: str, changes: dict[str, Any]) -> None:
+    def _end(self, run: dict[str, Any], status: str, changes: dict[str, Any],
+             closing: Outcome | None = None) -> None:
+        """End the run; `closing`: the last model call, whose message completes in the
+        same transaction."""
         with unit_of_work() as conn:
+            batch = self._closed_text(conn, closing) if closing is not None else []
             ended = run_states.move(conn, "runs", self.run_id, status,
                                     {**changes, "usage": self.usage.to_dict()})
             if ended is None:
@@ -500,11 +511,13 @@ class Execution:
             else:
                 run_states.settle_run_children(conn, self.run_id, status)
         if ended is None:
+            if batch:
+                events.publish(self.run_id, batch)
             if current is not None and current["status"] == "cancelling":
                 self._finish_cancel()
             return
         get_redis().delete(cancel_key(self.run_id))
-        events.publish(self.run_id, [(f"thread.run.{status}", RUN.dump(ended)),
+        events.publish(self.run_id, [*batch, (f"thread.run.{status}", RUN.dump(ended)),
                                      (events.DONE, "[DONE]")])
 
     def _fail(self, run: dict[str, Any], code: str, message: str) -> None:
