@@ -188,6 +188,16 @@ def workers(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
         yield logs
     finally:
         stop_processes(processes)
+        end_sandbox_sessions(server_env)
+
+
+def end_sandbox_sessions(env: dict[str, str]) -> None:
+    """Sandbox sessions outlive their worker on purpose (the next worker reaches them);
+    a test session's end with it. Nothing to end when no sandbox can run here."""
+    subprocess.run([str(SERVER_PYTHON), "-c",
+                    "from sandbox.sessions import get_sessions; get_sessions().reap()"],
+                   env={**env, "TREADLE_SANDBOX_IDLE_SECONDS": "-1"}, check=False,
+                   capture_output=True, timeout=120)
 
 
 @pytest.fixture(scope="session")
