@@ -73,6 +73,7 @@ def _run_row(conn: Conn, project_id: str, thread_id: str, fields: dict[str, Any]
         if fields.get(name) is not None:
             row[name] = fields[name]
     row["metadata"] = fields.get("metadata") or {}
+    row["include"] = fields.get("include") or []
     if row.get("response_format") is None:
         row["response_format"] = "auto"
     created_at = now()
@@ -220,7 +221,8 @@ def submit_tool_outputs(project_id: str, thread_id: str, run_id: str,
         queued = run_states.move(conn, "runs", run_id, "queued", {"required_action": None})
         assert queued is not None and step is not None
     get_redis().zrem(DEADLINES, run_id)
-    stream_from = events.publish(run_id, [("thread.run.step.completed", STEP.dump(step)),
+    stream_from = events.publish(run_id, [("thread.run.step.completed",
+                                           dump_step(step, run["include"])),
                                           ("thread.run.queued", RUN.dump(queued))])
     enqueue("runs.execute", run_id)
     return Created(queued, None, stream_from)
@@ -238,6 +240,11 @@ def _included(step: dict[str, Any], include: list[str]) -> dict[str, Any]:
             for result in call["file_search"].get("results", []):
                 result["content"] = result.get("_content", [])
     return step
+
+
+def dump_step(step: dict[str, Any], include: list[str]) -> dict[str, Any]:
+    """A step as its events carry it, with what the run's creator asked to include."""
+    return STEP.dump(_included(step, include))
 
 
 def list_steps(project_id: str, thread_id: str, run_id: str, query: PageQuery,

@@ -17,7 +17,7 @@ from shared.objects import MESSAGE, RUN, STEP
 from shared.queue import enqueue
 from shared.redis import get_redis
 from shared.repository import MESSAGES, STEPS
-from shared.runs import DEADLINES, cancel_key
+from shared.runs import DEADLINES, cancel_key, dump_step
 from workers import model, prompt, tools
 from workers.tokens import count
 from workers.tools import annotations
@@ -474,7 +474,8 @@ class Execution:
         if step is None:
             self._finish_cancel()
             return False
-        events.publish(self.run_id, [("thread.run.step.completed", STEP.dump(step))])
+        events.publish(self.run_id, [("thread.run.step.completed",
+                                      dump_step(step, run["include"]))])
         return True
 
     def _require_action(self, outcome: Outcome, entries: list[dict[str, Any]],

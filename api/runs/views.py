@@ -54,8 +54,9 @@ class Runs(MethodView):
     @blp.arguments(IncludeArgs, location="query")
     @blp.arguments(CreateRun)
     @blp.response(200, RunObject)
-    def post(self, _include: dict[str, Any], body: dict[str, Any], thread_id: str) -> Any:
-        return _answer(runs.create_run(project_id(), thread_id, body), body.get("stream"))
+    def post(self, args: dict[str, Any], body: dict[str, Any], thread_id: str) -> Any:
+        fields = {**body, "include": args["include"]}
+        return _answer(runs.create_run(project_id(), thread_id, fields), body.get("stream"))
 
 
 @blp.route("/<thread_id>/runs/<run_id>")

@@ -160,3 +160,27 @@ def test_mixed_builtin_and_function_calls_park_for_the_function(
     calls = steps[0].step_details.tool_calls
     assert [c.type for c in calls] == ["file_search", "function"]
     assert calls[0].file_search.results and calls[1].function.output == "ok"
+
+
+def test_create_run_include_puts_result_content_in_the_streamed_step(
+        client: openai.OpenAI, library: tuple[str, dict[str, str]]) -> None:
+    store_id, _ = library
+    assistant = client.beta.assistants.create(
+        model="test-model", tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [store_id]}})
+    plan = [{"tool_calls": [{"name": "file_search",
+                             "arguments": {"query": "service code QV-7731"}}]},
+            {"text": "QV-7731【0:0†kestrel.txt】"}]
+
+    def streamed_results(include: list[str]) -> Any:
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": script(
+            plan, f"case-include-{len(include)}")}])
+        stream = client.beta.threads.runs.create(thread.id, assistant_id=assistant.id,
+                                                 stream=True, include=include)
+        done = [event.data for event in stream if event.event == "thread.run.step.completed"
+                and event.data.type == "tool_calls"]
+        return done[0].step_details.tool_calls[0].file_search.results
+
+    with_content = streamed_results([CONTENT])
+    assert "QV-7731" in with_content[0].content[0].text
+    assert not streamed_results([])[0].content
