@@ -480,7 +480,7 @@ def _zip_kind(raw: bytes, claimed: Kind | None) -> Kind:
             infos = archive.infolist()
     except MemoryError:
         raise
-    except Exception as exc:  # BadZipFile, but also NotImplementedError, struct.error, ...
+    except Exception as exc:  # BadZipFile, an unsupported compression method, struct.error
         if claimed in _OOXML_KINDS:
             raise _invalid(
                 f"The file is not a valid {claimed.upper()} file (broken zip container: {exc})."

@@ -41,26 +41,22 @@ def definition(tool: dict[str, Any], resources: "Resources") -> dict[str, Any]:
 
 
 _CODE_START = re.compile(r'\s*\{\s*"code"\s*:\s*"')
+# The longest run of whole characters of a JSON string: no quote, complete escapes.
+_WHOLE = re.compile(r'(?:[^"\\]|\\u[0-9a-fA-F]{4}|\\[^u])*')
 
 
 def partial_input(arguments: str) -> str:
     """The code so far of unfinished arguments `{"code": "...`: the JSON string decoded up
-    to its last complete character ("" when the arguments start otherwise)."""
+    to its last complete character ("" when the arguments start otherwise). Called on every
+    streamed fragment, so the scan is one regular expression, not a Python loop."""
     start = _CODE_START.match(arguments)
     if start is None:
         return ""
-    body = arguments[start.end():]
-    end = 0
-    while end < len(body) and body[end] != '"':
-        if body[end] == "\\":
-            size = 6 if body[end + 1:end + 2] == "u" else 2
-            if end + size > len(body):
-                break
-            end += size
-        else:
-            end += 1
+    whole = _WHOLE.match(arguments, start.end())
+    assert whole is not None
+    body = whole.group()
     try:
-        code: str = json.loads(f'"{body[:end]}"', strict=False)
+        code: str = json.loads(f'"{body}"', strict=False)
     except ValueError:  # a malformed escape: the call itself will say so when it runs
         return ""
     # Half of a surrogate pair waits for its other half.
