@@ -45,8 +45,6 @@ import math
 import multiprocessing
 import os
 import secrets
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -62,8 +60,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from processes import stop
-from serving import free_port, http_ok
+from serving import free_port, http_ok, prepare_database, tear_down
 from serving import treadle as treadle_command
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -180,15 +177,10 @@ def deployment(redis_db: int, runs_processes: int) -> Iterator[Deployment]:
                TREADLE_DATA_DIR=str(workdir / "data"))
     env.pop("TREADLE_BROKER_URL", None)
     treadle = treadle_command()
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{database}"')
     deploy = Deployment(f"http://127.0.0.1:{api_port}", "", model_url, redis_url,
                         database)
     try:
-        subprocess.run([treadle, "migrate"], env=env, check=True, capture_output=True)
-        created = subprocess.run([treadle, "keys", "create", "--project", "bench"], env=env,
-                                 check=True, capture_output=True, text=True)
-        deploy.key = created.stdout.strip().splitlines()[-1]
+        deploy.key = prepare_database(database, env)
         commands = {
             "model server": [sys.executable, "-m", "tests.support.model_server",
                              "--port", str(model_port)],
@@ -214,15 +206,7 @@ def deployment(redis_db: int, runs_processes: int) -> Iterator[Deployment]:
             wait_for(name, lambda n=node: _worker_ready(redis_url, n), deploy, name)
         yield deploy
     finally:
-        for process in reversed(list(deploy.processes.values())):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in deploy.processes.values():
-            stop(process)
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        redis.Redis.from_url(redis_url).flushdb()
-        shutil.rmtree(workdir, ignore_errors=True)
+        tear_down(list(deploy.processes.values()), database, redis_url, workdir)
 
 
 def _worker_ready(redis_url: str, node: str) -> bool:

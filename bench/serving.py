@@ -98,6 +98,30 @@ def http_ok(url: str) -> bool:
         return False
 
 
+def prepare_database(database: str, env: dict[str, str]) -> str:
+    """Create and migrate a throwaway database; a key of its project `bench`."""
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{database}"')
+    subprocess.run([treadle(), "migrate"], env=env, check=True, capture_output=True)
+    created = subprocess.run([treadle(), "keys", "create", "--project", "bench"], env=env,
+                             check=True, capture_output=True, text=True)
+    return created.stdout.strip().splitlines()[-1]
+
+
+def tear_down(processes: list[subprocess.Popen[bytes]], database: str, redis_url: str,
+              workdir: Path) -> None:
+    """Stop the processes (all told at once, then each waited for), drop what they used."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        stop(process)
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    redis.Redis.from_url(redis_url).flushdb()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 @contextmanager
 def serving(redis_url: str, local_embeddings: bool = False, ingest: bool = True,
             api_workers: int = 2, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
@@ -118,16 +142,11 @@ def serving(redis_url: str, local_embeddings: bool = False, ingest: bool = True,
         env.pop("TREADLE_EMBEDDINGS_BASE_URL", None)
     else:
         env["TREADLE_EMBEDDINGS_BASE_URL"] = model_url
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{database}"')
     stack = Stack(f"http://127.0.0.1:{api_port}", "", model_url, database_url,
                   workdir / "data", env,
                   logs={name: workdir / f"{name}.log" for name in ("model", "api", "ingest")})
     try:
-        subprocess.run([treadle(), "migrate"], env=env, check=True, capture_output=True)
-        created = subprocess.run([treadle(), "keys", "create", "--project", "bench"], env=env,
-                                 check=True, capture_output=True, text=True)
-        stack.key = created.stdout.strip().splitlines()[-1]
+        stack.key = prepare_database(database, env)
         stack.start("model", [sys.executable, "-m", "tests.support.model_server",
                               "--port", str(model_port)])
         stack.start("api", [treadle(), "api", "--host", "127.0.0.1", "--port", str(api_port)])
@@ -137,12 +156,4 @@ def serving(redis_url: str, local_embeddings: bool = False, ingest: bool = True,
             stack.start_ingest()
         yield stack
     finally:
-        for process in stack.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in stack.processes.values():
-            stop(process)
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        redis.Redis.from_url(redis_url).flushdb()
-        shutil.rmtree(workdir, ignore_errors=True)
+        tear_down(list(stack.processes.values()), database, redis_url, workdir)
