@@ -146,7 +146,7 @@ class Execution:
 
     def _tool_context(self, run: dict[str, Any]) -> tools.Context:
         if self.context is None:
-            with unit_of_work() as conn:
+            with reading() as conn:
                 self.context = tools.Context(run, tool_resources.load(conn, run),
                                              tools.searches_in(conn, self.run_id))
         return self.context
@@ -438,7 +438,6 @@ class Execution:
         calls = [outcome.calls[i] for i in sorted(outcome.calls)]
         context = self._tool_context(run)
         entries: list[dict[str, Any]] = []
-        images: list[str] = []
         for position, call in enumerate(calls):
             if not tools.is_builtin(call.name):
                 entries.append({"id": call.id, "type": "function", "function": {
@@ -446,23 +445,13 @@ class Execution:
                 continue
             result = tools.execute(call.name, call.id, call.arguments, context)
             entries.append(result.entry)
-            images.extend(result.images)
+            self.images.extend(result.images)
             if call.name == tools.code_interpreter.NAME:
-                ran = result.entry["code_interpreter"]
-                rest = (ran["input"][len(call.shown):] if ran["input"].startswith(call.shown)
-                        else "")
-                events.publish(self.run_id, [("thread.run.step.delta", {
-                    "id": outcome.tool_step["id"], "object": "thread.run.step.delta",
-                    "delta": {"step_details": {"type": "tool_calls", "tool_calls": [{
-                        "index": position, "type": "code_interpreter", "code_interpreter": {
-                            "input": rest,
-                            "outputs": [{"index": k, **o}
-                                        for k, o in enumerate(ran["outputs"])]}}]}}})])
+                self._show_code_run(outcome.tool_step["id"], position, call, result.entry)
             self.next_cancel_check = 0.0
             if self._cancel_requested():
                 self._finish_cancel()
                 return False
-        self.images.extend(images)
         functions = [c for c in calls if not tools.is_builtin(c.name)]
         if functions:
             self._require_action(outcome, entries, functions)
@@ -477,6 +466,19 @@ class Execution:
         events.publish(self.run_id, [("thread.run.step.completed",
                                       dump_step(step, run["include"]))])
         return True
+
+    def _show_code_run(self, step_id: str, position: int, call: ToolCall,
+                       entry: dict[str, Any]) -> None:
+        """The step delta of code that ran: what the stream has not shown of its input yet,
+        and its outputs."""
+        ran = entry["code_interpreter"]
+        rest = ran["input"][len(call.shown):] if ran["input"].startswith(call.shown) else ""
+        events.publish(self.run_id, [("thread.run.step.delta", {
+            "id": step_id, "object": "thread.run.step.delta",
+            "delta": {"step_details": {"type": "tool_calls", "tool_calls": [{
+                "index": position, "type": "code_interpreter", "code_interpreter": {
+                    "input": rest,
+                    "outputs": [{"index": k, **o} for k, o in enumerate(ran["outputs"])]}}]}}})])
 
     def _require_action(self, outcome: Outcome, entries: list[dict[str, Any]],
                         calls: list[ToolCall]) -> None:
