@@ -2,7 +2,7 @@
 from flask import g, request
 
 from shared.errors import AuthenticationError
-from shared.keys import project_for_key
+from shared.projects.api_keys import project_for_key
 
 
 def authenticate() -> None:

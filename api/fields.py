@@ -4,7 +4,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
-from shared.pagination import PageQuery
+from shared.storage.pagination import PageQuery
 
 
 def _unstorable(value: Any) -> str | None:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 from flask import Response, stream_with_context
 
-from shared import events
-from shared.run_states import TERMINAL
+from shared.runs import events
+from shared.runs.states import TERMINAL
 
 KEEPALIVE = b": keep-alive\n\n"
 _TERMINAL_EVENTS = frozenset(f"thread.run.{status}" for status in TERMINAL)

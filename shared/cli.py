@@ -14,7 +14,7 @@ def _embedded(postgres: bool = True, redis: bool = True, owner: bool = False) ->
     """Serve, from the data directory, each of Postgres and Redis whose URL is unset, and
     point this process (and so the processes it starts) at it. The services this process
     started stop when it exits, or at once for the owner (`treadle up`) through .stop()."""
-    from shared.embedded import start
+    from shared.platform.embedded import start
 
     settings = get_settings()
     postgres = postgres and settings.embedded_postgres
@@ -39,8 +39,8 @@ def main() -> None:
 @main.command(help="Apply pending database migrations (safe to run on every start), showing "
               "each as it lands. Uses the embedded PostgreSQL when TREADLE_DATABASE_URL is unset.")
 def migrate() -> None:
-    from shared.migrate import ensure_database, pending
-    from shared.migrate import migrate as apply
+    from shared.storage.migrate import ensure_database, pending
+    from shared.storage.migrate import migrate as apply
 
     _embedded(redis=False)
     url = get_settings().database_url
@@ -63,7 +63,7 @@ def keys() -> None:
 @keys.command("create", help="Create an API key for a project (made if new); prints the key last.")
 @click.option("--project", required=True, help="Project name; its objects are the key's scope.")
 def keys_create(project: str) -> None:
-    from shared.keys import create_key
+    from shared.projects.api_keys import create_key
 
     _embedded(redis=False)
     click.echo(f"project: {project}")
@@ -73,7 +73,7 @@ def keys_create(project: str) -> None:
 @keys.command("revoke", help="Revoke an API key; requests with it get 401 from then on.")
 @click.argument("key")
 def keys_revoke(key: str) -> None:
-    from shared.keys import revoke_key
+    from shared.projects.api_keys import revoke_key
 
     _embedded(redis=False)
     if not revoke_key(key):
@@ -82,9 +82,10 @@ def keys_revoke(key: str) -> None:
 
 
 def _serve_api(host: str, port: int, workers: int) -> None:
+    from gunicorn import util
     from gunicorn.app.base import BaseApplication
 
-    from shared.logs import dict_config
+    from shared.platform.logs import dict_config
 
     settings = get_settings()
 
@@ -105,9 +106,8 @@ def _serve_api(host: str, port: int, workers: int) -> None:
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
-            from api.app import create_app
-
-            return create_app()
+            # By module path: the CLI starts the API door, it does not import it.
+            return util.import_app("api.wsgi:app")
 
     _Server().run()
 
@@ -135,8 +135,8 @@ POOLS = ("runs", "ingest", "sandbox", "timers")
               help="Node name (default: the pool's), unique per process on one host.")
 @click.option("--loglevel", default="INFO")
 def worker(pool: str, concurrency: int | None, name: str | None, loglevel: str) -> None:
-    from shared import logs, metrics, worker_shutdown
-    from shared.queue import app
+    from shared.platform import logs, metrics, worker_shutdown
+    from shared.platform.celery_app import app
 
     _embedded()
     logs.install_worker_hooks()
@@ -153,8 +153,8 @@ def worker(pool: str, concurrency: int | None, name: str | None, loglevel: str) 
 @main.command(help="Start the timer scheduler (Celery beat) that drives the timers pool.")
 @click.option("--loglevel", default="INFO")
 def scheduler(loglevel: str) -> None:
-    from shared import logs
-    from shared.queue import app
+    from shared.platform import logs
+    from shared.platform.celery_app import app
 
     _embedded()
     logs.install_worker_hooks()
@@ -167,7 +167,7 @@ def scheduler(loglevel: str) -> None:
 @click.option("--port", type=int, default=5555)
 @click.option("--address", default="127.0.0.1", help="Bind address (0.0.0.0 in a container).")
 def flower(port: int, address: str) -> None:
-    from shared.queue import app
+    from shared.platform.celery_app import app
 
     _embedded()
     app.start(["flower", f"--port={port}", f"--address={address}"])
@@ -193,9 +193,9 @@ def up() -> None:
     import sys
     import time
 
-    from shared.db import close_pool
-    from shared.keys import any_key_exists, create_key
-    from shared.migrate import migrate as apply
+    from shared.projects.api_keys import any_key_exists, create_key
+    from shared.storage.db import close_pool
+    from shared.storage.migrate import migrate as apply
 
     embedded = _embedded(owner=True)
     settings = get_settings()
@@ -255,8 +255,8 @@ def up() -> None:
 @click.option("--timeout", type=float, default=1.0, show_default=True,
               help="Seconds to wait for workers to answer the ping.")
 def status(timeout: float) -> None:
-    from shared import platform_status as ps
-    from shared.migrate import pending
+    from shared.platform import status as ps
+    from shared.storage.migrate import pending
 
     _embedded()
     healthy = True
@@ -306,8 +306,8 @@ def files_upload(directory: Path, vector_store_id: str, wait: bool,
                  wait_timeout: float) -> None:
     import time
 
-    from shared import directory_upload as bulk
     from shared.errors import TreadleError
+    from shared.vector_stores import directory_upload as bulk
 
     _embedded()
     try:

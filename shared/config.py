@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TREADLE_", extra="ignore")
 
-    # Unset URLs make the `treadle` command serve that part itself (shared/embedded.py)
+    # Unset URLs make the `treadle` command serve that part itself (shared/platform/embedded.py)
     # and hand its URL to the processes it starts; these defaults serve code that reads the
     # settings without the command, such as an external WSGI server importing api.wsgi.
     database_url: str = "postgresql://postgres@127.0.0.1:5432/treadle"

@@ -220,6 +220,6 @@ def api_base(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactor
 @pytest.fixture
 def api_key(database_url: str) -> str:
     """A key for a project of this test's own."""
-    from shared.keys import create_key
+    from shared.projects.api_keys import create_key
 
     return create_key(f"test-{uuid.uuid4().hex}")

@@ -9,15 +9,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import events, metrics, repository, run_states, worker_shutdown
 from shared.clock import now
-from shared.db import reading, unit_of_work
-from shared.leases import ThreadLease
 from shared.objects import MESSAGE, RUN, STEP
-from shared.queue import enqueue
-from shared.redis import get_redis
-from shared.repository import MESSAGES, STEPS
-from shared.runs import DEADLINES, cancel_key, dump_step
+from shared.platform import metrics, worker_shutdown
+from shared.platform.celery_app import enqueue
+from shared.runs import events
+from shared.runs import states as run_states
+from shared.runs.leases import ThreadLease
+from shared.runs.service import DEADLINES, cancel_key, dump_step
+from shared.storage import repository
+from shared.storage.db import reading, unit_of_work
+from shared.storage.redis import get_redis
+from shared.storage.repository import MESSAGES, STEPS
 from workers import model, prompt, tools
 from workers.tokens import count
 from workers.tools import annotations

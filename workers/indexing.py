@@ -2,7 +2,7 @@
 
 The pool owns the vector engine: the embedded engine lets one process open its data, so
 this process serves the `search` queue too (in threads), and the API and the runs pool
-ask it over `shared.rpc` instead of opening the data themselves.
+ask it over `shared.platform.rpc` instead of opening the data themselves.
 """
 import io
 import json
@@ -15,13 +15,13 @@ from typing import Any
 
 import openai
 
-from shared.blobs import get_blob_store
 from shared.config import get_settings
-from shared.db import reading, unit_of_work
-from shared.queue import app
-from shared.repository import bind
-from shared.rpc import answer
-from shared.vector_stores import ingest_lock_key, parsed_text_key
+from shared.files.blobs import get_blob_store
+from shared.platform.celery_app import app
+from shared.platform.rpc import answer
+from shared.storage.db import reading, unit_of_work
+from shared.storage.repository import bind
+from shared.vector_stores.service import ingest_lock_key, parsed_text_key
 from shared.vectors import (
     Chunk,
     FilterError,

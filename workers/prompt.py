@@ -4,8 +4,8 @@ import mimetypes
 from dataclasses import dataclass
 from typing import Any
 
-from shared.blobs import get_blob_store
-from shared.db import Conn
+from shared.files.blobs import get_blob_store
+from shared.storage.db import Conn
 from workers import tools
 from workers.tokens import count
 

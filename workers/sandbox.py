@@ -1,6 +1,6 @@
 """Tasks of the sandbox pool: run code_interpreter code in the thread's session.
 
-Only this pool runs code. The runs pool asks it over `shared.rpc` with
+Only this pool runs code. The runs pool asks it over `shared.platform.rpc` with
 `{"thread_id", "project_id", "code", "file_ids"}` and gets back
 `{"logs", "error", "files": [{"file_id", "filename", "path", "is_image"}]}`: input files are
 placed under /mnt/data by filename, and every file the code created or changed there (and
@@ -17,11 +17,11 @@ from typing import Any
 from celery.signals import worker_ready
 
 from sandbox.sessions import InputFile, OutputFile, get_sessions
-from shared import metrics
 from shared.errors import InvalidRequestError, NotFoundError, ServiceUnavailableError
-from shared.files import create_file, file_content
-from shared.queue import app
-from shared.rpc import answer
+from shared.files.service import create_file, file_content
+from shared.platform import metrics
+from shared.platform.celery_app import app
+from shared.platform.rpc import answer
 
 log = logging.getLogger(__name__)
 

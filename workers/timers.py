@@ -7,15 +7,16 @@ from typing import Any
 
 from celery.signals import worker_ready
 
-from shared import events, run_states
 from shared.clock import now
 from shared.config import get_settings
-from shared.db import unit_of_work
-from shared.leases import is_held
 from shared.objects import RUN
-from shared.queue import app, enqueue
-from shared.redis import get_redis
-from shared.runs import DEADLINES
+from shared.platform.celery_app import app, enqueue
+from shared.runs import events
+from shared.runs import states as run_states
+from shared.runs.leases import is_held
+from shared.runs.service import DEADLINES
+from shared.storage.db import unit_of_work
+from shared.storage.redis import get_redis
 
 
 @worker_ready.connect

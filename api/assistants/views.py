@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from api.assistants.schemas import CreateAssistant, ModifyAssistant
 from api.auth import project_id
 from api.fields import ListArgs, page_query
-from shared import assistants
+from shared.assistants import service as assistants
 from shared.objects import AssistantObject, DeletedObject, list_schema
 
 blp = Blueprint("assistants", __name__, url_prefix="/v1/assistants",

@@ -3,7 +3,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from api.fields import RequestSchema
-from shared.files import PURPOSES
+from shared.files.service import PURPOSES
 
 
 class UploadForm(RequestSchema):

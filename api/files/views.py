@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from api.auth import project_id
 from api.fields import page_query
 from api.files.schemas import ListFilesArgs, UploadFile, UploadForm
-from shared import files
+from shared.files import service as files
 from shared.objects import DeletedObject, FileObject, list_schema
 
 blp = Blueprint("files", __name__, url_prefix="/v1/files",

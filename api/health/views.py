@@ -3,9 +3,9 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from shared.db import unit_of_work
 from shared.errors import ServiceUnavailableError
-from shared.redis import get_redis
+from shared.storage.db import unit_of_work
+from shared.storage.redis import get_redis
 
 blp = Blueprint("health", __name__, description="Liveness and readiness for orchestrators.")
 

@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from api.auth import project_id
 from api.fields import page_query
 from api.messages.schemas import CreateMessage, ListMessagesArgs, ModifyMessage
-from shared import messages
+from shared.messages import service as messages
 from shared.objects import DeletedObject, MessageObject, list_schema
 
 blp = Blueprint("messages", __name__, url_prefix="/v1/threads/<thread_id>/messages",

@@ -7,7 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from shared import metrics
+from shared.platform import metrics
 
 blp = Blueprint("metrics", __name__, description="Prometheus metrics of the whole deployment.")
 

@@ -15,9 +15,10 @@ from api.runs.schemas import (
     SubmitToolOutputs,
 )
 from api.streaming import sse_response
-from shared import events, runs
 from shared.config import get_settings
 from shared.objects import RunObject, RunStepObject, list_schema
+from shared.runs import events
+from shared.runs import service as runs
 
 blp = Blueprint("runs", __name__, url_prefix="/v1/threads",
                 description="Runs: an assistant executed on a thread, and its steps.")

@@ -5,8 +5,8 @@ from flask_smorest import Blueprint
 
 from api.auth import project_id
 from api.threads.schemas import CreateThread, ModifyThread
-from shared import threads
 from shared.objects import DeletedObject, ThreadObject
+from shared.threads import service as threads
 
 blp = Blueprint("threads", __name__, url_prefix="/v1/threads",
                 description="Threads: conversations that hold messages.")

@@ -15,7 +15,6 @@ from api.vector_stores.schemas import (
     Search,
     UpdateAttributes,
 )
-from shared import vector_stores
 from shared.objects import (
     DeletedObject,
     VectorStoreFileBatchObject,
@@ -24,6 +23,7 @@ from shared.objects import (
     VectorStoreObject,
     list_schema,
 )
+from shared.vector_stores import service as vector_stores
 
 blp = Blueprint("vector_stores", __name__, url_prefix="/v1/vector_stores",
                 description="Vector stores: files parsed, chunked and indexed for file_search.")

@@ -12,7 +12,7 @@ def client(api_base: str, api_key: str) -> openai.OpenAI:
 
 @pytest.fixture
 def other_client(api_base: str, database_url: str) -> openai.OpenAI:
-    from shared.keys import create_key
+    from shared.projects.api_keys import create_key
 
     key = create_key(f"other-{uuid.uuid4().hex}")
     return openai.OpenAI(base_url=f"{api_base}/v1", api_key=key, max_retries=0)

@@ -5,12 +5,12 @@ from typing import Any
 
 import pytest
 
-from shared import repository
-from shared.db import unit_of_work
 from shared.errors import InvalidRequestError
-from shared.keys import ensure_project
-from shared.pagination import Page, PageQuery, fetch_page
-from shared.repository import ASSISTANTS
+from shared.projects.api_keys import ensure_project
+from shared.storage import repository
+from shared.storage.db import unit_of_work
+from shared.storage.pagination import Page, PageQuery, fetch_page
+from shared.storage.repository import ASSISTANTS
 
 COUNT = 12
 

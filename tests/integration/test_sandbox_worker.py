@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from shared import rpc
 from shared.errors import InvalidRequestError
-from shared.files import create_file, file_content, get_file
-from shared.keys import ensure_project
+from shared.files.service import create_file, file_content, get_file
+from shared.platform import rpc
+from shared.projects.api_keys import ensure_project
 from tests.conftest import start_process, stop_processes, wait_for_line
 from tests.support.sandbox import BACKENDS, TEST_LIMITS, backend_settings, end_all
 

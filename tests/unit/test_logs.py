@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask, g
 
-from shared import logs
+from shared.platform import logs
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from api.fields import ListArgs, page_query
 from api.files.schemas import UploadForm
 from api.messages.schemas import CreateMessage, ModifyMessage
 from api.threads.schemas import CreateThread, ModifyThread
-from shared.pagination import PageQuery
+from shared.storage.pagination import PageQuery
 
 
 def refused(schema: Any, data: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from shared.db import Conn
+from shared.storage.db import Conn
 from workers.tools import code_interpreter, file_search
 from workers.tools.resources import Resources
 

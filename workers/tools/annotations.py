@@ -3,7 +3,7 @@ sandbox:/mnt/data links to files the run's code wrote."""
 import re
 from typing import Any
 
-from shared.db import Conn
+from shared.storage.db import Conn
 
 CITATION = re.compile(r"【(\d+):(\d+)†[^】]*】")
 SANDBOX_LINK = re.compile(r"sandbox:/mnt/data/([^\s)\]\"'>`]+)")

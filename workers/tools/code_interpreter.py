@@ -8,8 +8,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from shared import rpc
 from shared.errors import TreadleError
+from shared.platform import rpc
 
 if TYPE_CHECKING:
     from workers.tools import Context, Result

@@ -6,10 +6,10 @@ search, first result); markers the answer copies become file_citation annotation
 import time
 from typing import TYPE_CHECKING, Any
 
-from shared import rpc
 from shared.config import get_settings
-from shared.db import reading
 from shared.errors import TreadleError
+from shared.platform import rpc
+from shared.storage.db import reading
 
 if TYPE_CHECKING:
     from workers.tools import Context, Result

@@ -3,7 +3,7 @@ tool_resources, and files attached to the thread's messages for a tool."""
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.db import Conn
+from shared.storage.db import Conn
 
 
 @dataclass

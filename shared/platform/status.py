@@ -3,9 +3,9 @@ import contextlib
 from typing import Any
 
 from shared.config import get_settings
-from shared.db import get_pool
-from shared.queue import QUEUES, app
-from shared.redis import get_redis
+from shared.platform.celery_app import QUEUES, app
+from shared.storage.db import get_pool
+from shared.storage.redis import get_redis
 
 # A scrape or a status check waits this long for a database connection, not the pool's 10 s.
 POSTGRES_WAIT_SECONDS = 3.0

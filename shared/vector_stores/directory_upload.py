@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared import files, vector_stores
-from shared.db import reading
 from shared.errors import NotFoundError, TreadleError
+from shared.files import service as files
+from shared.storage.db import reading
+from shared.vector_stores import service as vector_stores
 
 
 @dataclass

@@ -1,13 +1,13 @@
 """Threads: created with their first messages in one transaction."""
 from typing import Any
 
-from shared import repository
 from shared.clock import now
-from shared.db import Conn, reading, unit_of_work
-from shared.messages import insert_message
+from shared.messages.service import insert_message
 from shared.objects import deleted
-from shared.repository import THREADS
-from shared.tool_resources import check_tool_resources, checked_changes
+from shared.storage import repository
+from shared.storage.db import Conn, reading, unit_of_work
+from shared.storage.repository import THREADS
+from shared.tool_resources.service import check_tool_resources, checked_changes
 
 
 def insert_thread(conn: Conn, project_id: str, fields: dict[str, Any]) -> dict[str, Any]:

@@ -2,17 +2,17 @@
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from shared import repository
-from shared.blobs import get_blob_store
 from shared.clock import now
 from shared.config import get_settings
-from shared.db import reading, unit_of_work
 from shared.errors import InvalidRequestError
-from shared.ids import new_id
+from shared.files.blobs import get_blob_store
+from shared.ids import check_id, new_id
 from shared.objects import deleted
-from shared.pagination import Page, PageQuery
-from shared.queue import enqueue
-from shared.repository import FILES
+from shared.platform.celery_app import enqueue
+from shared.storage import repository
+from shared.storage.db import Conn, reading, unit_of_work
+from shared.storage.pagination import Page, PageQuery
+from shared.storage.repository import FILES
 
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 
@@ -66,3 +66,17 @@ def list_files(project_id: str, query: PageQuery, purpose: str | None = None) ->
         scope["purpose"] = purpose
     with reading() as conn:
         return repository.page(conn, FILES, scope, query)
+
+
+def require_file(conn: Conn, project_id: str, file_id: str, param: str) -> None:
+    check_id("file", file_id, param)
+    found = conn.execute(
+        "SELECT 1 FROM files WHERE id = %s AND project_id = %s", (file_id, project_id)
+    ).fetchone()
+    if found is None:
+        raise InvalidRequestError(f"No file found with id '{file_id}'.", param=param)
+
+
+def require_files(conn: Conn, project_id: str, file_ids: list[str], param: str) -> None:
+    for index, file_id in enumerate(file_ids):
+        require_file(conn, project_id, file_id, f"{param}[{index}]")

@@ -5,8 +5,8 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from shared.config import get_settings
-from shared.db import Conn, get_pool
 from shared.errors import InvalidRequestError
+from shared.storage.db import Conn, get_pool
 
 PART_BYTES = 1024 * 1024
 

@@ -36,7 +36,7 @@ def ensure_database(database_url: str) -> bool:
 
 
 def migration_files() -> list[tuple[str, str]]:
-    folder = resources.files("shared") / "migrations"
+    folder = resources.files("shared.storage") / "migrations"
     files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
 

@@ -8,8 +8,8 @@ from typing import Any
 from psycopg import sql
 
 from shared.clock import now
-from shared.db import Conn
-from shared.repository import bind
+from shared.storage.db import Conn
+from shared.storage.repository import bind
 
 ACTIVE = ("queued", "in_progress", "requires_action", "cancelling")
 TERMINAL = ("completed", "incomplete", "failed", "cancelled", "expired")

@@ -9,19 +9,21 @@ from typing import Any
 
 import psycopg
 
-from shared import events, repository, run_states
 from shared.clock import now
 from shared.config import get_settings
-from shared.db import Conn, reading, unit_of_work
 from shared.errors import InvalidRequestError
-from shared.messages import insert_message
+from shared.messages.service import insert_message
 from shared.objects import RUN, STEP
-from shared.pagination import Page, PageQuery
-from shared.queue import enqueue
-from shared.redis import get_redis
-from shared.repository import ASSISTANTS, RUNS, STEPS, THREADS
-from shared.threads import insert_thread
-from shared.tool_resources import check_tool_resources
+from shared.platform.celery_app import enqueue
+from shared.runs import events
+from shared.runs import states as run_states
+from shared.storage import repository
+from shared.storage.db import Conn, reading, unit_of_work
+from shared.storage.pagination import Page, PageQuery
+from shared.storage.redis import get_redis
+from shared.storage.repository import ASSISTANTS, RUNS, STEPS, THREADS
+from shared.threads.service import insert_thread
+from shared.tool_resources.service import check_tool_resources
 
 DEADLINES = "deadlines:runs"
 

@@ -7,8 +7,8 @@ from cachetools import TTLCache
 
 from shared.clock import now
 from shared.config import get_settings
-from shared.db import reading, unit_of_work
 from shared.ids import new_id
+from shared.storage.db import reading, unit_of_work
 
 KEY_PREFIX = "sk-treadle-"
 

@@ -2,16 +2,16 @@
 attached for file_search go into the thread's vector store."""
 from typing import Any
 
-from shared import repository
 from shared.clock import now
-from shared.db import Conn, reading, unit_of_work
 from shared.errors import InvalidRequestError
+from shared.files.service import require_file
 from shared.objects import deleted
-from shared.pagination import Page, PageQuery
-from shared.repository import MESSAGES, THREADS
-from shared.run_states import ACTIVE
-from shared.tool_resources import require_file
-from shared.vector_stores import add_thread_files
+from shared.runs.states import ACTIVE
+from shared.storage import repository
+from shared.storage.db import Conn, reading, unit_of_work
+from shared.storage.pagination import Page, PageQuery
+from shared.storage.repository import MESSAGES, THREADS
+from shared.vector_stores.service import add_thread_files
 
 
 def _content_parts(conn: Conn, project_id: str, content: str | list[dict[str, Any]],

@@ -9,16 +9,17 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from shared import repository, rpc
-from shared.blobs import get_blob_store
 from shared.clock import now
-from shared.db import Conn, reading, unit_of_work
 from shared.errors import InvalidRequestError
+from shared.files.blobs import get_blob_store
+from shared.files.service import require_file
 from shared.objects import deleted
-from shared.pagination import Page, PageQuery
-from shared.queue import enqueue
-from shared.repository import FILE_BATCHES, VECTOR_STORE_FILES, VECTOR_STORES
-from shared.tool_resources import require_file
+from shared.platform import rpc
+from shared.platform.celery_app import enqueue
+from shared.storage import repository
+from shared.storage.db import Conn, reading, unit_of_work
+from shared.storage.pagination import Page, PageQuery
+from shared.storage.repository import FILE_BATCHES, VECTOR_STORE_FILES, VECTOR_STORES
 
 AUTO_CHUNKING = {"type": "static",
                  "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}}

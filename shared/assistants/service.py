@@ -1,13 +1,13 @@
 """Assistants: create, read, modify, delete, list within a project."""
 from typing import Any
 
-from shared import repository
 from shared.clock import now
-from shared.db import reading, unit_of_work
 from shared.objects import deleted
-from shared.pagination import Page, PageQuery
-from shared.repository import ASSISTANTS
-from shared.tool_resources import check_tool_resources, checked_changes
+from shared.storage import repository
+from shared.storage.db import reading, unit_of_work
+from shared.storage.pagination import Page, PageQuery
+from shared.storage.repository import ASSISTANTS
+from shared.tool_resources.service import check_tool_resources, checked_changes
 
 
 def create_assistant(project_id: str, fields: dict[str, Any]) -> dict[str, Any]:

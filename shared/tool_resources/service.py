@@ -2,23 +2,11 @@
 the vector stores the `file_search.vector_stores` helper asks for are made."""
 from typing import Any
 
-from shared.db import Conn
 from shared.errors import InvalidRequestError
+from shared.files.service import require_files
 from shared.ids import check_id
-
-
-def require_file(conn: Conn, project_id: str, file_id: str, param: str) -> None:
-    check_id("file", file_id, param)
-    found = conn.execute(
-        "SELECT 1 FROM files WHERE id = %s AND project_id = %s", (file_id, project_id)
-    ).fetchone()
-    if found is None:
-        raise InvalidRequestError(f"No file found with id '{file_id}'.", param=param)
-
-
-def require_files(conn: Conn, project_id: str, file_ids: list[str], param: str) -> None:
-    for index, file_id in enumerate(file_ids):
-        require_file(conn, project_id, file_id, f"{param}[{index}]")
+from shared.storage.db import Conn
+from shared.vector_stores.service import THREAD_STORE_EXPIRY, create_from_helper
 
 
 def checked_changes(conn: Conn, project_id: str, changes: dict[str, Any],
@@ -59,9 +47,6 @@ def check_tool_resources(
         for index, vs_id in enumerate(ids):
             check_id("vector_store", vs_id, f"{where}.vector_store_ids[{index}]")
         if helpers:
-            # Imported here: vector_stores checks files with this module's require_file.
-            from shared.vector_stores import THREAD_STORE_EXPIRY, create_from_helper
-
             expiry = THREAD_STORE_EXPIRY if thread_store else None
             ids = [create_from_helper(conn, project_id, helper,
                                       f"{where}.vector_stores[{index}]", expiry)

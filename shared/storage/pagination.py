@@ -4,8 +4,8 @@ from typing import Any, Literal
 
 from psycopg import sql
 
-from shared.db import Conn
 from shared.errors import InvalidRequestError
+from shared.storage.db import Conn
 
 
 @dataclass(frozen=True)

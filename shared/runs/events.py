@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.config import get_settings
-from shared.redis import get_redis
+from shared.storage.redis import get_redis
 
 DONE = "done"
 

@@ -10,8 +10,8 @@ import uuid
 from typing import Any
 
 from shared.errors import InvalidRequestError, ServiceUnavailableError
-from shared.queue import enqueue
-from shared.redis import get_redis
+from shared.platform.celery_app import enqueue
+from shared.storage.redis import get_redis
 
 REPLY_TTL_SECONDS = 60
 BLOCK_SLICE_SECONDS = 4.0

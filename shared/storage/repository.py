@@ -5,10 +5,10 @@ from typing import Any
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from shared.db import Conn
 from shared.errors import NotFoundError
 from shared.ids import check_id, is_well_formed, new_id
-from shared.pagination import Page, PageQuery, fetch_page
+from shared.storage.db import Conn
+from shared.storage.pagination import Page, PageQuery, fetch_page
 
 # Columns stored as JSONB; any value bound to them is wrapped, strings included.
 JSON_COLUMNS = frozenset(

@@ -32,7 +32,7 @@ from prometheus_client.core import (
     Metric,
 )
 
-from shared.redis import get_redis
+from shared.storage.redis import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +259,7 @@ class DeploymentCollector:
                                 value=gauges.get("treadle_sandbox_sessions", 0.0))
 
     def _postgres(self) -> Iterator[Metric]:
-        from shared import platform_status
+        from shared.platform import status as platform_status
 
         runs = GaugeMetricFamily("treadle_runs", "Runs by status.", labels=["status"])
         for status, count in sorted(platform_status.runs_by_status().items()):
@@ -270,7 +270,7 @@ class DeploymentCollector:
                                 value=platform_status.ingest_backlog())
 
     def _broker(self) -> Iterator[Metric]:
-        from shared import platform_status
+        from shared.platform import status as platform_status
 
         depth = GaugeMetricFamily("treadle_queue_depth", "Tasks waiting in each broker queue.",
                                   labels=["queue"])

@@ -12,7 +12,7 @@ from redis.exceptions import LockError
 from redis.lock import Lock
 
 from shared.config import get_settings
-from shared.redis import get_redis
+from shared.storage.redis import get_redis
 
 
 def lease_key(thread_id: str) -> str:

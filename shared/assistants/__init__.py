@@ -1,0 +1,1 @@
+"""Assistants: the service the API calls."""

@@ -1,0 +1,1 @@
+"""Files: the service the API calls and the blob store behind it."""

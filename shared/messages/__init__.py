@@ -1,0 +1,1 @@
+"""Messages on threads: the service the API calls."""

@@ -1,0 +1,1 @@
+"""What every process shares: the Celery app, rpc, logs, metrics, status, embedded services."""

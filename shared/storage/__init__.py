@@ -1,0 +1,1 @@
+"""Postgres and Redis: pools, the unit of work, generic table SQL, paging, migrations."""

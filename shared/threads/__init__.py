@@ -1,0 +1,1 @@
+"""Threads: the service the API calls."""

@@ -1,0 +1,1 @@
+"""tool_resources: the checks that every referenced object exists."""
