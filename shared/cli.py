@@ -136,7 +136,7 @@ POOLS = ("runs", "ingest", "sandbox", "timers")
 @click.option("--loglevel", default="INFO")
 def worker(pool: str, concurrency: int | None, name: str | None, loglevel: str) -> None:
     from shared.platform import logs, metrics, worker_shutdown
-    from shared.platform.celery_app import app
+    from shared.platform.tasks import app
 
     _embedded()
     logs.install_worker_hooks()
@@ -154,7 +154,7 @@ def worker(pool: str, concurrency: int | None, name: str | None, loglevel: str) 
 @click.option("--loglevel", default="INFO")
 def scheduler(loglevel: str) -> None:
     from shared.platform import logs
-    from shared.platform.celery_app import app
+    from shared.platform.tasks import app
 
     _embedded()
     logs.install_worker_hooks()
@@ -167,7 +167,7 @@ def scheduler(loglevel: str) -> None:
 @click.option("--port", type=int, default=5555)
 @click.option("--address", default="127.0.0.1", help="Bind address (0.0.0.0 in a container).")
 def flower(port: int, address: str) -> None:
-    from shared.platform.celery_app import app
+    from shared.platform.tasks import app
 
     _embedded()
     app.start(["flower", f"--port={port}", f"--address={address}"])

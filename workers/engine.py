@@ -12,7 +12,7 @@ from typing import Any
 from shared.clock import now
 from shared.objects import MESSAGE, RUN, STEP
 from shared.platform import metrics, worker_shutdown
-from shared.platform.celery_app import enqueue
+from shared.platform.tasks import enqueue
 from shared.runs import events
 from shared.runs import states as run_states
 from shared.runs.leases import ThreadLease

@@ -5,7 +5,6 @@ this process serves the `search` queue too (in threads), and the API and the run
 ask it over `shared.platform.rpc` instead of opening the data themselves.
 """
 import io
-import json
 import logging
 import tempfile
 import threading
@@ -17,8 +16,9 @@ import openai
 
 from shared.config import get_settings
 from shared.files.blobs import get_blob_store
-from shared.platform.celery_app import app
+from shared.platform import tasks
 from shared.platform.rpc import answer
+from shared.platform.tasks import app
 from shared.storage.db import reading, unit_of_work
 from shared.storage.repository import bind
 from shared.vector_stores.service import ingest_lock_key, parsed_text_key
@@ -129,10 +129,10 @@ def _index_chunks(index: VectorIndex, row: dict[str, Any], texts: Iterator[str])
             write(*ahead, position - len(ahead[1]))
 
 
-@app.task(name="ingest.file")
-def ingest_file(vector_store_id: str, file_id: str, generation: str) -> None:
+@app.task(name=tasks.INGEST_FILE)
+def ingest_file(vector_store_id: str, file_id: str, generation: int) -> None:
     """Parse, chunk, embed and index one file of a store; safe to run twice."""
-    row = _current(vector_store_id, file_id, int(generation))
+    row = _current(vector_store_id, file_id, generation)
     if row is None or row["status"] != "in_progress":
         return
     index = vector_index()
@@ -148,15 +148,15 @@ def ingest_file(vector_store_id: str, file_id: str, generation: str) -> None:
                              static["chunk_overlap_tokens"])
         _index_chunks(index, row, (c.text for c in chunks))
     except IngestError as error:
-        _finish(vector_store_id, file_id, int(generation), "failed",
+        _finish(vector_store_id, file_id, generation, "failed",
                 last_error=error.as_last_error())
         return
     except Exception:
         log.exception("ingesting %s into %s failed", file_id, vector_store_id)
-        _finish(vector_store_id, file_id, int(generation), "failed", last_error={
+        _finish(vector_store_id, file_id, generation, "failed", last_error={
             "code": "server_error", "message": "The file could not be indexed."})
         return
-    if not _finish(vector_store_id, file_id, int(generation), "completed", text=text):
+    if not _finish(vector_store_id, file_id, generation, "completed", text=text):
         # Cancelled, removed or resubmitted while indexing: what was written is not wanted.
         latest = _current_any(vector_store_id, file_id)
         if latest is None or latest["status"] == "cancelled":
@@ -170,7 +170,7 @@ def _current_any(vector_store_id: str, file_id: str) -> dict[str, Any] | None:
             (vector_store_id, file_id)).fetchone()
 
 
-@app.task(name="ingest.delete_file")
+@app.task(name=tasks.DELETE_INDEXED_FILE)
 def delete_file(vector_store_id: str, file_id: str) -> None:
     if _current_any(vector_store_id, file_id) is None:
         vector_index().delete_file(vector_store_id, file_id)
@@ -178,12 +178,12 @@ def delete_file(vector_store_id: str, file_id: str) -> None:
             get_blob_store().delete(conn, parsed_text_key(vector_store_id, file_id))
 
 
-@app.task(name="ingest.delete_store")
+@app.task(name=tasks.DELETE_INDEXED_STORE)
 def delete_store(vector_store_id: str) -> None:
     vector_index().delete_store(vector_store_id)
 
 
-@app.task(name="ingest.attributes")
+@app.task(name=tasks.REFRESH_ATTRIBUTES)
 def refresh_attributes(vector_store_id: str, file_id: str) -> None:
     """Attributes live in each chunk's payload for filtering: index the file again."""
     with unit_of_work() as conn:
@@ -193,13 +193,12 @@ def refresh_attributes(vector_store_id: str, file_id: str) -> None:
             "AND status = 'completed' RETURNING generation", (vector_store_id, file_id),
         ).fetchone()
     if row is not None:
-        ingest_file(vector_store_id, file_id, str(row["generation"]))
+        ingest_file(vector_store_id, file_id, row["generation"])
 
 
-@app.task(name="search.query")
-def search(reply: str, payload_json: str) -> None:
+@app.task(name=tasks.SEARCH)
+def search(reply: str, payload: dict[str, Any]) -> None:
     """Answer a search over vector stores: each query embedded, hybrid ranking, merged."""
-    payload = json.loads(payload_json)
     try:
         answer(reply, {"result": run_search(payload)})
     except FilterError as error:

@@ -1,7 +1,7 @@
 """Tasks of the runs pool."""
 from celery import Task
 
-from shared.platform.celery_app import app
+from shared.platform.tasks import app
 from workers.engine import LeaseBusyError, execute
 
 

@@ -7,7 +7,6 @@ placed under /mnt/data by filename, and every file the code created or changed t
 every figure it left open) is stored as a file with purpose `assistants_output`.
 """
 import io
-import json
 import logging
 import os
 import threading
@@ -19,9 +18,9 @@ from celery.signals import worker_ready
 from sandbox.sessions import InputFile, OutputFile, get_sessions
 from shared.errors import InvalidRequestError, NotFoundError, ServiceUnavailableError
 from shared.files.service import create_file, file_content
-from shared.platform import metrics
-from shared.platform.celery_app import app
+from shared.platform import metrics, tasks
 from shared.platform.rpc import answer
+from shared.platform.tasks import app
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +69,8 @@ def run_code(payload: dict[str, Any]) -> dict[str, Any]:
     return {"logs": logs, "error": execution.error, "files": files}
 
 
-@app.task(name="sandbox.execute")
-def execute(reply: str, payload_json: str) -> None:
-    payload = json.loads(payload_json)
+@app.task(name=tasks.RUN_CODE)
+def execute(reply: str, payload: dict[str, Any]) -> None:
     try:
         answer(reply, {"result": run_code(payload)})
     except (InvalidRequestError, NotFoundError) as error:

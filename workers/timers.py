@@ -10,7 +10,7 @@ from celery.signals import worker_ready
 from shared.clock import now
 from shared.config import get_settings
 from shared.objects import RUN
-from shared.platform.celery_app import app, enqueue
+from shared.platform.tasks import app, enqueue
 from shared.runs import events
 from shared.runs import states as run_states
 from shared.runs.leases import is_held

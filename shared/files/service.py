@@ -8,7 +8,7 @@ from shared.errors import InvalidRequestError
 from shared.files.blobs import get_blob_store
 from shared.ids import check_id, new_id
 from shared.objects import deleted
-from shared.platform.celery_app import enqueue
+from shared.platform import tasks
 from shared.storage import repository
 from shared.storage.db import Conn, reading, unit_of_work
 from shared.storage.pagination import Page, PageQuery
@@ -56,7 +56,7 @@ def delete_file(project_id: str, file_id: str) -> dict[str, Any]:
             "RETURNING vector_store_id", (file_id, project_id)).fetchall()
         get_blob_store().delete(conn, file_id)
     for row in stores:
-        enqueue("ingest.delete_file", row["vector_store_id"], file_id)
+        tasks.send_delete_indexed_file(row["vector_store_id"], file_id)
     return deleted(file_id, "file")
 
 

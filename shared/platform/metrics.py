@@ -32,12 +32,11 @@ from prometheus_client.core import (
     Metric,
 )
 
+from shared.storage import redis_keys
 from shared.storage.redis import get_redis
 
 log = logging.getLogger(__name__)
 
-SERIES_KEY = "metrics:deployment:series"
-GAUGES_KEY = "metrics:deployment:gauges"
 # Counters outlive a quiet month; the gauges' hash goes soon after its processes do.
 SERIES_TTL = 30 * 24 * 3600
 GAUGE_FRESH_SECONDS = 15
@@ -112,13 +111,14 @@ class _Recorder:
             return
         pipe = get_redis().pipeline(transaction=False)
         for (name, labels), amount in pending.items():
-            pipe.hincrbyfloat(SERIES_KEY, json.dumps([name, labels]), amount)
-        pipe.expire(SERIES_KEY, SERIES_TTL)
+            pipe.hincrbyfloat(redis_keys.METRIC_SERIES, json.dumps([name, labels]), amount)
+        pipe.expire(redis_keys.METRIC_SERIES, SERIES_TTL)
         publisher = f"{socket.gethostname()}:{os.getpid()}"
         for name, value in gauges.items():
-            pipe.hset(GAUGES_KEY, json.dumps([name, publisher]), json.dumps([value, time.time()]))
+            pipe.hset(redis_keys.METRIC_GAUGES, json.dumps([name, publisher]),
+                      json.dumps([value, time.time()]))
         if gauges:
-            pipe.expire(GAUGES_KEY, 4 * GAUGE_FRESH_SECONDS)
+            pipe.expire(redis_keys.METRIC_GAUGES, 4 * GAUGE_FRESH_SECONDS)
         try:
             pipe.execute()
         except Exception:
@@ -201,14 +201,14 @@ def install_worker_hooks() -> None:
 
 
 def _stored_series() -> Iterator[tuple[str, Labels, float]]:
-    raw: Any = get_redis().hgetall(SERIES_KEY)
+    raw: Any = get_redis().hgetall(redis_keys.METRIC_SERIES)
     for field, value in raw.items():
         name, labels = json.loads(field)
         yield name, tuple((k, v) for k, v in labels), float(value)
 
 
 def _stored_gauges() -> dict[str, float]:
-    raw: Any = get_redis().hgetall(GAUGES_KEY)
+    raw: Any = get_redis().hgetall(redis_keys.METRIC_GAUGES)
     sums: dict[str, float] = defaultdict(float)
     for field, stored in raw.items():
         name, _ = json.loads(field)

@@ -6,11 +6,11 @@ Keys: `reply:rpc:<uuid>`, expiring a minute after the answer.
 """
 import json
 import time
-import uuid
 from typing import Any
 
 from shared.errors import InvalidRequestError, ServiceUnavailableError
-from shared.platform.celery_app import enqueue
+from shared.platform.tasks import send_rpc
+from shared.storage import redis_keys
 from shared.storage.redis import get_redis
 
 REPLY_TTL_SECONDS = 60
@@ -18,8 +18,8 @@ BLOCK_SLICE_SECONDS = 4.0
 
 
 def call(task: str, payload: dict[str, Any], timeout: float = 30.0) -> Any:
-    reply = f"reply:rpc:{uuid.uuid4().hex}"
-    enqueue(task, reply, json.dumps(payload))
+    reply = redis_keys.new_rpc_reply()
+    send_rpc(task, reply, payload)
     # Blocking reads stay under the client's socket timeout (5 s), so calls that take
     # longer (code in the sandbox) wait in slices until the deadline.
     deadline = time.monotonic() + timeout

@@ -3,7 +3,7 @@ import contextlib
 from typing import Any
 
 from shared.config import get_settings
-from shared.platform.celery_app import QUEUES, app
+from shared.platform.tasks import QUEUES, app
 from shared.storage.db import get_pool
 from shared.storage.redis import get_redis
 

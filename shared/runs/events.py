@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.config import get_settings
+from shared.storage import redis_keys
 from shared.storage.redis import get_redis
 
 DONE = "done"
@@ -25,14 +26,10 @@ class Event:
         return f"id: {self.id}\nevent: {self.name}\ndata: {self.data}\n\n".encode()
 
 
-def key(run_id: str) -> str:
-    return f"events:run:{run_id}"
-
-
 def publish(run_id: str, events: list[tuple[str, Any]]) -> str:
     """Append events in one round trip; returns the id of the first."""
     pipe = get_redis().pipeline(transaction=False)
-    stream = key(run_id)
+    stream = redis_keys.run_events(run_id)
     for name, data in events:
         text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
         pipe.xadd(stream, {"e": name, "d": text})
@@ -42,18 +39,10 @@ def publish(run_id: str, events: list[tuple[str, Any]]) -> str:
     return first.decode() if isinstance(first, bytes) else str(first)
 
 
-def last_id(run_id: str) -> str:
-    entries: Any = get_redis().xrevrange(key(run_id), count=1)
-    if not entries:
-        return "0-0"
-    entry_id = entries[0][0]
-    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-
-
 def follow(run_id: str, after: str = "0-0", block_ms: int = 15_000) -> Iterator[Event | None]:
     """Events after `after`, forever; yields None when `block_ms` passes with nothing new."""
     redis = get_redis()
-    stream = key(run_id)
+    stream = redis_keys.run_events(run_id)
     cursor = after
     while True:
         reply: Any = redis.xread({stream: cursor}, count=500, block=block_ms)

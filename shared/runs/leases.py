@@ -2,7 +2,7 @@
 
 A redis-py Lock with a token and a TTL, renewed by a heartbeat thread. If the worker dies,
 the lease lapses within `run_lease_seconds` and the timers pool hands the run to another.
-Key: `lease:thread:<thread_id>`.
+Key: `redis_keys.thread_lease`.
 """
 import contextlib
 import threading
@@ -12,21 +12,18 @@ from redis.exceptions import LockError
 from redis.lock import Lock
 
 from shared.config import get_settings
+from shared.storage import redis_keys
 from shared.storage.redis import get_redis
 
 
-def lease_key(thread_id: str) -> str:
-    return f"lease:thread:{thread_id}"
-
-
 def is_held(thread_id: str) -> bool:
-    return bool(get_redis().exists(lease_key(thread_id)))
+    return bool(get_redis().exists(redis_keys.thread_lease(thread_id)))
 
 
 class ThreadLease:
     def __init__(self, thread_id: str):
         self.seconds = get_settings().run_lease_seconds
-        self.lock = Lock(get_redis(), lease_key(thread_id), timeout=self.seconds,
+        self.lock = Lock(get_redis(), redis_keys.thread_lease(thread_id), timeout=self.seconds,
                          blocking=False, thread_local=False)
         self._stop = threading.Event()
         self._heartbeat = threading.Thread(target=self._renew, daemon=True)

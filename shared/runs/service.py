@@ -14,7 +14,7 @@ from shared.config import get_settings
 from shared.errors import InvalidRequestError
 from shared.messages.service import insert_message
 from shared.objects import RUN, STEP
-from shared.platform.celery_app import enqueue
+from shared.platform.tasks import enqueue
 from shared.runs import events
 from shared.runs import states as run_states
 from shared.storage import repository

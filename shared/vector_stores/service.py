@@ -14,8 +14,7 @@ from shared.errors import InvalidRequestError
 from shared.files.blobs import get_blob_store
 from shared.files.service import require_file
 from shared.objects import deleted
-from shared.platform import rpc
-from shared.platform.celery_app import enqueue
+from shared.platform import rpc, tasks
 from shared.storage import repository
 from shared.storage.db import Conn, reading, unit_of_work
 from shared.storage.pagination import Page, PageQuery
@@ -132,7 +131,7 @@ def _attach(conn: Conn, project_id: str, vector_store_id: str,
 
 def _ingest(rows: list[dict[str, Any]]) -> None:
     for row in rows:
-        enqueue("ingest.file", row["vector_store_id"], row["id"], str(row["generation"]))
+        tasks.send_ingest(row["vector_store_id"], row["id"], row["generation"])
 
 
 def _ingest_on_commit(conn: Conn, rows: list[dict[str, Any]]) -> None:
@@ -247,7 +246,7 @@ def delete_vector_store(project_id: str, vector_store_id: str) -> dict[str, Any]
                           "vector_store_id")
         for row in files:
             get_blob_store().delete(conn, parsed_text_key(vector_store_id, row["id"]))
-    enqueue("ingest.delete_store", vector_store_id)
+    tasks.send_delete_indexed_store(vector_store_id)
     return deleted(vector_store_id, "vector_store.deleted")
 
 
@@ -328,7 +327,7 @@ def update_file_attributes(project_id: str, vector_store_id: str, file_id: str,
         row = repository.update(conn, VECTOR_STORE_FILES, scope, file_id, "file_id",
                                 {"attributes": attributes or {}})
     if row["status"] == "completed":
-        enqueue("ingest.attributes", vector_store_id, file_id)
+        tasks.send_refresh_attributes(vector_store_id, file_id)
     return row
 
 
@@ -337,7 +336,7 @@ def remove_file(project_id: str, vector_store_id: str, file_id: str) -> dict[str
         scope = _file_scope(conn, project_id, vector_store_id)
         repository.delete(conn, VECTOR_STORE_FILES, scope, file_id, "file_id")
         get_blob_store().delete(conn, parsed_text_key(vector_store_id, file_id))
-    enqueue("ingest.delete_file", vector_store_id, file_id)
+    tasks.send_delete_indexed_file(vector_store_id, file_id)
     return deleted(file_id, "vector_store.file.deleted")
 
 
@@ -390,7 +389,7 @@ def search(project_id: str, vector_store_id: str, request: dict[str, Any]) -> di
                      (now(), vector_store_id))
     queries = request["query"] if isinstance(request["query"], list) else [request["query"]]
     ranking = request.get("ranking_options") or {}
-    result = rpc.call("search.query", {
+    result = rpc.call(tasks.SEARCH, {
         "vector_store_ids": [vector_store_id], "queries": queries,
         "rewrite": bool(request.get("rewrite_query")), "filters": request.get("filters"),
         "limit": request.get("max_num_results", 10),

@@ -9,7 +9,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import TreadleError
-from shared.platform import rpc
+from shared.platform import rpc, tasks
 
 if TYPE_CHECKING:
     from workers.tools import Context, Result
@@ -77,7 +77,7 @@ def execute(call_id: str, arguments: dict[str, Any], context: "Context") -> "Res
     entry["code_interpreter"]["input"] = code
     run = context.run
     try:
-        answer = rpc.call("sandbox.execute", {
+        answer = rpc.call(tasks.RUN_CODE, {
             "thread_id": run["thread_id"], "project_id": run["project_id"], "code": code,
             "file_ids": list(context.resources.code_files),
         }, timeout=CALL_TIMEOUT_SECONDS)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.config import get_settings
 from shared.errors import TreadleError
-from shared.platform import rpc
+from shared.platform import rpc, tasks
 from shared.storage.db import reading
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ def execute(call_id: str, arguments: dict[str, Any], context: "Context") -> "Res
         return Result(entry, "No files are attached to this conversation; nothing to search.")
     _await_indexing(context.resources.vector_store_ids)
     try:
-        found = rpc.call("search.query", {
+        found = rpc.call(tasks.SEARCH, {
             "vector_store_ids": context.resources.vector_store_ids, "queries": [query],
             "limit": limit, "score_threshold": threshold or None, "filters": None,
         }, timeout=get_settings().search_timeout_seconds)

@@ -1,0 +1,106 @@
+"""Every task Treadle sends: its name, its queue, a typed sender; and the Celery app.
+
+Tasks carry ids only (rpc tasks: a reply key and a JSON payload); every task reloads
+state from Postgres and checks it first, so a redelivered or duplicated task is harmless.
+Results flow through each run's event stream or an rpc reply key, so there is no result
+backend. Workers declare each task with `@app.task(name=<the constant here>)`.
+"""
+from typing import Any
+
+from celery import Celery
+from kombu import Queue
+
+from shared.config import get_settings
+
+QUEUES = ("runs", "ingest", "search", "sandbox", "timers")
+
+# Each name's prefix is its queue (see TASK_ROUTES).
+EXECUTE_RUN = "runs.execute"
+INGEST_FILE = "ingest.file"
+DELETE_INDEXED_FILE = "ingest.delete_file"
+DELETE_INDEXED_STORE = "ingest.delete_store"
+REFRESH_ATTRIBUTES = "ingest.attributes"
+SEARCH = "search.query"
+RUN_CODE = "sandbox.execute"
+EXPIRE_DUE_RUNS = "timers.expire_due"
+RECOVER_STALLED_RUNS = "timers.recover_stalled"
+
+TASK_ROUTES = {
+    "runs.*": {"queue": "runs"},
+    "ingest.*": {"queue": "ingest"},
+    "search.*": {"queue": "search"},
+    "timers.*": {"queue": "timers"},
+    "sandbox.*": {"queue": "sandbox"},
+}
+
+
+class _Connections:
+    """Read when Celery first loads its configuration, not at import, so the settings a
+    process ends up with (tests change them after importing) are the ones used."""
+
+    @property
+    def broker_url(self) -> str:
+        settings = get_settings()
+        return settings.broker_url or settings.redis_url
+
+
+def _make_app() -> Celery:
+    app = Celery("treadle")
+    app.config_from_object(_Connections())
+    app.conf.update(
+        task_queues=[Queue(name) for name in QUEUES],
+        task_routes=TASK_ROUTES,
+        task_default_queue="runs",
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        result_backend=None,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=900,
+        task_time_limit=960,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        # Task events cost a runs worker about 7% of its CPU. Flower turns them on in every
+        # worker while it watches (it broadcasts enable_events every few seconds).
+        worker_send_task_events=False,
+        include=["workers.runs", "workers.timers", "workers.indexing", "workers.sandbox"],
+        beat_schedule={
+            "expire-due-runs": {"task": EXPIRE_DUE_RUNS, "schedule": 1.0},
+            "recover-stalled-runs": {"task": RECOVER_STALLED_RUNS, "schedule": 2.0},
+        },
+    )
+    return app
+
+
+app = _make_app()
+
+
+def send_run(run_id: str) -> None:
+    app.send_task(EXECUTE_RUN, args=[run_id])
+
+
+def send_ingest(vector_store_id: str, file_id: str, generation: int) -> None:
+    app.send_task(INGEST_FILE, args=[vector_store_id, file_id, generation])
+
+
+def send_delete_indexed_file(vector_store_id: str, file_id: str) -> None:
+    app.send_task(DELETE_INDEXED_FILE, args=[vector_store_id, file_id])
+
+
+def send_delete_indexed_store(vector_store_id: str) -> None:
+    app.send_task(DELETE_INDEXED_STORE, args=[vector_store_id])
+
+
+def send_refresh_attributes(vector_store_id: str, file_id: str) -> None:
+    app.send_task(REFRESH_ATTRIBUTES, args=[vector_store_id, file_id])
+
+
+RPC_TASKS = (SEARCH, RUN_CODE)
+
+
+def send_rpc(name: str, reply: str, payload: dict[str, Any]) -> None:
+    """An rpc task (one of RPC_TASKS): the worker answers on `reply` (see `rpc`)."""
+    assert name in RPC_TASKS, name
+    app.send_task(name, args=[reply, payload])
