@@ -11,13 +11,12 @@ from typing import Any
 
 from shared.clock import now
 from shared.objects import MESSAGE, RUN, STEP
-from shared.platform import metrics, worker_shutdown
-from shared.platform.tasks import enqueue
+from shared.platform import metrics, tasks, worker_shutdown
 from shared.runs import events
 from shared.runs import states as run_states
 from shared.runs.leases import ThreadLease
-from shared.runs.service import DEADLINES, cancel_key, dump_step
-from shared.storage import repository
+from shared.runs.service import dump_step
+from shared.storage import redis_keys, repository
 from shared.storage.db import reading, unit_of_work
 from shared.storage.redis import get_redis
 from shared.storage.repository import MESSAGES, STEPS
@@ -101,7 +100,7 @@ def execute(run_id: str) -> None:
         log.warning("run %s abandoned: %s", run_id, abandoned)
         if abandoned.hand_back:
             # The lease is released above, so any other worker takes it up at once.
-            enqueue("runs.execute", run_id)
+            tasks.send_run(run_id)
 
 
 class Execution:
@@ -234,7 +233,7 @@ class Execution:
             raise RunAbandonedError("the thread's lease lapsed", hand_back=False)
         if worker_shutdown.handing_back():
             raise RunAbandonedError("the worker is stopping", hand_back=True)
-        return bool(get_redis().exists(cancel_key(self.run_id)))
+        return bool(get_redis().exists(redis_keys.run_cancel(self.run_id)))
 
     def _call_model(self, run: dict[str, Any], built: prompt.Prompt) -> Outcome:
         outcome = Outcome()
@@ -499,7 +498,7 @@ class Execution:
         if run is None:
             self._finish_cancel()
             return
-        get_redis().zadd(DEADLINES, {self.run_id: run["expires_at"]})
+        get_redis().zadd(redis_keys.RUN_DEADLINES, {self.run_id: run["expires_at"]})
         events.publish(self.run_id, [("thread.run.requires_action", RUN.dump(run)),
                                      (events.DONE, "[DONE]")])
 
@@ -522,7 +521,7 @@ class Execution:
             if current is not None and current["status"] == "cancelling":
                 self._finish_cancel()
             return
-        get_redis().delete(cancel_key(self.run_id))
+        get_redis().delete(redis_keys.run_cancel(self.run_id))
         events.publish(self.run_id, [*batch, (f"thread.run.{status}", RUN.dump(ended)),
                                      (events.DONE, "[DONE]")])
 
@@ -539,7 +538,7 @@ class Execution:
                                     {"usage": self.usage.to_dict()})
             if ended is not None:
                 run_states.settle_run_children(conn, self.run_id, "cancelled")
-        get_redis().delete(cancel_key(self.run_id))
+        get_redis().delete(redis_keys.run_cancel(self.run_id))
         if ended is not None:
             events.publish(self.run_id, [("thread.run.cancelled", RUN.dump(ended)),
                                          (events.DONE, "[DONE]")])

@@ -1,11 +1,12 @@
 """Tasks of the runs pool."""
 from celery import Task
 
+from shared.platform import tasks
 from shared.platform.tasks import app
 from workers.engine import LeaseBusyError, execute
 
 
-@app.task(name="runs.execute", bind=True, max_retries=None)
+@app.task(name=tasks.EXECUTE_RUN, bind=True, max_retries=None)
 def execute_run(self: Task, run_id: str) -> None:
     try:
         execute(run_id)

@@ -10,11 +10,12 @@ from celery.signals import worker_ready
 from shared.clock import now
 from shared.config import get_settings
 from shared.objects import RUN
-from shared.platform.tasks import app, enqueue
+from shared.platform import tasks
+from shared.platform.tasks import app
 from shared.runs import events
 from shared.runs import states as run_states
 from shared.runs.leases import is_held
-from shared.runs.service import DEADLINES
+from shared.storage import redis_keys
 from shared.storage.db import unit_of_work
 from shared.storage.redis import get_redis
 
@@ -30,16 +31,16 @@ def rebuild_deadlines(sender: Any = None, **kwargs: Any) -> None:
         ).fetchall()
     redis = get_redis()
     pipe = redis.pipeline()
-    pipe.delete(DEADLINES)
+    pipe.delete(redis_keys.RUN_DEADLINES)
     if rows:
-        pipe.zadd(DEADLINES, {r["id"]: r["expires_at"] for r in rows})
+        pipe.zadd(redis_keys.RUN_DEADLINES, {r["id"]: r["expires_at"] for r in rows})
     pipe.execute()
 
 
-@app.task(name="timers.expire_due")
+@app.task(name=tasks.EXPIRE_DUE_RUNS)
 def expire_due() -> int:
     redis = get_redis()
-    members: Any = redis.zrangebyscore(DEADLINES, "-inf", now())
+    members: Any = redis.zrangebyscore(redis_keys.RUN_DEADLINES, "-inf", now())
     due = [m.decode() for m in members]
     expired = 0
     for run_id in due:
@@ -51,7 +52,7 @@ def expire_due() -> int:
                 if moved is not None:
                     run_states.settle_run_children(conn, run_id, "expired")
         if run is None or moved is not None or run["expires_at"] is None:
-            redis.zrem(DEADLINES, run_id)
+            redis.zrem(redis_keys.RUN_DEADLINES, run_id)
         if moved is not None:
             expired += 1
             events.publish(run_id, [("thread.run.expired", RUN.dump(moved)),
@@ -59,7 +60,7 @@ def expire_due() -> int:
     return expired
 
 
-@app.task(name="timers.recover_stalled")
+@app.task(name=tasks.RECOVER_STALLED_RUNS)
 def recover_stalled() -> int:
     """Requeue runs whose worker died (no lease) or whose task was never delivered."""
     lease = get_settings().run_lease_seconds
@@ -76,7 +77,7 @@ def recover_stalled() -> int:
         if is_held(row["thread_id"]):
             continue
         # One requeue per lease period, however often this task runs.
-        if redis.set(f"recover:run:{row['id']}", "1", nx=True, ex=lease):
-            enqueue("runs.execute", row["id"])
+        if redis.set(redis_keys.run_recovery(row['id']), "1", nx=True, ex=lease):
+            tasks.send_run(row["id"])
             requeued += 1
     return requeued

@@ -14,18 +14,16 @@ from shared.config import get_settings
 from shared.errors import InvalidRequestError
 from shared.messages.service import insert_message
 from shared.objects import RUN, STEP
-from shared.platform.tasks import enqueue
+from shared.platform import tasks
 from shared.runs import events
 from shared.runs import states as run_states
-from shared.storage import repository
+from shared.storage import redis_keys, repository
 from shared.storage.db import Conn, reading, unit_of_work
 from shared.storage.pagination import Page, PageQuery
 from shared.storage.redis import get_redis
 from shared.storage.repository import ASSISTANTS, RUNS, STEPS, THREADS
 from shared.threads.service import insert_thread
 from shared.tool_resources.service import check_tool_resources
-
-DEADLINES = "deadlines:runs"
 
 _ASSISTANT_DEFAULTS = ("model", "tools", "temperature", "top_p", "response_format",
                        "reasoning_effort")
@@ -38,10 +36,6 @@ class Created:
     run: dict[str, Any]
     thread: dict[str, Any] | None
     stream_from: str
-
-
-def cancel_key(run_id: str) -> str:
-    return f"cancel:run:{run_id}"
 
 
 def active_run_id(conn: Conn, thread_id: str) -> str | None:
@@ -113,7 +107,7 @@ def create_run(project_id: str, thread_id: str, fields: dict[str, Any]) -> Creat
                            f"additional_messages[{index}].")
         run = _insert_run(conn, thread_id, _run_row(conn, project_id, thread_id, fields))
     stream_from = _announce(run)
-    enqueue("runs.execute", run["id"])
+    tasks.send_run(run["id"])
     return Created(run, None, stream_from)
 
 
@@ -129,7 +123,7 @@ def create_thread_and_run(project_id: str, fields: dict[str, Any]) -> Created:
     from shared.objects import THREAD
 
     stream_from = _announce(run, [("thread.created", THREAD.dump(thread))])
-    enqueue("runs.execute", run["id"])
+    tasks.send_run(run["id"])
     return Created(run, thread, stream_from)
 
 
@@ -173,10 +167,10 @@ def cancel_run(project_id: str, thread_id: str, run_id: str) -> dict[str, Any]:
             )
         assert moved is not None
     if moved["status"] == "cancelling":
-        get_redis().set(cancel_key(run_id), "1", ex=get_settings().events_ttl_seconds)
+        get_redis().set(redis_keys.run_cancel(run_id), "1", ex=get_settings().events_ttl_seconds)
         events.publish(run_id, [("thread.run.cancelling", RUN.dump(moved))])
     else:
-        get_redis().zrem(DEADLINES, run_id)
+        get_redis().zrem(redis_keys.RUN_DEADLINES, run_id)
         events.publish(run_id, [("thread.run.cancelled", RUN.dump(moved)),
                                 (events.DONE, "[DONE]")])
     return moved
@@ -222,11 +216,11 @@ def submit_tool_outputs(project_id: str, thread_id: str, run_id: str,
                                {"step_details": details})
         queued = run_states.move(conn, "runs", run_id, "queued", {"required_action": None})
         assert queued is not None and step is not None
-    get_redis().zrem(DEADLINES, run_id)
+    get_redis().zrem(redis_keys.RUN_DEADLINES, run_id)
     stream_from = events.publish(run_id, [("thread.run.step.completed",
                                            dump_step(step, run["include"])),
                                           ("thread.run.queued", RUN.dump(queued))])
-    enqueue("runs.execute", run_id)
+    tasks.send_run(run_id)
     return Created(queued, None, stream_from)
 
 
