@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.clock import now
-from shared.objects import MESSAGE, RUN, STEP
-from shared.platform import metrics, tasks, worker_shutdown
-from shared.runs import events
-from shared.runs import states as run_states
+from shared.objects import MESSAGE, STEP
+from shared.platform import metrics, worker_shutdown
+from shared.runs import events, lifecycle, repository, states
 from shared.runs.leases import ThreadLease
-from shared.runs.service import dump_step
-from shared.storage import redis_keys, repository
+from shared.runs.steps import dump_step
+from shared.storage import redis_keys
+from shared.storage import repository as tables
 from shared.storage.db import reading, unit_of_work
 from shared.storage.redis import get_redis
 from shared.storage.repository import MESSAGES, STEPS
@@ -86,9 +86,8 @@ class Outcome:
 def execute(run_id: str) -> None:
     """Run the task's state check, take the thread's lease, and drive the run."""
     with reading() as conn:
-        run = conn.execute("SELECT status, thread_id FROM runs WHERE id = %s",
-                           (run_id,)).fetchone()
-    if run is None or run["status"] not in ("queued", "in_progress", "cancelling"):
+        run = repository.thread_and_status(conn, run_id)
+    if run is None or run["status"] not in states.EXECUTABLE:
         return
     lease = ThreadLease(run["thread_id"])
     if not lease.acquire():
@@ -100,7 +99,7 @@ def execute(run_id: str) -> None:
         log.warning("run %s abandoned: %s", run_id, abandoned)
         if abandoned.hand_back:
             # The lease is released above, so any other worker takes it up at once.
-            tasks.send_run(run_id)
+            lifecycle.hand_back(run_id)
 
 
 class Execution:
@@ -114,37 +113,13 @@ class Execution:
         self.images: list[str] = []
 
     def drive(self) -> None:
-        with unit_of_work() as conn:
-            # Read again now that the lease is held: a cancel may have landed while waiting.
-            run = conn.execute("SELECT * FROM runs WHERE id = %s", (self.run_id,)).fetchone()
-            if run is None:
-                return
-            if run["status"] == "cancelling":
-                moved = None
-            elif run["status"] == "in_progress":
-                self._discard_interrupted(conn)
-                moved = run_states.move(conn, "runs", self.run_id, "in_progress",
-                                        {"attempts": run["attempts"] + 1}, stamp=False)
-            else:
-                moved = run_states.move(conn, "runs", self.run_id, "in_progress",
-                                        {"attempts": run["attempts"] + 1})
-        if run["status"] == "cancelling":
-            self._finish_cancel()
+        # The status is read again now that the lease is held: a cancel may have landed.
+        run = lifecycle.start(self.run_id)
+        if run is None:
             return
-        if moved is None:
-            return
-        run = moved
         if run["usage"]:
             self.usage = Usage(run["usage"]["prompt_tokens"], run["usage"]["completion_tokens"])
-        events.publish(self.run_id, [("thread.run.in_progress", RUN.dump(run))])
         self._loop(run)
-
-    def _discard_interrupted(self, conn: Any) -> None:
-        """A worker died mid-call: drop what that call left half-written, then redo it."""
-        conn.execute("DELETE FROM messages WHERE run_id = %s AND status = 'in_progress'",
-                     (self.run_id,))
-        conn.execute("DELETE FROM run_steps WHERE run_id = %s AND status = 'in_progress'",
-                     (self.run_id,))
 
     def _tool_context(self, run: dict[str, Any]) -> tools.Context:
         if self.context is None:
@@ -157,7 +132,7 @@ class Execution:
         for _ in range(MAX_TOOL_ROUNDS):
             limit = run["max_completion_tokens"]
             if limit is not None and self.usage.completion_tokens >= limit:
-                self._end(run, "incomplete", {"incomplete_details":
+                self._end("incomplete", {"incomplete_details":
                                               {"reason": "max_completion_tokens"}})
                 return
             try:
@@ -165,7 +140,7 @@ class Execution:
                 with reading() as conn:
                     built = prompt.build(conn, run)
             except prompt.PromptTooLongError:
-                self._end(run, "incomplete", {"incomplete_details":
+                self._end("incomplete", {"incomplete_details":
                                               {"reason": "max_prompt_tokens"}})
                 return
             began, result = time.monotonic(), "error"
@@ -176,7 +151,7 @@ class Execution:
                 result = "abandoned"
                 raise
             except Exception as error:  # every model failure ends the run, classified
-                self._fail(run, model.error_code(error), model.error_message(error))
+                self._fail(model.error_code(error), model.error_message(error))
                 return
             finally:
                 metrics.observe_model_call(time.monotonic() - began, result)
@@ -191,14 +166,14 @@ class Execution:
                     continue
                 return
             if outcome.finish_reason == "length" and limit is not None:
-                self._end(run, "incomplete", {"incomplete_details":
+                self._end("incomplete", {"incomplete_details":
                                               {"reason": "max_completion_tokens"}}, outcome)
                 return
             if self.images and outcome.message is None:
                 self._image_message(run)
-            self._end(run, "completed", {}, outcome)
+            self._end("completed", {}, outcome)
             return
-        self._fail(run, "server_error",
+        self._fail("server_error",
                    f"The run called tools more than {MAX_TOOL_ROUNDS} times in a row.")
 
     def _request(self, run: dict[str, Any], built: prompt.Prompt) -> dict[str, Any]:
@@ -331,7 +306,7 @@ class Execution:
 
     def _new_step(self, conn: Any, run: dict[str, Any], kind: str,
                   details: dict[str, Any]) -> dict[str, Any]:
-        return repository.insert(conn, STEPS, {
+        return tables.insert(conn, STEPS, {
             "project_id": run["project_id"], "run_id": run["id"],
             "thread_id": run["thread_id"], "assistant_id": run["assistant_id"],
             "created_at": now(), "type": kind, "status": "in_progress",
@@ -340,7 +315,7 @@ class Execution:
 
     def _open_message(self, run: dict[str, Any], outcome: Outcome) -> None:
         with unit_of_work() as conn:
-            message = repository.insert(conn, MESSAGES, {
+            message = tables.insert(conn, MESSAGES, {
                 "project_id": run["project_id"], "thread_id": run["thread_id"],
                 "created_at": now(), "status": "in_progress", "role": "assistant",
                 "content": [], "assistant_id": run["assistant_id"], "run_id": run["id"],
@@ -415,12 +390,12 @@ class Execution:
         assert outcome.usage is not None
         content = self._final_content(conn, outcome.text)
         if truncated:
-            message = run_states.move(conn, "messages", outcome.message["id"], "incomplete", {
+            message = repository.move(conn, "messages", outcome.message["id"], "incomplete", {
                 "content": content, "incomplete_details": {"reason": "max_tokens"}})
         else:
-            message = run_states.move(conn, "messages", outcome.message["id"], "completed",
+            message = repository.move(conn, "messages", outcome.message["id"], "completed",
                                       {"content": content})
-        step = run_states.move(conn, "run_steps", outcome.text_step["id"], "completed",
+        step = repository.move(conn, "run_steps", outcome.text_step["id"], "completed",
                                {"usage": outcome.usage.to_dict()})
         batch: list[tuple[str, Any]] = []
         delta = self._content_delta(outcome.message["id"], content, bool(outcome.text))
@@ -459,7 +434,7 @@ class Execution:
             self._require_action(outcome, entries, functions)
             return False
         with unit_of_work() as conn:
-            step = run_states.move(conn, "run_steps", outcome.tool_step["id"], "completed", {
+            step = repository.move(conn, "run_steps", outcome.tool_step["id"], "completed", {
                 "step_details": {"type": "tool_calls", "tool_calls": entries},
                 "usage": outcome.usage.to_dict()})
         if step is None:
@@ -489,58 +464,24 @@ class Execution:
         action = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [
             {"id": c.id, "type": "function",
              "function": {"name": c.name, "arguments": c.arguments}} for c in calls]}}
-        with unit_of_work() as conn:
-            repository.update(conn, STEPS, {"run_id": self.run_id}, outcome.tool_step["id"],
-                              "step_id", {"step_details": details,
-                                          "usage": outcome.usage.to_dict()})
-            run = run_states.move(conn, "runs", self.run_id, "requires_action", {
-                "required_action": action, "usage": self.usage.to_dict()}, stamp=False)
-        if run is None:
+        parked = lifecycle.park(self.run_id, outcome.tool_step["id"], details,
+                                outcome.usage.to_dict(), action, self.usage.to_dict())
+        if parked is None:
             self._finish_cancel()
-            return
-        get_redis().zadd(redis_keys.RUN_DEADLINES, {self.run_id: run["expires_at"]})
-        events.publish(self.run_id, [("thread.run.requires_action", RUN.dump(run)),
-                                     (events.DONE, "[DONE]")])
 
-    def _end(self, run: dict[str, Any], status: str, changes: dict[str, Any],
+    def _end(self, status: str, changes: dict[str, Any],
              closing: Outcome | None = None) -> None:
         """End the run; `closing`: the last model call, whose message completes in the
         same transaction."""
-        with unit_of_work() as conn:
-            batch = self._closed_text(conn, closing) if closing is not None else []
-            ended = run_states.move(conn, "runs", self.run_id, status,
-                                    {**changes, "usage": self.usage.to_dict()})
-            if ended is None:
-                current = conn.execute("SELECT status FROM runs WHERE id = %s",
-                                       (self.run_id,)).fetchone()
-            else:
-                run_states.settle_run_children(conn, self.run_id, status)
-        if ended is None:
-            if batch:
-                events.publish(self.run_id, batch)
-            if current is not None and current["status"] == "cancelling":
-                self._finish_cancel()
-            return
-        get_redis().delete(redis_keys.run_cancel(self.run_id))
-        events.publish(self.run_id, [*batch, (f"thread.run.{status}", RUN.dump(ended)),
-                                     (events.DONE, "[DONE]")])
+        lifecycle.end(self.run_id, status, self.usage.to_dict(), changes,
+                      (lambda conn: self._closed_text(conn, closing))
+                      if closing is not None else None)
 
-    def _fail(self, run: dict[str, Any], code: str, message: str) -> None:
-        self._end(run, "failed", {"last_error": {"code": code, "message": message}})
+    def _fail(self, code: str, message: str) -> None:
+        lifecycle.fail(self.run_id, self.usage.to_dict(), code, message)
 
     def _finish_cancel(self, outcome: Outcome | None = None) -> None:
-        with unit_of_work() as conn:
-            if outcome is not None and outcome.message is not None:
-                repository.update(conn, MESSAGES, {"run_id": self.run_id},
-                                  outcome.message["id"], "message_id",
-                                  {"content": self._text_content(outcome.text)})
-            ended = run_states.move(conn, "runs", self.run_id, "cancelled",
-                                    {"usage": self.usage.to_dict()})
-            if ended is not None:
-                run_states.settle_run_children(conn, self.run_id, "cancelled")
-        get_redis().delete(redis_keys.run_cancel(self.run_id))
-        if ended is not None:
-            events.publish(self.run_id, [("thread.run.cancelled", RUN.dump(ended)),
-                                         (events.DONE, "[DONE]")])
-
-
+        partial = None
+        if outcome is not None and outcome.message is not None:
+            partial = (outcome.message["id"], self._text_content(outcome.text))
+        lifecycle.cancel(self.run_id, self.usage.to_dict(), partial)

@@ -14,7 +14,7 @@ from api.fields import (
 )
 from api.messages.schemas import CreateMessage
 from api.threads.schemas import CreateThread
-from shared.runs.service import SEARCH_CONTENT
+from shared.runs.steps import SEARCH_CONTENT
 
 
 class TruncationStrategy(RequestSchema):

@@ -1,6 +1,6 @@
 """Each run's events as a Redis Stream: workers append, any API replica relays or replays.
 
-Keys: `events:run:<run_id>`, expiring `events_ttl_seconds` after the last append. Entries
+Keys: `redis_keys.run_events`, expiring `events_ttl_seconds` after the last append. Entries
 hold the event name (`e`) and its JSON data (`d`) exactly as sent on the wire; a `done`
 entry ends each stretch of the run that a client request follows.
 """
@@ -8,6 +8,8 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from redis.client import Pipeline
 
 from shared.config import get_settings
 from shared.storage import redis_keys
@@ -29,14 +31,19 @@ class Event:
 def publish(run_id: str, events: list[tuple[str, Any]]) -> str:
     """Append events in one round trip; returns the id of the first."""
     pipe = get_redis().pipeline(transaction=False)
+    append(pipe, run_id, events)
+    ids: list[Any] = pipe.execute()
+    first = ids[0]
+    return first.decode() if isinstance(first, bytes) else str(first)
+
+
+def append(pipe: Pipeline, run_id: str, events: list[tuple[str, Any]]) -> None:
+    """Queue the appends on `pipe`, so other writes can share the round trip."""
     stream = redis_keys.run_events(run_id)
     for name, data in events:
         text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
         pipe.xadd(stream, {"e": name, "d": text})
     pipe.expire(stream, get_settings().events_ttl_seconds)
-    ids: list[Any] = pipe.execute()
-    first = ids[0]
-    return first.decode() if isinstance(first, bytes) else str(first)
 
 
 def follow(run_id: str, after: str = "0-0", block_ms: int = 15_000) -> Iterator[Event | None]:

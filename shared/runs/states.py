@@ -1,21 +1,20 @@
-"""The one state machine for runs, steps and run-made messages.
+"""The state machine of runs, their steps and the messages they write: pure rules, no I/O.
 
-Every change of status is a compare-and-set in Postgres: the UPDATE names the statuses it
-may leave, so two racing writers (a cancel and a completion, say) cannot both win.
+`shared/runs/repository.move` applies a move as a compare-and-set (the UPDATE names the
+statuses it may leave, so of two racing writers only one wins); `shared/runs/lifecycle`
+is the one place that asks for run moves.
 """
-from typing import Any
-
-from psycopg import sql
-
-from shared.clock import now
-from shared.storage.db import Conn
-from shared.storage.repository import bind
+from dataclasses import dataclass
 
 ACTIVE = ("queued", "in_progress", "requires_action", "cancelling")
 TERMINAL = ("completed", "incomplete", "failed", "cancelled", "expired")
+# The statuses a runs worker takes a run in: new, interrupted (its worker died or handed
+# it back), or cancelled while a worker held it.
+EXECUTABLE = ("queued", "in_progress", "cancelling")
 
 RUN_MOVES: dict[str, tuple[str, ...]] = {
     "queued": ("in_progress", "cancelling", "cancelled", "failed", "expired"),
+    # in_progress -> in_progress: a new execution takes over an interrupted one.
     "in_progress": ("requires_action", "completed", "incomplete", "failed", "cancelling",
                     "cancelled", "expired", "in_progress"),
     "requires_action": ("queued", "cancelled", "expired", "failed"),
@@ -27,16 +26,16 @@ STEP_MOVES: dict[str, tuple[str, ...]] = {
 MESSAGE_MOVES: dict[str, tuple[str, ...]] = {
     "in_progress": ("completed", "incomplete"),
 }
+MOVES = {"runs": RUN_MOVES, "run_steps": STEP_MOVES, "messages": MESSAGE_MOVES}
 
-# The timestamp column each terminal status stamps.
-_STAMPS = {
+# The timestamp column each status stamps.
+STAMPS = {
     "runs": {"in_progress": "started_at", "completed": "completed_at", "incomplete":
              "completed_at", "failed": "failed_at", "cancelled": "cancelled_at"},
     "run_steps": {"completed": "completed_at", "failed": "failed_at",
                   "cancelled": "cancelled_at", "expired": "expired_at"},
     "messages": {"completed": "completed_at", "incomplete": "incomplete_at"},
 }
-_MOVES = {"runs": RUN_MOVES, "run_steps": STEP_MOVES, "messages": MESSAGE_MOVES}
 
 
 class IllegalMoveError(Exception):
@@ -44,49 +43,32 @@ class IllegalMoveError(Exception):
 
 
 def sources(table: str, target: str) -> list[str]:
-    return [src for src, targets in _MOVES[table].items() if target in targets]
-
-
-def move(conn: Conn, table: str, object_id: str, target: str,
-         changes: dict[str, Any] | None = None, stamp: bool = True) -> dict[str, Any] | None:
-    """Set `target` if the current status may move there; the updated row, or None if not."""
-    allowed = sources(table, target)
+    """The statuses of `table` that may move to `target`; raises if none may."""
+    allowed = [src for src, targets in MOVES[table].items() if target in targets]
     if not allowed:
         raise IllegalMoveError(f"no status of {table} may move to {target}")
-    changes = dict(changes or {})
-    column = _STAMPS[table].get(target)
-    if stamp and column and column not in changes:
-        changes[column] = now()
-    if table == "runs" and target in TERMINAL:
-        changes.setdefault("expires_at", None)
-        changes.setdefault("required_action", None)
-    changes["status"] = target
-    statement = sql.SQL("UPDATE {} SET {} WHERE id = %s AND status = ANY(%s) RETURNING *").format(
-        sql.Identifier(table),
-        sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in changes),
-    )
-    params = [bind(k, v) for k, v in changes.items()] + [object_id, allowed]
-    return conn.execute(statement, params).fetchone()
+    return allowed
 
 
-def settle_run_children(conn: Conn, run_id: str, run_status: str) -> None:
-    """When a run ends early, its open steps and messages end with it."""
-    step_status = {"cancelled": "cancelled", "expired": "expired", "failed": "failed",
-                   "incomplete": "cancelled"}.get(run_status)
-    if step_status is None:
-        return
-    column = _STAMPS["run_steps"][step_status]
-    conn.execute(
-        sql.SQL("UPDATE run_steps SET status = %s, {} = %s "
-                "WHERE run_id = %s AND status = 'in_progress'").format(sql.Identifier(column)),
-        (step_status, now(), run_id),
-    )
-    reason = {"cancelled": "run_cancelled", "expired": "run_expired", "failed": "run_failed",
-              "incomplete": "max_tokens"}[run_status]
-    conn.execute(
-        "UPDATE messages SET status = 'incomplete', incomplete_at = %s, "
-        "incomplete_details = %s WHERE run_id = %s AND status = 'in_progress'",
-        (now(), bind("incomplete_details", {"reason": reason}), run_id),
-    )
+def may_move(table: str, source: str, target: str) -> bool:
+    return target in MOVES[table].get(source, ())
 
 
+@dataclass(frozen=True)
+class ChildEnding:
+    """How a run's open steps and messages end when the run ends early."""
+    step_status: str
+    message_reason: str
+
+
+_CHILD_ENDINGS = {
+    "cancelled": ChildEnding("cancelled", "run_cancelled"),
+    "expired": ChildEnding("expired", "run_expired"),
+    "failed": ChildEnding("failed", "run_failed"),
+    "incomplete": ChildEnding("cancelled", "max_tokens"),
+}
+
+
+def child_ending(run_status: str) -> ChildEnding | None:
+    """None for a run that ends with nothing left open (completed) or does not end."""
+    return _CHILD_ENDINGS.get(run_status)

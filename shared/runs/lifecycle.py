@@ -1,0 +1,287 @@
+"""Every status change of a run, one function each: the API's service, the runs engine and
+the timers call only these.
+
+Each function does the compare-and-set (`repository.move`), settles what the run leaves
+open, and after the commit updates what Redis keeps beside the run (the cancel flag, the
+deadline index) in the same round trip as the events it publishes, then sends the run's
+task when the run goes back to the queue. So a worker never looks for a row that is not
+there yet, and no client sees an event for a change that did not commit.
+"""
+from collections.abc import Callable
+from typing import Any
+
+from shared.clock import now
+from shared.config import get_settings
+from shared.errors import InvalidRequestError
+from shared.objects import RUN, THREAD
+from shared.platform import tasks
+from shared.runs import events, repository
+from shared.runs.leases import is_held
+from shared.runs.steps import dump_step
+from shared.storage import redis_keys
+from shared.storage import repository as tables
+from shared.storage.db import Conn, unit_of_work
+from shared.storage.redis import get_redis
+
+Batch = list[tuple[str, Any]]
+# Writes done in the same transaction as a run's end (its last message completing), and
+# the events that say so.
+Closing = Callable[[Conn], Batch]
+
+
+def _locked(conn: Conn, project_id: str, thread_id: str, run_id: str) -> dict[str, Any]:
+    tables.get(conn, tables.THREADS, {"project_id": project_id}, thread_id, "thread_id")
+    return tables.get(conn, tables.RUNS, {"project_id": project_id, "thread_id": thread_id},
+                      run_id, "run_id", for_update=True)
+
+
+def _publish_ended(run_id: str, batch: Batch) -> None:
+    """After a run's end commits: its cancel flag and deadline go with the events."""
+    pipe = get_redis().pipeline(transaction=False)
+    events.append(pipe, run_id, batch)
+    pipe.delete(redis_keys.run_cancel(run_id))
+    pipe.zrem(redis_keys.RUN_DEADLINES, run_id)
+    pipe.execute()
+
+
+def _ended_events(run: dict[str, Any]) -> Batch:
+    return [(f"thread.run.{run['status']}", RUN.dump(run)), (events.DONE, "[DONE]")]
+
+
+def queued(run: dict[str, Any], thread: dict[str, Any] | None = None) -> str:
+    """A run (and the thread made with it) just committed `queued`: announce it and send its
+    task. Returns the id of its first event, where a stream of the run starts."""
+    first = [("thread.created", THREAD.dump(thread))] if thread is not None else []
+    dumped = RUN.dump(run)
+    stream_from = events.publish(run["id"], [*first, ("thread.run.created", dumped),
+                                             ("thread.run.queued", dumped)])
+    tasks.send_run(run["id"])
+    return stream_from
+
+
+def start(run_id: str) -> dict[str, Any] | None:
+    """queued (or interrupted in_progress) -> in_progress, for the worker that now holds the
+    thread's lease. None when there is nothing to execute: the run is gone or ended, or was
+    cancelled while waiting (then it ends `cancelled` here)."""
+    with unit_of_work() as conn:
+        run = repository.find(conn, run_id)
+        if run is None or run["status"] == "cancelling":
+            moved = None
+        elif run["status"] == "in_progress":
+            repository.discard_interrupted(conn, run_id)
+            moved = repository.move(conn, "runs", run_id, "in_progress",
+                                    {"attempts": run["attempts"] + 1}, stamp=False)
+        else:
+            moved = repository.move(conn, "runs", run_id, "in_progress",
+                                    {"attempts": run["attempts"] + 1})
+    if run is not None and run["status"] == "cancelling":
+        cancel(run_id, run["usage"] or _no_usage())
+        return None
+    if moved is not None:
+        events.publish(run_id, [("thread.run.in_progress", RUN.dump(moved))])
+    return moved
+
+
+def _no_usage() -> dict[str, int]:
+    return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+
+
+def park(run_id: str, step_id: str, step_details: dict[str, Any], step_usage: dict[str, int],
+         action: dict[str, Any], usage: dict[str, int]) -> dict[str, Any] | None:
+    """in_progress -> requires_action, the tool step recording the calls that wait for
+    outputs. None when a cancel won the race (the caller then ends the run `cancelled`)."""
+    with unit_of_work() as conn:
+        tables.update(conn, tables.STEPS, {"run_id": run_id}, step_id, "step_id",
+                      {"step_details": step_details, "usage": step_usage})
+        run = repository.move(conn, "runs", run_id, "requires_action",
+                              {"required_action": action, "usage": usage}, stamp=False)
+    if run is None:
+        return None
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.zadd(redis_keys.RUN_DEADLINES, {run_id: run["expires_at"]})
+    events.append(pipe, run_id, [("thread.run.requires_action", RUN.dump(run)),
+                                 (events.DONE, "[DONE]")])
+    pipe.execute()
+    return run
+
+
+def _outputs_by_call(run: dict[str, Any], outputs: list[dict[str, Any]]) -> dict[str, str]:
+    """Every pending call's output, each given once; the error says which one is wrong."""
+    pending = [c["id"] for c in run["required_action"]["submit_tool_outputs"]["tool_calls"]]
+    given: dict[str, str] = {}
+    for index, output in enumerate(outputs):
+        call_id = output.get("tool_call_id")
+        if not isinstance(call_id, str) or call_id not in pending:
+            raise InvalidRequestError(
+                f"Invalid 'tool_outputs[{index}].tool_call_id': no pending tool call "
+                f"'{call_id}' on run {run['id']}.", param=f"tool_outputs[{index}].tool_call_id")
+        if call_id in given:
+            raise InvalidRequestError(
+                f"Duplicate output for tool call '{call_id}'.",
+                param=f"tool_outputs[{index}].tool_call_id")
+        given[call_id] = output.get("output") or ""
+    if any(c not in given for c in pending):
+        raise InvalidRequestError(
+            f"Expected tool outputs for call_ids {pending}, got {list(given)}.",
+            param="tool_outputs")
+    return given
+
+
+def resume(project_id: str, thread_id: str, run_id: str, outputs: list[dict[str, Any]]
+           ) -> tuple[dict[str, Any], str]:
+    """requires_action -> queued with the function outputs recorded on the tool step; the
+    run's task is sent again. Returns the run and where a stream of this stretch starts."""
+    with unit_of_work() as conn:
+        run = _locked(conn, project_id, thread_id, run_id)
+        if run["status"] != "requires_action":
+            raise InvalidRequestError(
+                f"Runs in status \"{run['status']}\" do not accept tool outputs.", param=None)
+        given = _outputs_by_call(run, outputs)
+        step = repository.open_tool_step(conn, run_id)
+        assert step is not None
+        details = step["step_details"]
+        for call in details["tool_calls"]:
+            if call["type"] == "function" and call["id"] in given:
+                call["function"]["output"] = given[call["id"]]
+        step = repository.move(conn, "run_steps", step["id"], "completed",
+                               {"step_details": details})
+        resumed = repository.move(conn, "runs", run_id, "queued", {"required_action": None})
+        assert resumed is not None and step is not None
+    pipe = get_redis().pipeline(transaction=False)
+    events.append(pipe, run_id, [("thread.run.step.completed", dump_step(step, run["include"])),
+                                 ("thread.run.queued", RUN.dump(resumed))])
+    pipe.zrem(redis_keys.RUN_DEADLINES, run_id)
+    first = pipe.execute()[0]
+    tasks.send_run(run_id)
+    return resumed, first.decode() if isinstance(first, bytes) else str(first)
+
+
+def request_cancel(project_id: str, thread_id: str, run_id: str) -> dict[str, Any]:
+    """A run no worker holds ends `cancelled` at once; one in progress goes `cancelling` and
+    its worker, which watches the cancel flag between model chunks, ends it (`cancel`)."""
+    with unit_of_work() as conn:
+        run = _locked(conn, project_id, thread_id, run_id)
+        if run["status"] in ("queued", "requires_action"):
+            moved = repository.move(conn, "runs", run_id, "cancelled")
+            if moved is not None:
+                repository.settle_children(conn, run_id, "cancelled")
+        elif run["status"] == "in_progress":
+            moved = repository.move(conn, "runs", run_id, "cancelling")
+        else:
+            raise InvalidRequestError(
+                f"Cannot cancel run with status '{run['status']}'.", param=None)
+        assert moved is not None
+    if moved["status"] == "cancelled":
+        _publish_ended(run_id, _ended_events(moved))
+        return moved
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.set(redis_keys.run_cancel(run_id), "1", ex=get_settings().events_ttl_seconds)
+    events.append(pipe, run_id, [("thread.run.cancelling", RUN.dump(moved))])
+    pipe.execute()
+    return moved
+
+
+def cancel(run_id: str, usage: dict[str, int],
+           partial: tuple[str, list[dict[str, Any]]] | None = None) -> dict[str, Any] | None:
+    """cancelling (or in_progress) -> cancelled by the worker executing it. `partial`: the
+    message the interrupted model call was writing and the content it got so far."""
+    with unit_of_work() as conn:
+        if partial is not None:
+            message_id, content = partial
+            tables.update(conn, tables.MESSAGES, {"run_id": run_id}, message_id, "message_id",
+                          {"content": content})
+        ended = repository.move(conn, "runs", run_id, "cancelled", {"usage": usage})
+        if ended is not None:
+            repository.settle_children(conn, run_id, "cancelled")
+    if ended is None:
+        get_redis().delete(redis_keys.run_cancel(run_id))
+        return None
+    _publish_ended(run_id, _ended_events(ended))
+    return ended
+
+
+def end(run_id: str, status: str, usage: dict[str, int], changes: dict[str, Any] | None = None,
+        closing: Closing | None = None) -> dict[str, Any] | None:
+    """in_progress -> completed, incomplete or failed. `closing` writes in the same
+    transaction (the last message completing) and returns the events that say so. When a
+    cancel came first the run ends `cancelled` instead; None then."""
+    with unit_of_work() as conn:
+        batch = closing(conn) if closing is not None else []
+        ended = repository.move(conn, "runs", run_id, status, {**(changes or {}), "usage": usage})
+        if ended is None:
+            current = repository.status_of(conn, run_id)
+        else:
+            repository.settle_children(conn, run_id, status)
+    if ended is not None:
+        _publish_ended(run_id, [*batch, *_ended_events(ended)])
+        return ended
+    if batch:
+        events.publish(run_id, batch)
+    if current == "cancelling":
+        cancel(run_id, usage)
+    return None
+
+
+def fail(run_id: str, usage: dict[str, int], code: str, message: str) -> dict[str, Any] | None:
+    return end(run_id, "failed", usage, {"last_error": {"code": code, "message": message}})
+
+
+def expire(run_id: str) -> bool:
+    """requires_action (or any active status) past `expires_at` -> expired. True when this
+    call expired it; the run leaves the deadline index unless its deadline is still ahead."""
+    with unit_of_work() as conn:
+        run = repository.expiry_of(conn, run_id)
+        moved = None
+        if run is not None and run["expires_at"] is not None and run["expires_at"] <= now():
+            moved = repository.move(conn, "runs", run_id, "expired")
+            if moved is not None:
+                repository.settle_children(conn, run_id, "expired")
+    if moved is not None:
+        _publish_ended(run_id, _ended_events(moved))
+        return True
+    if run is None or run["expires_at"] is None or run["expires_at"] <= now():
+        get_redis().zrem(redis_keys.RUN_DEADLINES, run_id)
+    return False
+
+
+def expire_due() -> int:
+    """Expire every run whose deadline passed; how many were expired."""
+    members: Any = get_redis().zrangebyscore(redis_keys.RUN_DEADLINES, "-inf", now())
+    return sum(expire(member.decode()) for member in members)
+
+
+def rebuild_deadlines() -> None:
+    """The deadline index is Redis's copy of Postgres's `expires_at`: rebuilt from it."""
+    with unit_of_work() as conn:
+        rows = repository.deadlines(conn)
+    pipe = get_redis().pipeline()
+    pipe.delete(redis_keys.RUN_DEADLINES)
+    if rows:
+        pipe.zadd(redis_keys.RUN_DEADLINES, {r["id"]: r["expires_at"] for r in rows})
+    pipe.execute()
+
+
+def hand_back(run_id: str) -> None:
+    """A worker stopping lets go of a run it was executing (still `in_progress`, lease
+    released): send its task again so another worker takes it up at once."""
+    tasks.send_run(run_id)
+
+
+def recover_stalled() -> int:
+    """Requeue runs whose worker died (their lease lapsed) or whose task was never
+    delivered; how many were requeued."""
+    lease = get_settings().run_lease_seconds
+    with unit_of_work() as conn:
+        rows = repository.executable(conn)
+    redis = get_redis()
+    requeued = 0
+    for row in rows:
+        if row["status"] == "queued" and now() - row["created_at"] < 2 * lease:
+            continue
+        if is_held(row["thread_id"]):
+            continue
+        # One requeue per lease period, however often this runs.
+        if redis.set(redis_keys.run_recovery(row["id"]), "1", nx=True, ex=lease):
+            tasks.send_run(row["id"])
+            requeued += 1
+    return requeued

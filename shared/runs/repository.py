@@ -1,0 +1,104 @@
+"""The SQL of runs, their steps and the messages they write, beyond the generic table SQL."""
+from typing import Any
+
+from psycopg import sql
+
+from shared.clock import now
+from shared.runs import states
+from shared.storage.db import Conn
+from shared.storage.repository import bind
+
+
+def move(conn: Conn, table: str, object_id: str, target: str,
+         changes: dict[str, Any] | None = None, stamp: bool = True) -> dict[str, Any] | None:
+    """Set `target` if the current status may move there (compare-and-set); the updated
+    row, or None if another writer moved it first."""
+    allowed = states.sources(table, target)
+    changes = dict(changes or {})
+    column = states.STAMPS[table].get(target)
+    if stamp and column and column not in changes:
+        changes[column] = now()
+    if table == "runs" and target in states.TERMINAL:
+        changes.setdefault("expires_at", None)
+        changes.setdefault("required_action", None)
+    changes["status"] = target
+    statement = sql.SQL("UPDATE {} SET {} WHERE id = %s AND status = ANY(%s) RETURNING *").format(
+        sql.Identifier(table),
+        sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in changes),
+    )
+    params = [bind(k, v) for k, v in changes.items()] + [object_id, allowed]
+    return conn.execute(statement, params).fetchone()
+
+
+def settle_children(conn: Conn, run_id: str, run_status: str) -> None:
+    """When a run ends early, its open steps and messages end with it."""
+    ending = states.child_ending(run_status)
+    if ending is None:
+        return
+    column = states.STAMPS["run_steps"][ending.step_status]
+    conn.execute(
+        sql.SQL("UPDATE run_steps SET status = %s, {} = %s "
+                "WHERE run_id = %s AND status = 'in_progress'").format(sql.Identifier(column)),
+        (ending.step_status, now(), run_id),
+    )
+    conn.execute(
+        "UPDATE messages SET status = 'incomplete', incomplete_at = %s, "
+        "incomplete_details = %s WHERE run_id = %s AND status = 'in_progress'",
+        (now(), bind("incomplete_details", {"reason": ending.message_reason}), run_id),
+    )
+
+
+def discard_interrupted(conn: Conn, run_id: str) -> None:
+    """What a dead worker's model call left half-written, dropped so the call is redone."""
+    conn.execute("DELETE FROM messages WHERE run_id = %s AND status = 'in_progress'", (run_id,))
+    conn.execute("DELETE FROM run_steps WHERE run_id = %s AND status = 'in_progress'",
+                 (run_id,))
+
+
+def find(conn: Conn, run_id: str) -> dict[str, Any] | None:
+    return conn.execute("SELECT * FROM runs WHERE id = %s", (run_id,)).fetchone()
+
+
+def status_of(conn: Conn, run_id: str) -> str | None:
+    row = conn.execute("SELECT status FROM runs WHERE id = %s", (run_id,)).fetchone()
+    return None if row is None else str(row["status"])
+
+
+def thread_and_status(conn: Conn, run_id: str) -> dict[str, Any] | None:
+    return conn.execute("SELECT status, thread_id FROM runs WHERE id = %s",
+                        (run_id,)).fetchone()
+
+
+def active_run_id(conn: Conn, thread_id: str) -> str | None:
+    row = conn.execute(
+        "SELECT id FROM runs WHERE thread_id = %s AND status = ANY(%s)",
+        (thread_id, list(states.ACTIVE)),
+    ).fetchone()
+    return str(row["id"]) if row else None
+
+
+def open_tool_step(conn: Conn, run_id: str) -> dict[str, Any] | None:
+    """The tool_calls step a run parked in requires_action waits on."""
+    return conn.execute(
+        "SELECT * FROM run_steps WHERE run_id = %s AND type = 'tool_calls' "
+        "AND status = 'in_progress' ORDER BY seq DESC LIMIT 1", (run_id,)
+    ).fetchone()
+
+
+def deadlines(conn: Conn) -> list[dict[str, Any]]:
+    """Every run waiting in requires_action, with the time it expires."""
+    return conn.execute(
+        "SELECT id, expires_at FROM runs WHERE status = 'requires_action'"
+    ).fetchall()
+
+
+def expiry_of(conn: Conn, run_id: str) -> dict[str, Any] | None:
+    return conn.execute("SELECT expires_at FROM runs WHERE id = %s", (run_id,)).fetchone()
+
+
+def executable(conn: Conn) -> list[dict[str, Any]]:
+    """Runs a worker should be executing, for recovery to check against their leases."""
+    return conn.execute(
+        "SELECT id, thread_id, status, created_at FROM runs WHERE status = ANY(%s)",
+        (list(states.EXECUTABLE),),
+    ).fetchall()
