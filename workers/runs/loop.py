@@ -1,8 +1,9 @@
-"""Execution of one run by a runs worker: the model loop, its steps, messages and events.
+"""The run loop: one run driven by a runs worker through its model calls and tool calls.
 
-Postgres is written at step boundaries (message opened, completed; step completed; status
-changes); deltas go only to the run's event stream, coalesced so a long answer costs a
-few dozen events rather than one per token.
+Postgres is written at step boundaries (message opened, completed; step completed); every
+status change is `shared/runs/lifecycle`'s. Deltas go only to the run's event stream,
+coalesced so a long answer costs a few dozen events rather than one per token. What a
+model stream folds into is `stream_fold`'s; the shape of each payload is `payloads`'.
 """
 import logging
 import time
@@ -21,7 +22,8 @@ from shared.storage.db import reading, unit_of_work
 from shared.storage.redis import get_redis
 from shared.storage.repository import MESSAGES, STEPS
 from workers import model, prompt, tools
-from workers.tokens import count
+from workers.runs import payloads
+from workers.runs.stream_fold import Began, StreamFold, ToolCall, Usage
 from workers.tools import annotations
 from workers.tools import resources as tool_resources
 
@@ -48,43 +50,18 @@ class RunAbandonedError(Exception):
 
 
 @dataclass
-class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    def add(self, other: "Usage") -> None:
-        self.prompt_tokens += other.prompt_tokens
-        self.completion_tokens += other.completion_tokens
-
-    def to_dict(self) -> dict[str, int]:
-        return {"prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens,
-                "total_tokens": self.prompt_tokens + self.completion_tokens}
-
-
-@dataclass
-class ToolCall:
-    id: str = ""
-    name: str = ""
-    arguments: str = ""
-    # What step deltas already showed of a code_interpreter call's input.
-    shown: str = ""
-
-
-@dataclass
-class Outcome:
-    text: str = ""
+class ModelCall:
+    """One model call of the run: its folded stream and the message and step it opened."""
+    fold: StreamFold = field(default_factory=StreamFold)
     message: dict[str, Any] | None = None
     text_step: dict[str, Any] | None = None
     tool_step: dict[str, Any] | None = None
-    calls: dict[int, ToolCall] = field(default_factory=dict)
-    finish_reason: str | None = None
     usage: Usage | None = None
     cancelled: bool = False
 
 
-def execute(run_id: str) -> None:
-    """Run the task's state check, take the thread's lease, and drive the run."""
+def drive_run(run_id: str) -> None:
+    """The task's state check, then the thread's lease taken and the run driven."""
     with reading() as conn:
         run = repository.thread_and_status(conn, run_id)
     if run is None or run["status"] not in states.EXECUTABLE:
@@ -94,7 +71,7 @@ def execute(run_id: str) -> None:
         raise LeaseBusyError(run["thread_id"])
     try:
         with lease:
-            Execution(run_id, lease).drive()
+            RunLoop(run_id, lease).drive()
     except RunAbandonedError as abandoned:
         log.warning("run %s abandoned: %s", run_id, abandoned)
         if abandoned.hand_back:
@@ -102,7 +79,7 @@ def execute(run_id: str) -> None:
             lifecycle.hand_back(run_id)
 
 
-class Execution:
+class RunLoop:
     def __init__(self, run_id: str, lease: ThreadLease):
         self.run_id = run_id
         self.lease = lease
@@ -145,8 +122,8 @@ class Execution:
                 return
             began, result = time.monotonic(), "error"
             try:
-                outcome = self._call_model(run, built)
-                result = "cancelled" if outcome.cancelled else "ok"
+                model_call = self._call_model(run, built)
+                result = "cancelled" if model_call.cancelled else "ok"
             except RunAbandonedError:
                 result = "abandoned"
                 raise
@@ -155,23 +132,23 @@ class Execution:
                 return
             finally:
                 metrics.observe_model_call(time.monotonic() - began, result)
-            if outcome.cancelled:
-                self._finish_cancel(outcome)
+            if model_call.cancelled:
+                self._finish_cancel(model_call)
                 return
-            assert outcome.usage is not None
-            self.usage.add(outcome.usage)
-            if outcome.calls and outcome.finish_reason != "length":
-                self._close_text(outcome)
-                if self._call_tools(run, outcome):
+            assert model_call.usage is not None
+            self.usage.add(model_call.usage)
+            if model_call.fold.calls and model_call.fold.finish_reason != "length":
+                self._close_text(model_call)
+                if self._call_tools(run, model_call):
                     continue
                 return
-            if outcome.finish_reason == "length" and limit is not None:
+            if model_call.fold.finish_reason == "length" and limit is not None:
                 self._end("incomplete", {"incomplete_details":
-                                              {"reason": "max_completion_tokens"}}, outcome)
+                                              {"reason": "max_completion_tokens"}}, model_call)
                 return
-            if self.images and outcome.message is None:
+            if self.images and model_call.message is None:
                 self._image_message(run)
-            self._end("completed", {}, outcome)
+            self._end("completed", {}, model_call)
             return
         self._fail("server_error",
                    f"The run called tools more than {MAX_TOOL_ROUNDS} times in a row.")
@@ -210,99 +187,36 @@ class Execution:
             raise RunAbandonedError("the worker is stopping", hand_back=True)
         return bool(get_redis().exists(redis_keys.run_cancel(self.run_id)))
 
-    def _call_model(self, run: dict[str, Any], built: prompt.Prompt) -> Outcome:
-        outcome = Outcome()
-        pending_text = ""
-        pending_calls: dict[int, dict[str, Any]] = {}
+    def _call_model(self, run: dict[str, Any], built: prompt.Prompt) -> ModelCall:
+        call = ModelCall()
+        fold = call.fold
         last_flush = 0.0
         with model.stream_chat(self._request(run, built)) as chunks:
             for chunk in chunks:
-                usage = chunk.get("usage")
-                if usage:
-                    outcome.usage = Usage(usage["prompt_tokens"], usage["completion_tokens"])
-                for choice in chunk.get("choices") or ():
-                    delta = choice.get("delta") or {}
-                    content = delta.get("content")
-                    if content:
-                        if outcome.message is None:
-                            self._open_message(run, outcome)
-                        pending_text += content
-                        outcome.text += content
-                    for call in delta.get("tool_calls") or ():
-                        if outcome.tool_step is None:
-                            self._open_tool_step(run, outcome)
-                        self._take_call_delta(outcome, pending_calls, call)
-                    if choice.get("finish_reason"):
-                        outcome.finish_reason = choice["finish_reason"]
+                for began in fold.add(chunk):
+                    if began is Began.TEXT:
+                        self._open_message(run, call)
+                    else:
+                        self._open_tool_step(run, call)
                 moment = time.monotonic()
-                if (pending_text or pending_calls) and (
-                        last_flush == 0.0 or moment - last_flush >= FLUSH_SECONDS):
-                    self._flush(outcome, pending_text, pending_calls)
-                    pending_text, pending_calls, last_flush = "", {}, moment
+                if fold.has_pending and (last_flush == 0.0
+                                         or moment - last_flush >= FLUSH_SECONDS):
+                    self._flush(call)
+                    last_flush = moment
                 if self._cancel_requested():
-                    outcome.cancelled = True
-                    return outcome
-        if pending_text or pending_calls:
-            self._flush(outcome, pending_text, pending_calls)
-        if outcome.usage is None:
-            spent = count(outcome.text) + sum(count(c.arguments) for c in outcome.calls.values())
-            outcome.usage = Usage(built.tokens, spent)
-        return outcome
+                    call.cancelled = True
+                    return call
+        if fold.has_pending:
+            self._flush(call)
+        call.usage = fold.final_usage(built.tokens)
+        return call
 
-    def _take_call_delta(self, outcome: Outcome, pending: dict[int, dict[str, Any]],
-                         call: dict[str, Any]) -> None:
-        """Fold one streamed fragment in; a step delta announces each call once it has an
-        id and a name, then carries only argument fragments (none for built-in tools,
-        whose input is shown when the call runs)."""
-        index = call["index"]
-        announced = index in outcome.calls and outcome.calls[index].name != ""
-        known = outcome.calls.setdefault(index, ToolCall())
-        if call.get("id") and not known.id:
-            known.id = call["id"]
-        fragment_arguments = ""
-        function = call.get("function") or {}
-        if function.get("name") and not known.name:
-            known.name = function["name"]
-        if function.get("arguments"):
-            known.arguments += function["arguments"]
-            fragment_arguments = function["arguments"]
-        if not known.name:
-            return
-        if not announced:
-            if tools.is_builtin(known.name):
-                pending[index] = {"index": index, **tools.TOOLS[known.name].opening(known.id)}
-            else:
-                pending[index] = {"index": index, "id": known.id, "type": "function",
-                                  "function": {"name": known.name,
-                                               "arguments": known.arguments, "output": None}}
-        elif fragment_arguments and not tools.is_builtin(known.name):
-            fragment = pending.setdefault(index, {"index": index, "type": "function",
-                                                  "function": {"arguments": ""}})
-            fragment["function"]["arguments"] += fragment_arguments
-        if known.name == tools.code_interpreter.NAME and fragment_arguments:
-            # The code is shown as the model writes it, as OpenAI's streams do.
-            code = tools.code_interpreter.partial_input(known.arguments)
-            if len(code) > len(known.shown) and code.startswith(known.shown):
-                fragment = pending.setdefault(index, {
-                    "index": index, "type": "code_interpreter", "code_interpreter": {}})
-                part = fragment["code_interpreter"]
-                part["input"] = part.get("input", "") + code[len(known.shown):]
-                known.shown = code
-
-    def _flush(self, outcome: Outcome, text: str, calls: dict[int, dict[str, Any]]) -> None:
-        batch: list[tuple[str, Any]] = []
-        if text and outcome.message is not None:
-            batch.append(("thread.message.delta", {
-                "id": outcome.message["id"], "object": "thread.message.delta",
-                "delta": {"content": [{"index": 0, "type": "text",
-                                       "text": {"value": text, "annotations": []}}]}}))
-        if calls and outcome.tool_step is not None:
-            batch.append(("thread.run.step.delta", {
-                "id": outcome.tool_step["id"], "object": "thread.run.step.delta",
-                "delta": {"step_details": {"type": "tool_calls",
-                                           "tool_calls": [calls[i] for i in sorted(calls)]}}}))
+    def _flush(self, call: ModelCall) -> None:
+        message_id = call.message["id"] if call.message is not None else None
+        step_id = call.tool_step["id"] if call.tool_step is not None else None
+        batch = payloads.stream_deltas(message_id, step_id, call.fold.take_pending())
         if batch:
-            events.publish(self.run_id, batch)
+            events.publish(self.run_id, list(batch))
 
     def _new_step(self, conn: Any, run: dict[str, Any], kind: str,
                   details: dict[str, Any]) -> dict[str, Any]:
@@ -313,7 +227,7 @@ class Execution:
             "step_details": details,
         })
 
-    def _open_message(self, run: dict[str, Any], outcome: Outcome) -> None:
+    def _open_message(self, run: dict[str, Any], model_call: ModelCall) -> None:
         with unit_of_work() as conn:
             message = tables.insert(conn, MESSAGES, {
                 "project_id": run["project_id"], "thread_id": run["thread_id"],
@@ -323,7 +237,7 @@ class Execution:
             })
             step = self._new_step(conn, run, "message_creation", {
                 "type": "message_creation", "message_creation": {"message_id": message["id"]}})
-        outcome.message, outcome.text_step = message, step
+        model_call.message, model_call.text_step = message, step
         dumped_step, dumped_message = STEP.dump(step), MESSAGE.dump(message)
         events.publish(self.run_id, [
             ("thread.run.step.created", dumped_step),
@@ -332,73 +246,52 @@ class Execution:
             ("thread.message.in_progress", dumped_message),
         ])
 
-    def _open_tool_step(self, run: dict[str, Any], outcome: Outcome) -> None:
+    def _open_tool_step(self, run: dict[str, Any], model_call: ModelCall) -> None:
         with unit_of_work() as conn:
             step = self._new_step(conn, run, "tool_calls",
                                   {"type": "tool_calls", "tool_calls": []})
-        outcome.tool_step = step
+        model_call.tool_step = step
         dumped = STEP.dump(step)
         events.publish(self.run_id, [("thread.run.step.created", dumped),
                                      ("thread.run.step.in_progress", dumped)])
 
-    def _text_content(self, text: str) -> list[dict[str, Any]]:
-        return [{"type": "text", "text": {"value": text, "annotations": []}}]
-
     def _image_message(self, run: dict[str, Any]) -> None:
         """The run's code drew images but the model said nothing after: show them anyway."""
-        outcome = Outcome(usage=Usage())
-        self._open_message(run, outcome)
-        self._close_text(outcome)
+        model_call = ModelCall(usage=Usage())
+        self._open_message(run, model_call)
+        self._close_text(model_call)
 
     def _final_content(self, conn: Any, text: str) -> list[dict[str, Any]]:
         """The message's text with its annotations, then the images drawn before it."""
-        content = self._text_content(text) if text else []
-        if content:
-            content[0]["text"]["annotations"] = annotations.annotate(conn, self.run_id, text)
-        content.extend({"type": "image_file", "image_file": {"file_id": i}}
-                       for i in self.images)
+        notes = annotations.annotate(conn, self.run_id, text) if text else []
+        content = payloads.final_content(text, notes, self.images)
         self.images = []
         return content
 
-    def _content_delta(self, message_id: str, content: list[dict[str, Any]],
-                       streamed_text: bool) -> tuple[str, Any] | None:
-        """What the streamed deltas lacked: annotations of the text, and the images."""
-        parts: list[dict[str, Any]] = []
-        for index, part in enumerate(content):
-            if part["type"] == "text" and streamed_text:
-                if part["text"]["annotations"]:
-                    parts.append({"index": index, "type": "text", "text": {"annotations": [
-                        {"index": k, **a} for k, a in enumerate(part["text"]["annotations"])]}})
-            else:
-                parts.append({"index": index, **part})
-        if not parts:
-            return None
-        return ("thread.message.delta", {"id": message_id, "object": "thread.message.delta",
-                                         "delta": {"content": parts}})
-
-    def _close_text(self, outcome: Outcome) -> None:
+    def _close_text(self, model_call: ModelCall) -> None:
         with unit_of_work() as conn:
-            batch = self._closed_text(conn, outcome)
+            batch = self._closed_text(conn, model_call)
         if batch:
             events.publish(self.run_id, batch)
 
-    def _closed_text(self, conn: Any, outcome: Outcome) -> list[tuple[str, Any]]:
+    def _closed_text(self, conn: Any, model_call: ModelCall) -> list[tuple[str, Any]]:
         """Complete the model call's message and its step; the events that say so."""
-        if outcome.message is None or outcome.text_step is None:
+        if model_call.message is None or model_call.text_step is None:
             return []
-        truncated = outcome.finish_reason == "length"
-        assert outcome.usage is not None
-        content = self._final_content(conn, outcome.text)
+        truncated = model_call.fold.finish_reason == "length"
+        assert model_call.usage is not None
+        content = self._final_content(conn, model_call.fold.text)
         if truncated:
-            message = repository.move(conn, "messages", outcome.message["id"], "incomplete", {
+            message = repository.move(conn, "messages", model_call.message["id"], "incomplete", {
                 "content": content, "incomplete_details": {"reason": "max_tokens"}})
         else:
-            message = repository.move(conn, "messages", outcome.message["id"], "completed",
+            message = repository.move(conn, "messages", model_call.message["id"], "completed",
                                       {"content": content})
-        step = repository.move(conn, "run_steps", outcome.text_step["id"], "completed",
-                               {"usage": outcome.usage.to_dict()})
+        step = repository.move(conn, "run_steps", model_call.text_step["id"], "completed",
+                               {"usage": model_call.usage.to_dict()})
         batch: list[tuple[str, Any]] = []
-        delta = self._content_delta(outcome.message["id"], content, bool(outcome.text))
+        delta = payloads.content_delta(model_call.message["id"], content,
+                                       bool(model_call.fold.text))
         if delta is not None and message is not None:
             batch.append(delta)
         if message is not None:
@@ -408,11 +301,11 @@ class Execution:
             batch.append(("thread.run.step.completed", STEP.dump(step)))
         return batch
 
-    def _call_tools(self, run: dict[str, Any], outcome: Outcome) -> bool:
+    def _call_tools(self, run: dict[str, Any], model_call: ModelCall) -> bool:
         """Run the calls Treadle answers itself; True when the loop goes on to the model,
         False when the run parked for function outputs or ended."""
-        assert outcome.tool_step is not None and outcome.usage is not None
-        calls = [outcome.calls[i] for i in sorted(outcome.calls)]
+        assert model_call.tool_step is not None and model_call.usage is not None
+        calls = [model_call.fold.calls[i] for i in sorted(model_call.fold.calls)]
         context = self._tool_context(run)
         entries: list[dict[str, Any]] = []
         for position, call in enumerate(calls):
@@ -424,19 +317,20 @@ class Execution:
             entries.append(result.entry)
             self.images.extend(result.images)
             if call.name == tools.code_interpreter.NAME:
-                self._show_code_run(outcome.tool_step["id"], position, call, result.entry)
+                events.publish(self.run_id, [payloads.code_run_delta(
+                    model_call.tool_step["id"], position, call.shown, result.entry)])
             self.next_cancel_check = 0.0
             if self._cancel_requested():
                 self._finish_cancel()
                 return False
         functions = [c for c in calls if not tools.is_builtin(c.name)]
         if functions:
-            self._require_action(outcome, entries, functions)
+            self._require_action(model_call, entries, functions)
             return False
         with unit_of_work() as conn:
-            step = repository.move(conn, "run_steps", outcome.tool_step["id"], "completed", {
+            step = repository.move(conn, "run_steps", model_call.tool_step["id"], "completed", {
                 "step_details": {"type": "tool_calls", "tool_calls": entries},
-                "usage": outcome.usage.to_dict()})
+                "usage": model_call.usage.to_dict()})
         if step is None:
             self._finish_cancel()
             return False
@@ -444,33 +338,18 @@ class Execution:
                                       dump_step(step, run["include"]))])
         return True
 
-    def _show_code_run(self, step_id: str, position: int, call: ToolCall,
-                       entry: dict[str, Any]) -> None:
-        """The step delta of code that ran: what the stream has not shown of its input yet,
-        and its outputs."""
-        ran = entry["code_interpreter"]
-        rest = ran["input"][len(call.shown):] if ran["input"].startswith(call.shown) else ""
-        events.publish(self.run_id, [("thread.run.step.delta", {
-            "id": step_id, "object": "thread.run.step.delta",
-            "delta": {"step_details": {"type": "tool_calls", "tool_calls": [{
-                "index": position, "type": "code_interpreter", "code_interpreter": {
-                    "input": rest,
-                    "outputs": [{"index": k, **o} for k, o in enumerate(ran["outputs"])]}}]}}})])
-
-    def _require_action(self, outcome: Outcome, entries: list[dict[str, Any]],
+    def _require_action(self, model_call: ModelCall, entries: list[dict[str, Any]],
                         calls: list[ToolCall]) -> None:
-        assert outcome.tool_step is not None and outcome.usage is not None
+        assert model_call.tool_step is not None and model_call.usage is not None
         details = {"type": "tool_calls", "tool_calls": entries}
-        action = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [
-            {"id": c.id, "type": "function",
-             "function": {"name": c.name, "arguments": c.arguments}} for c in calls]}}
-        parked = lifecycle.park(self.run_id, outcome.tool_step["id"], details,
-                                outcome.usage.to_dict(), action, self.usage.to_dict())
+        action = payloads.required_action(calls)
+        parked = lifecycle.park(self.run_id, model_call.tool_step["id"], details,
+                                model_call.usage.to_dict(), action, self.usage.to_dict())
         if parked is None:
             self._finish_cancel()
 
     def _end(self, status: str, changes: dict[str, Any],
-             closing: Outcome | None = None) -> None:
+             closing: ModelCall | None = None) -> None:
         """End the run; `closing`: the last model call, whose message completes in the
         same transaction."""
         lifecycle.end(self.run_id, status, self.usage.to_dict(), changes,
@@ -480,8 +359,8 @@ class Execution:
     def _fail(self, code: str, message: str) -> None:
         lifecycle.fail(self.run_id, self.usage.to_dict(), code, message)
 
-    def _finish_cancel(self, outcome: Outcome | None = None) -> None:
+    def _finish_cancel(self, model_call: ModelCall | None = None) -> None:
         partial = None
-        if outcome is not None and outcome.message is not None:
-            partial = (outcome.message["id"], self._text_content(outcome.text))
+        if model_call is not None and model_call.message is not None:
+            partial = (model_call.message["id"], payloads.text_content(model_call.fold.text))
         lifecycle.cancel(self.run_id, self.usage.to_dict(), partial)

@@ -3,13 +3,13 @@ from celery import Task
 
 from shared.platform import tasks
 from shared.platform.tasks import app
-from workers.engine import LeaseBusyError, execute
+from workers.runs.loop import LeaseBusyError, drive_run
 
 
 @app.task(name=tasks.EXECUTE_RUN, bind=True, max_retries=None)
 def execute_run(self: Task, run_id: str) -> None:
     try:
-        execute(run_id)
+        drive_run(run_id)
     except LeaseBusyError as busy:
         # The thread's previous stretch is still finishing on another worker.
         raise self.retry(countdown=0.2) from busy
