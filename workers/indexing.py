@@ -4,7 +4,6 @@ The pool owns the vector engine: the embedded engine lets one process open its d
 this process serves the `search` queue too (in threads), and the API and the runs pool
 ask it over `shared.platform.rpc` instead of opening the data themselves.
 """
-import io
 import logging
 import tempfile
 import threading
@@ -19,9 +18,8 @@ from shared.files.blobs import get_blob_store
 from shared.platform import tasks
 from shared.platform.rpc import answer
 from shared.platform.tasks import app
-from shared.storage.db import reading, unit_of_work
-from shared.storage.repository import bind
-from shared.vector_stores.service import ingest_lock_key, parsed_text_key
+from shared.storage.db import unit_of_work
+from shared.vector_stores import files, lifecycle
 from shared.vectors import (
     Chunk,
     FilterError,
@@ -54,41 +52,6 @@ def vector_index() -> VectorIndex:
             _index = open_index(get_settings(), dimensions=dimensions,
                                 name=f"chunks_{dimensions}")
         return _index
-
-
-def _current(vector_store_id: str, file_id: str, generation: int) -> dict[str, Any] | None:
-    with unit_of_work() as conn:
-        # Waits while a transaction that sent this task before committing is still open.
-        conn.execute("SELECT pg_advisory_xact_lock_shared(hashtextextended(%s, 0))",
-                     (ingest_lock_key(vector_store_id, file_id),))
-        return conn.execute(
-            "SELECT v.*, f.filename FROM vector_store_files v JOIN files f ON f.id = v.id "
-            "WHERE v.vector_store_id = %s AND v.id = %s AND v.generation = %s",
-            (vector_store_id, file_id, generation),
-        ).fetchone()
-
-
-def _finish(vector_store_id: str, file_id: str, generation: int, status: str,
-            last_error: dict[str, str] | None = None, text: str | None = None) -> bool:
-    """Record the outcome unless the file was cancelled, removed or resubmitted meanwhile;
-    a completed file's parsed text is kept for the content endpoint."""
-    encoded = text.encode() if text is not None else b""
-    with unit_of_work() as conn:
-        done = conn.execute(
-            "UPDATE vector_store_files SET status = %s, usage_bytes = %s, last_error = %s "
-            "WHERE vector_store_id = %s AND id = %s AND generation = %s "
-            "AND status = 'in_progress'",
-            (status, len(encoded), bind("last_error", last_error), vector_store_id, file_id,
-             generation),
-        )
-        if done.rowcount != 1:
-            return False
-        if text is not None:
-            key = parsed_text_key(vector_store_id, file_id)
-            blobs = get_blob_store()
-            blobs.delete(conn, key)
-            blobs.write(conn, key, io.BytesIO(encoded), len(encoded))
-        return True
 
 
 def _batches(chunks: Iterator[Any], size: int) -> Iterator[list[Any]]:
@@ -132,8 +95,8 @@ def _index_chunks(index: VectorIndex, row: dict[str, Any], texts: Iterator[str])
 @app.task(name=tasks.INGEST_FILE)
 def ingest_file(vector_store_id: str, file_id: str, generation: int) -> None:
     """Parse, chunk, embed and index one file of a store; safe to run twice."""
-    row = _current(vector_store_id, file_id, generation)
-    if row is None or row["status"] != "in_progress":
+    row = lifecycle.begin_ingest(vector_store_id, file_id, generation)
+    if row is None:
         return
     index = vector_index()
     static = row["chunking_strategy"]["static"]
@@ -148,34 +111,26 @@ def ingest_file(vector_store_id: str, file_id: str, generation: int) -> None:
                              static["chunk_overlap_tokens"])
         _index_chunks(index, row, (c.text for c in chunks))
     except IngestError as error:
-        _finish(vector_store_id, file_id, generation, "failed",
-                last_error=error.as_last_error())
+        lifecycle.fail(vector_store_id, file_id, generation, error.as_last_error())
         return
     except Exception:
         log.exception("ingesting %s into %s failed", file_id, vector_store_id)
-        _finish(vector_store_id, file_id, generation, "failed", last_error={
+        lifecycle.fail(vector_store_id, file_id, generation, {
             "code": "server_error", "message": "The file could not be indexed."})
         return
-    if not _finish(vector_store_id, file_id, generation, "completed", text=text):
-        # Cancelled, removed or resubmitted while indexing: what was written is not wanted.
-        latest = _current_any(vector_store_id, file_id)
-        if latest is None or latest["status"] == "cancelled":
-            index.delete_file(vector_store_id, file_id)
-
-
-def _current_any(vector_store_id: str, file_id: str) -> dict[str, Any] | None:
-    with reading() as conn:
-        return conn.execute(
-            "SELECT status FROM vector_store_files WHERE vector_store_id = %s AND id = %s",
-            (vector_store_id, file_id)).fetchone()
+    # Cancelled or removed while indexing: what was written is not wanted (a resubmission
+    # writes over it itself).
+    if (not lifecycle.complete(vector_store_id, file_id, generation, text)
+            and files.status_of(vector_store_id, file_id) in (None, "cancelled")):
+        index.delete_file(vector_store_id, file_id)
 
 
 @app.task(name=tasks.DELETE_INDEXED_FILE)
 def delete_file(vector_store_id: str, file_id: str) -> None:
-    if _current_any(vector_store_id, file_id) is None:
+    if files.status_of(vector_store_id, file_id) is None:
         vector_index().delete_file(vector_store_id, file_id)
         with unit_of_work() as conn:
-            get_blob_store().delete(conn, parsed_text_key(vector_store_id, file_id))
+            get_blob_store().delete(conn, lifecycle.parsed_text_key(vector_store_id, file_id))
 
 
 @app.task(name=tasks.DELETE_INDEXED_STORE)
@@ -186,14 +141,9 @@ def delete_store(vector_store_id: str) -> None:
 @app.task(name=tasks.REFRESH_ATTRIBUTES)
 def refresh_attributes(vector_store_id: str, file_id: str) -> None:
     """Attributes live in each chunk's payload for filtering: index the file again."""
-    with unit_of_work() as conn:
-        row = conn.execute(
-            "UPDATE vector_store_files SET status = 'in_progress', "
-            "generation = generation + 1 WHERE vector_store_id = %s AND id = %s "
-            "AND status = 'completed' RETURNING generation", (vector_store_id, file_id),
-        ).fetchone()
-    if row is not None:
-        ingest_file(vector_store_id, file_id, row["generation"])
+    generation = lifecycle.reindex(vector_store_id, file_id)
+    if generation is not None:
+        ingest_file(vector_store_id, file_id, generation)
 
 
 @app.task(name=tasks.SEARCH)

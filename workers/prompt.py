@@ -4,7 +4,10 @@ import mimetypes
 from dataclasses import dataclass
 from typing import Any
 
+from shared.files import repository as files
 from shared.files.blobs import get_blob_store
+from shared.messages import repository as messages
+from shared.runs import repository as runs
 from shared.storage.db import Conn
 from workers import tools
 from workers.tokens import count
@@ -27,7 +30,7 @@ class Prompt:
 
 
 def _image_data_url(file_id: str, conn: Conn) -> str | None:
-    row = conn.execute("SELECT filename, bytes FROM files WHERE id = %s", (file_id,)).fetchone()
+    row = files.name_and_size(conn, file_id)
     if row is None or row["bytes"] > MAX_INLINE_IMAGE_BYTES:
         return None
     kind = mimetypes.guess_type(row["filename"])[0] or "image/png"
@@ -66,28 +69,19 @@ def _tokens(message: dict[str, Any]) -> int:
 
 
 def _thread_messages(conn: Conn, run: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        "SELECT role, content FROM messages WHERE thread_id = %s "
-        "AND run_id IS DISTINCT FROM %s ORDER BY seq",
-        (run["thread_id"], run["id"]),
-    ).fetchall()
+    rows = messages.thread_history(conn, run["thread_id"], run["id"])
     return [{"role": r["role"], "content": _chat_content(conn, r["content"])} for r in rows]
 
 
 def _run_messages(conn: Conn, run: dict[str, Any]) -> list[dict[str, Any]]:
     """What this run already said and did, replayed so a resumed loop continues from it."""
     chat: list[dict[str, Any]] = []
-    steps = conn.execute(
-        "SELECT type, status, step_details FROM run_steps WHERE run_id = %s ORDER BY seq",
-        (run["id"],),
-    ).fetchall()
-    for step in steps:
+    for step in runs.steps_in_order(conn, run["id"]):
         details = step["step_details"]
         if step["type"] == "message_creation" and step["status"] == "completed":
-            row = conn.execute("SELECT content FROM messages WHERE id = %s",
-                               (details["message_creation"]["message_id"],)).fetchone()
-            if row is not None:
-                chat.append({"role": "assistant", "content": _chat_content(conn, row["content"])})
+            content = messages.content_of(conn, details["message_creation"]["message_id"])
+            if content is not None:
+                chat.append({"role": "assistant", "content": _chat_content(conn, content)})
         elif step["type"] == "tool_calls" and step["status"] == "completed":
             calls = [(c["id"], *tools.replay(c)) for c in details["tool_calls"]]
             chat.append({"role": "assistant", "content": None, "tool_calls": [

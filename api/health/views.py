@@ -4,7 +4,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from shared.errors import ServiceUnavailableError
-from shared.storage.db import unit_of_work
+from shared.storage import db
 from shared.storage.redis import get_redis
 
 blp = Blueprint("health", __name__, description="Liveness and readiness for orchestrators.")
@@ -21,8 +21,7 @@ class Ready(MethodView):
     def get(self) -> dict[str, Any]:
         checks: dict[str, str] = {}
         try:
-            with unit_of_work() as conn:
-                conn.execute("SELECT 1")
+            db.ping()
             checks["postgres"] = "ok"
         except Exception as exc:
             checks["postgres"] = f"error: {exc}"

@@ -5,6 +5,7 @@ from typing import Any, BinaryIO
 from shared.clock import now
 from shared.config import get_settings
 from shared.errors import InvalidRequestError
+from shared.files import repository as files
 from shared.files.blobs import get_blob_store
 from shared.ids import check_id, new_id
 from shared.objects import deleted
@@ -51,12 +52,10 @@ def delete_file(project_id: str, file_id: str) -> dict[str, Any]:
     """The file goes, and with it its place in every vector store (chunks removed after)."""
     with unit_of_work() as conn:
         repository.delete(conn, FILES, {"project_id": project_id}, file_id, "file_id")
-        stores = conn.execute(
-            "DELETE FROM vector_store_files WHERE id = %s AND project_id = %s "
-            "RETURNING vector_store_id", (file_id, project_id)).fetchall()
+        stores = files.remove_from_vector_stores(conn, project_id, file_id)
         get_blob_store().delete(conn, file_id)
-    for row in stores:
-        tasks.send_delete_indexed_file(row["vector_store_id"], file_id)
+    for vector_store_id in stores:
+        tasks.send_delete_indexed_file(vector_store_id, file_id)
     return deleted(file_id, "file")
 
 
@@ -70,10 +69,7 @@ def list_files(project_id: str, query: PageQuery, purpose: str | None = None) ->
 
 def require_file(conn: Conn, project_id: str, file_id: str, param: str) -> None:
     check_id("file", file_id, param)
-    found = conn.execute(
-        "SELECT 1 FROM files WHERE id = %s AND project_id = %s", (file_id, project_id)
-    ).fetchone()
-    if found is None:
+    if not files.exists(conn, project_id, file_id):
         raise InvalidRequestError(f"No file found with id '{file_id}'.", param=param)
 
 

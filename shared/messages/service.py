@@ -11,7 +11,7 @@ from shared.storage import repository
 from shared.storage.db import Conn, reading, unit_of_work
 from shared.storage.pagination import Page, PageQuery
 from shared.storage.repository import MESSAGES, THREADS
-from shared.vector_stores.service import add_thread_files
+from shared.vector_stores.stores import add_thread_files
 
 
 def _content_parts(conn: Conn, project_id: str, content: str | list[dict[str, Any]],

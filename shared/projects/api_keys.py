@@ -5,9 +5,8 @@ import threading
 
 from cachetools import TTLCache
 
-from shared.clock import now
 from shared.config import get_settings
-from shared.ids import new_id
+from shared.projects import repository
 from shared.storage.db import reading, unit_of_work
 
 KEY_PREFIX = "sk-treadle-"
@@ -20,13 +19,7 @@ def _hash(key: str) -> bytes:
 
 def ensure_project(name: str) -> str:
     with unit_of_work() as conn:
-        row = conn.execute(
-            "INSERT INTO projects (id, name, created_at) VALUES (%s, %s, %s) "
-            "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
-            (new_id("project"), name, now()),
-        ).fetchone()
-        assert row is not None
-        return str(row["id"])
+        return repository.upsert_project(conn, name)
 
 
 def create_key(project_name: str) -> str:
@@ -34,21 +27,13 @@ def create_key(project_name: str) -> str:
     project_id = ensure_project(project_name)
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     with unit_of_work() as conn:
-        conn.execute(
-            "INSERT INTO api_keys (id, project_id, key_hash, redacted, created_at) "
-            "VALUES (%s, %s, %s, %s, %s)",
-            (new_id("api_key"), project_id, _hash(key), key[:14] + "..." + key[-4:], now()),
-        )
+        repository.insert_key(conn, project_id, _hash(key), key[:14] + "..." + key[-4:])
     return key
 
 
 def revoke_key(key: str) -> bool:
     with unit_of_work() as conn:
-        cursor = conn.execute(
-            "UPDATE api_keys SET revoked_at = %s WHERE key_hash = %s AND revoked_at IS NULL",
-            (now(), _hash(key)),
-        )
-        return cursor.rowcount > 0
+        return repository.revoke_key(conn, _hash(key))
 
 
 _trusted: TTLCache[bytes, str] | None = None
@@ -67,17 +52,14 @@ def project_for_key(key: str) -> str | None:
     if project is not None:
         return project
     with reading() as conn:
-        row = conn.execute(
-            "SELECT project_id FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL",
-            (digest,),
-        ).fetchone()
-    if row is None:
+        project = repository.project_of_key(conn, digest)
+    if project is None:
         return None
     with _trusted_lock:
-        _trusted[digest] = str(row["project_id"])
-    return str(row["project_id"])
+        _trusted[digest] = project
+    return project
 
 
 def any_key_exists() -> bool:
     with reading() as conn:
-        return conn.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone() is not None
+        return repository.any_key(conn)

@@ -102,3 +102,28 @@ def executable(conn: Conn) -> list[dict[str, Any]]:
         "SELECT id, thread_id, status, created_at FROM runs WHERE status = ANY(%s)",
         (list(states.EXECUTABLE),),
     ).fetchall()
+
+
+def steps_in_order(conn: Conn, run_id: str) -> list[dict[str, Any]]:
+    """Type, status and step_details of each of the run's steps, in order."""
+    return conn.execute(
+        "SELECT type, status, step_details FROM run_steps WHERE run_id = %s ORDER BY seq",
+        (run_id,),
+    ).fetchall()
+
+
+def tool_calls(conn: Conn, run_id: str) -> list[dict[str, Any]]:
+    """Every call of the run's tool_calls steps, in order, whatever their status."""
+    rows = conn.execute(
+        "SELECT step_details FROM run_steps WHERE run_id = %s AND type = 'tool_calls' "
+        "ORDER BY seq", (run_id,)).fetchall()
+    return [call for row in rows for call in row["step_details"]["tool_calls"]]
+
+
+def completed_file_searches(conn: Conn, run_id: str) -> int:
+    """How many file_search calls the run's completed tool_calls steps hold."""
+    row = conn.execute(
+        "SELECT count(*) AS n FROM run_steps, jsonb_array_elements(step_details->'tool_calls') "
+        "AS call WHERE run_id = %s AND type = 'tool_calls' AND status = 'completed' "
+        "AND call->>'type' = 'file_search'", (run_id,)).fetchone()
+    return int(row["n"]) if row else 0

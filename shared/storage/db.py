@@ -51,3 +51,9 @@ def reading() -> Iterator[Conn]:
     """A connection for reads outside any transaction: each statement stands alone."""
     with get_pool().connection() as conn:
         yield cast(Conn, conn)
+
+
+def ping() -> None:
+    """Prove the database answers, through a pooled connection; raises if it does not."""
+    with unit_of_work() as conn:
+        conn.execute("SELECT 1")

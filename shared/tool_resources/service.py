@@ -6,7 +6,7 @@ from shared.errors import InvalidRequestError
 from shared.files.service import require_files
 from shared.ids import check_id
 from shared.storage.db import Conn
-from shared.vector_stores.service import THREAD_STORE_EXPIRY, create_from_helper
+from shared.vector_stores.stores import THREAD_STORE_EXPIRY, create_from_helper
 
 
 def checked_changes(conn: Conn, project_id: str, changes: dict[str, Any],

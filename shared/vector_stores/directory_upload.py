@@ -11,7 +11,8 @@ from pathlib import Path
 from shared.errors import NotFoundError, TreadleError
 from shared.files import service as files
 from shared.storage.db import reading
-from shared.vector_stores import service as vector_stores
+from shared.vector_stores import files as store_files
+from shared.vector_stores import repository
 
 
 @dataclass
@@ -23,12 +24,11 @@ class Uploaded:
 
 def store_project(vector_store_id: str) -> str:
     with reading() as conn:
-        row = conn.execute("SELECT project_id FROM vector_stores WHERE id = %s",
-                           (vector_store_id,)).fetchone()
-    if row is None:
+        project_id = repository.project_of_store(conn, vector_store_id)
+    if project_id is None:
         raise NotFoundError(f"No vector store found with id '{vector_store_id}'.",
                             param="vector_store_id")
-    return str(row["project_id"])
+    return project_id
 
 
 def files_in(directory: Path) -> list[Path]:
@@ -43,7 +43,7 @@ def upload(project_id: str, vector_store_id: str, paths: list[Path]) -> Iterator
         try:
             with path.open("rb") as stream:
                 stored = files.create_file(project_id, stream, path.name, "assistants")
-            vector_stores.add_file(project_id, vector_store_id, {"file_id": stored["id"]})
+            store_files.add_file(project_id, vector_store_id, {"file_id": stored["id"]})
         except (TreadleError, OSError) as error:
             yield Uploaded(path, error=str(error))
             continue
@@ -53,8 +53,4 @@ def upload(project_id: str, vector_store_id: str, paths: list[Path]) -> Iterator
 def ingest_states(vector_store_id: str, file_ids: list[str]) -> dict[str, int]:
     """How many of these files are in each ingest status."""
     with reading() as conn:
-        rows = conn.execute(
-            "SELECT status, count(*) AS n FROM vector_store_files "
-            "WHERE vector_store_id = %s AND id = ANY(%s) GROUP BY status",
-            (vector_store_id, file_ids)).fetchall()
-    return {r["status"]: int(r["n"]) for r in rows}
+        return repository.status_counts(conn, vector_store_id, file_ids)

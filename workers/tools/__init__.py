@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from shared.runs import repository as runs
 from shared.storage.db import Conn
 from workers.tools import code_interpreter, file_search
 from workers.tools.resources import Resources
@@ -94,8 +95,4 @@ def replay(call: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def searches_in(conn: Conn, run_id: str) -> int:
-    row = conn.execute(
-        "SELECT count(*) AS n FROM run_steps, jsonb_array_elements(step_details->'tool_calls') "
-        "AS call WHERE run_id = %s AND type = 'tool_calls' AND status = 'completed' "
-        "AND call->>'type' = 'file_search'", (run_id,)).fetchone()
-    return int(row["n"]) if row else 0
+    return runs.completed_file_searches(conn, run_id)

@@ -3,6 +3,7 @@ sandbox:/mnt/data links to files the run's code wrote."""
 import re
 from typing import Any
 
+from shared.runs import repository as runs
 from shared.storage.db import Conn
 
 CITATION = re.compile(r"【(\d+):(\d+)†[^】]*】")
@@ -13,19 +14,12 @@ def needed(text: str) -> bool:
     return "【" in text or "sandbox:/mnt/data/" in text
 
 
-def _run_calls(conn: Conn, run_id: str) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        "SELECT step_details FROM run_steps WHERE run_id = %s AND type = 'tool_calls' "
-        "ORDER BY seq", (run_id,)).fetchall()
-    return [call for row in rows for call in row["step_details"]["tool_calls"]]
-
-
 def annotate(conn: Conn, run_id: str, text: str) -> list[dict[str, Any]]:
     if not needed(text):
         return []
     sources: dict[tuple[int, int], str] = {}
     files: dict[str, str] = {}
-    for call in _run_calls(conn, run_id):
+    for call in runs.tool_calls(conn, run_id):
         if call["type"] == "file_search" and "_search" in call:
             for index, result in enumerate(call["file_search"]["results"]):
                 sources[(call["_search"], index)] = result["file_id"]

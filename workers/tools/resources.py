@@ -3,7 +3,10 @@ tool_resources, and files attached to the thread's messages for a tool."""
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.files import repository as files
+from shared.messages import repository as messages
 from shared.storage.db import Conn
+from shared.threads import repository as threads
 
 
 @dataclass
@@ -18,10 +21,7 @@ def _merge(target: list[str], ids: list[str]) -> None:
 
 
 def load(conn: Conn, run: dict[str, Any]) -> Resources:
-    rows = conn.execute(
-        "SELECT a.tool_resources AS assistant, t.tool_resources AS thread "
-        "FROM threads t LEFT JOIN assistants a ON a.id = %s WHERE t.id = %s",
-        (run["assistant_id"], run["thread_id"])).fetchone()
+    rows = threads.tool_resources_with_assistant(conn, run["thread_id"], run["assistant_id"])
     layers = [run.get("tool_resources") or {}]
     if rows is not None:
         layers += [rows["thread"] or {}, rows["assistant"] or {}]
@@ -31,15 +31,8 @@ def load(conn: Conn, run: dict[str, Any]) -> Resources:
         _merge(resources.vector_store_ids,
                (layer.get("file_search") or {}).get("vector_store_ids", []))
         _merge(code_ids, (layer.get("code_interpreter") or {}).get("file_ids", []))
-    attached = conn.execute(
-        "SELECT attachment->>'file_id' AS file_id FROM messages, "
-        "jsonb_array_elements(attachments) AS attachment WHERE thread_id = %s "
-        "AND attachment->'tools' @> '[{\"type\": \"code_interpreter\"}]' ORDER BY seq",
-        (run["thread_id"],)).fetchall()
-    _merge(code_ids, [row["file_id"] for row in attached])
+    _merge(code_ids, messages.code_interpreter_attachments(conn, run["thread_id"]))
     if code_ids:
-        names = conn.execute("SELECT id, filename FROM files WHERE id = ANY(%s)",
-                             (code_ids,)).fetchall()
-        found = {row["id"]: row["filename"] for row in names}
+        found = files.filenames(conn, code_ids)
         resources.code_files = {i: found[i] for i in code_ids if i in found}
     return resources

@@ -1,0 +1,28 @@
+"""The SQL of messages, beyond the generic table SQL."""
+from typing import Any
+
+from shared.storage.db import Conn
+
+
+def thread_history(conn: Conn, thread_id: str, run_id: str) -> list[dict[str, Any]]:
+    """Role and content of the thread's messages in order, leaving out those `run_id` wrote."""
+    return conn.execute(
+        "SELECT role, content FROM messages WHERE thread_id = %s "
+        "AND run_id IS DISTINCT FROM %s ORDER BY seq",
+        (thread_id, run_id),
+    ).fetchall()
+
+
+def content_of(conn: Conn, message_id: str) -> list[dict[str, Any]] | None:
+    row = conn.execute("SELECT content FROM messages WHERE id = %s", (message_id,)).fetchone()
+    return None if row is None else list(row["content"])
+
+
+def code_interpreter_attachments(conn: Conn, thread_id: str) -> list[str]:
+    """Ids of the files the thread's messages attach for code_interpreter, in order."""
+    rows = conn.execute(
+        "SELECT attachment->>'file_id' AS file_id FROM messages, "
+        "jsonb_array_elements(attachments) AS attachment WHERE thread_id = %s "
+        "AND attachment->'tools' @> '[{\"type\": \"code_interpreter\"}]' ORDER BY seq",
+        (thread_id,)).fetchall()
+    return [row["file_id"] for row in rows]

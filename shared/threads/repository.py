@@ -1,0 +1,14 @@
+"""The SQL of threads, beyond the generic table SQL."""
+from typing import Any
+
+from shared.storage.db import Conn
+
+
+def tool_resources_with_assistant(conn: Conn, thread_id: str, assistant_id: str
+                                  ) -> dict[str, Any] | None:
+    """The thread's tool_resources (`thread`) and its assistant's (`assistant`, None if the
+    assistant is gone), in one round trip; None if the thread is gone."""
+    return conn.execute(
+        "SELECT a.tool_resources AS assistant, t.tool_resources AS thread "
+        "FROM threads t LEFT JOIN assistants a ON a.id = %s WHERE t.id = %s",
+        (assistant_id, thread_id)).fetchone()

@@ -1,0 +1,389 @@
+"""Every status change of a run (`shared.runs.lifecycle`) over real Postgres and Redis: the
+compare-and-set, the children settled, the cancel flag and deadline index, the events.
+
+Sending the run's task is recorded instead of sent (`tasks.send_run` is the one thing
+replaced): a real worker of the session would otherwise take the test's runs up.
+"""
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from redis import Redis
+
+from shared.clock import now
+from shared.errors import InvalidRequestError
+from shared.platform import tasks
+from shared.projects.api_keys import ensure_project
+from shared.runs import lifecycle, repository
+from shared.runs.leases import ThreadLease
+from shared.storage import redis_keys
+from shared.storage import repository as tables
+from shared.storage.db import reading, unit_of_work
+from shared.storage.pagination import PageQuery
+from shared.storage.redis import get_redis
+from shared.storage.repository import ASSISTANTS, MESSAGES, RUNS, STEPS, THREADS
+
+USAGE = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+
+
+@pytest.fixture
+def redis(database_url: str, redis_url: str) -> Redis:
+    return get_redis()
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The run ids whose task the lifecycle sent."""
+    runs: list[str] = []
+    monkeypatch.setattr(tasks, "send_run", runs.append)
+    return runs
+
+
+@dataclass
+class Run:
+    project_id: str
+    thread_id: str
+    id: str
+
+    def row(self) -> dict[str, Any]:
+        with reading() as conn:
+            found = repository.find(conn, self.id)
+        assert found is not None
+        return found
+
+    def events(self) -> list[tuple[str, Any]]:
+        entries: Any = get_redis().xrange(redis_keys.run_events(self.id))
+        return [(fields[b"e"].decode(), fields[b"d"].decode()) for _, fields in entries]
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.events()]
+
+    def set(self, **changes: Any) -> None:
+        with unit_of_work() as conn:
+            tables.update(conn, RUNS, {"project_id": self.project_id}, self.id, "run_id",
+                          changes)
+
+    def add_step(self, kind: str = "tool_calls", details: dict[str, Any] | None = None
+                 ) -> str:
+        with unit_of_work() as conn:
+            step = tables.insert(conn, STEPS, {
+                "project_id": self.project_id, "run_id": self.id, "thread_id": self.thread_id,
+                "assistant_id": "asst_x", "created_at": now(), "type": kind,
+                "status": "in_progress",
+                "step_details": details or {"type": kind, "tool_calls": []}})
+        return str(step["id"])
+
+    def add_message(self) -> str:
+        with unit_of_work() as conn:
+            message = tables.insert(conn, MESSAGES, {
+                "project_id": self.project_id, "thread_id": self.thread_id,
+                "created_at": now(), "status": "in_progress", "role": "assistant",
+                "content": [], "assistant_id": "asst_x", "run_id": self.id,
+                "attachments": [], "metadata": {}})
+        return str(message["id"])
+
+    def child(self, table: Any, child_id: str) -> dict[str, Any]:
+        with reading() as conn:
+            return tables.get(conn, table, {"run_id": self.id}, child_id, "id")
+
+
+def make_run(status: str = "queued", **fields: Any) -> Run:
+    project_id = ensure_project(f"lifecycle-{uuid.uuid4().hex}")
+    with unit_of_work() as conn:
+        assistant = tables.insert(conn, ASSISTANTS, {
+            "project_id": project_id, "created_at": now(), "model": "test-model"})
+        thread = tables.insert(conn, THREADS, {"project_id": project_id, "created_at": now()})
+        run = tables.insert(conn, RUNS, {
+            "project_id": project_id, "thread_id": thread["id"],
+            "assistant_id": assistant["id"], "created_at": now(), "status": status,
+            "model": "test-model", "expires_at": now() + 600, **fields})
+    return Run(project_id, thread["id"], run["id"])
+
+
+@pytest.fixture
+def run(redis: Redis) -> Run:
+    return make_run()
+
+
+def parked(sent: list[str], calls: tuple[str, ...] = ("call_a", "call_b")) -> tuple[Run, str]:
+    """A run in requires_action waiting on function calls, parked by the lifecycle."""
+    run = make_run("in_progress")
+    entries = [{"id": c, "type": "function",
+                "function": {"name": "f", "arguments": "{}", "output": None}} for c in calls]
+    step_id = run.add_step(details={"type": "tool_calls", "tool_calls": []})
+    action = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [
+        {"id": c, "type": "function", "function": {"name": "f", "arguments": "{}"}}
+        for c in calls]}}
+    assert lifecycle.park(run.id, step_id, {"type": "tool_calls", "tool_calls": entries},
+                          USAGE, action, USAGE) is not None
+    return run, step_id
+
+
+def test_queued_announces_the_run_and_sends_its_task(run: Run, sent: list[str]) -> None:
+    stream_from = lifecycle.queued(run.row())
+    assert run.names() == ["thread.run.created", "thread.run.queued"]
+    assert stream_from == get_redis().xrange(redis_keys.run_events(run.id))[0][0].decode()
+    assert sent == [run.id]
+
+
+def test_start_takes_a_queued_run(run: Run) -> None:
+    started = lifecycle.start(run.id)
+    assert started is not None and started["status"] == "in_progress"
+    assert started["attempts"] == 1 and started["started_at"] is not None
+    assert run.names() == ["thread.run.in_progress"]
+
+
+def test_start_takes_over_an_interrupted_run_and_drops_its_half_written_call(
+        redis: Redis) -> None:
+    run = make_run("in_progress", attempts=1, started_at=123)
+    done_step = run.add_step()
+    with unit_of_work() as conn:
+        repository.move(conn, "run_steps", done_step, "completed")
+    half_message, half_step = run.add_message(), run.add_step("message_creation")
+    started = lifecycle.start(run.id)
+    assert started is not None
+    assert (started["status"], started["attempts"], started["started_at"]) == (
+        "in_progress", 2, 123)
+    with reading() as conn:
+        kept = tables.page(conn, STEPS, {"run_id": run.id}, PageQuery(limit=20)).data
+        messages = tables.page(conn, MESSAGES, {"run_id": run.id}, PageQuery(limit=20)).data
+    assert [s["id"] for s in kept] == [done_step] and half_step != done_step
+    assert half_message not in [m["id"] for m in messages]
+
+
+def test_start_ends_a_run_cancelled_while_it_waited(redis: Redis) -> None:
+    run = make_run("cancelling")
+    redis.set(redis_keys.run_cancel(run.id), "1")
+    assert lifecycle.start(run.id) is None
+    assert run.row()["status"] == "cancelled"
+    assert run.names() == ["thread.run.cancelled", "done"]
+    assert not redis.exists(redis_keys.run_cancel(run.id))
+
+
+@pytest.mark.parametrize("status", ["completed", "requires_action", "expired"])
+def test_start_leaves_a_run_no_worker_may_take(redis: Redis, status: str) -> None:
+    run = make_run(status)
+    assert lifecycle.start(run.id) is None
+    assert run.row()["status"] == status and run.names() == []
+
+
+def test_park_waits_for_outputs_with_a_deadline(redis: Redis, sent: list[str]) -> None:
+    run, step_id = parked(sent)
+    row = run.row()
+    assert row["status"] == "requires_action" and row["usage"] == USAGE
+    assert redis.zscore(redis_keys.RUN_DEADLINES, run.id) == row["expires_at"]
+    assert run.names() == ["thread.run.requires_action", "done"]
+    assert run.child(STEPS, step_id)["usage"] == USAGE
+
+
+def test_park_loses_to_a_cancel(redis: Redis) -> None:
+    run = make_run("cancelling")
+    step_id = run.add_step()
+    assert lifecycle.park(run.id, step_id, {"type": "tool_calls", "tool_calls": []}, USAGE,
+                          {"type": "submit_tool_outputs"}, USAGE) is None
+    assert run.row()["status"] == "cancelling"
+    assert not redis.zscore(redis_keys.RUN_DEADLINES, run.id)
+
+
+@pytest.mark.parametrize(("outputs", "param"), [
+    ([{"tool_call_id": "call_a", "output": "1"}], "tool_outputs"),
+    ([{"tool_call_id": "call_a", "output": "1"}, {"tool_call_id": "call_a", "output": "2"}],
+     "tool_outputs[1].tool_call_id"),
+    ([{"tool_call_id": "call_z", "output": "1"}], "tool_outputs[0].tool_call_id"),
+])
+def test_resume_refuses_wrong_outputs_and_changes_nothing(
+        redis: Redis, sent: list[str], outputs: list[dict[str, Any]], param: str) -> None:
+    run, step_id = parked(sent)
+    with pytest.raises(InvalidRequestError) as refused:
+        lifecycle.resume(run.project_id, run.thread_id, run.id, outputs)
+    assert refused.value.param == param
+    assert run.row()["status"] == "requires_action"
+    assert run.child(STEPS, step_id)["status"] == "in_progress"
+    assert sent == []
+
+
+def test_resume_records_the_outputs_and_requeues(redis: Redis, sent: list[str]) -> None:
+    run, step_id = parked(sent)
+    resumed, stream_from = lifecycle.resume(run.project_id, run.thread_id, run.id, [
+        {"tool_call_id": "call_b", "output": "B"}, {"tool_call_id": "call_a", "output": "A"}])
+    assert resumed["status"] == "queued" and resumed["required_action"] is None
+    step = run.child(STEPS, step_id)
+    assert step["status"] == "completed"
+    assert [c["function"]["output"] for c in step["step_details"]["tool_calls"]] == ["A", "B"]
+    assert not redis.zscore(redis_keys.RUN_DEADLINES, run.id)
+    assert run.names()[-2:] == ["thread.run.step.completed", "thread.run.queued"]
+    assert stream_from == redis.xrange(redis_keys.run_events(run.id))[-2][0].decode()
+    assert sent == [run.id]
+
+
+def test_resume_refuses_a_run_that_waits_for_nothing(run: Run, sent: list[str]) -> None:
+    with pytest.raises(InvalidRequestError, match="do not accept tool outputs"):
+        lifecycle.resume(run.project_id, run.thread_id, run.id, [])
+    assert sent == []
+
+
+def test_a_cancel_ends_a_run_no_worker_holds_at_once(redis: Redis, sent: list[str]) -> None:
+    run, step_id = parked(sent)
+    cancelled = lifecycle.request_cancel(run.project_id, run.thread_id, run.id)
+    assert cancelled["status"] == "cancelled" and cancelled["cancelled_at"] is not None
+    assert cancelled["expires_at"] is None and cancelled["required_action"] is None
+    assert run.child(STEPS, step_id)["status"] == "cancelled"
+    assert not redis.zscore(redis_keys.RUN_DEADLINES, run.id)
+    assert run.names()[-2:] == ["thread.run.cancelled", "done"]
+    assert sent == []
+
+
+def test_a_cancel_asks_the_worker_of_a_run_in_progress(redis: Redis) -> None:
+    run = make_run("in_progress")
+    cancelling = lifecycle.request_cancel(run.project_id, run.thread_id, run.id)
+    assert cancelling["status"] == "cancelling"
+    assert redis.exists(redis_keys.run_cancel(run.id))
+    assert redis.ttl(redis_keys.run_cancel(run.id)) > 0
+    assert run.names() == ["thread.run.cancelling"]
+
+
+@pytest.mark.parametrize("status", ["completed", "cancelling", "expired"])
+def test_a_cancel_of_a_run_that_cannot_be_cancelled_is_refused(redis: Redis,
+                                                              status: str) -> None:
+    run = make_run(status)
+    with pytest.raises(InvalidRequestError, match=f"status '{status}'"):
+        lifecycle.request_cancel(run.project_id, run.thread_id, run.id)
+    assert run.row()["status"] == status and run.names() == []
+
+
+def test_a_cancel_of_another_projects_run_is_not_found(redis: Redis) -> None:
+    run, other = make_run("in_progress"), make_run()
+    with pytest.raises(Exception, match="No thread found"):
+        lifecycle.request_cancel(other.project_id, run.thread_id, run.id)
+    assert run.row()["status"] == "in_progress"
+
+
+def test_the_worker_finishes_a_cancel_keeping_the_partial_answer(redis: Redis) -> None:
+    run = make_run("cancelling")
+    message_id, step_id = run.add_message(), run.add_step("message_creation")
+    redis.set(redis_keys.run_cancel(run.id), "1")
+    partial = [{"type": "text", "text": {"value": "Half an ans", "annotations": []}}]
+    ended = lifecycle.cancel(run.id, USAGE, (message_id, partial))
+    assert ended is not None and ended["status"] == "cancelled" and ended["usage"] == USAGE
+    message = run.child(MESSAGES, message_id)
+    assert message["content"] == partial and message["status"] == "incomplete"
+    assert message["incomplete_details"] == {"reason": "run_cancelled"}
+    assert run.child(STEPS, step_id)["status"] == "cancelled"
+    assert not redis.exists(redis_keys.run_cancel(run.id))
+    assert run.names() == ["thread.run.cancelled", "done"]
+
+
+def test_end_completes_with_the_closing_writes_in_the_same_transaction(redis: Redis) -> None:
+    run = make_run("in_progress")
+    message_id = run.add_message()
+
+    def closing(conn: Any) -> list[tuple[str, Any]]:
+        repository.move(conn, "messages", message_id, "completed")
+        return [("thread.message.completed", {"id": message_id})]
+
+    ended = lifecycle.end(run.id, "completed", USAGE, closing=closing)
+    assert ended is not None and ended["status"] == "completed"
+    assert ended["completed_at"] is not None and ended["expires_at"] is None
+    assert run.child(MESSAGES, message_id)["status"] == "completed"
+    assert run.names() == ["thread.message.completed", "thread.run.completed", "done"]
+
+
+def test_end_incomplete_settles_what_is_open(redis: Redis) -> None:
+    run = make_run("in_progress")
+    message_id, step_id = run.add_message(), run.add_step("message_creation")
+    ended = lifecycle.end(run.id, "incomplete", USAGE,
+                          {"incomplete_details": {"reason": "max_prompt_tokens"}})
+    assert ended is not None and ended["incomplete_details"] == {"reason": "max_prompt_tokens"}
+    assert run.child(MESSAGES, message_id)["incomplete_details"] == {"reason": "max_tokens"}
+    assert run.child(STEPS, step_id)["status"] == "cancelled"
+
+
+def test_fail_records_the_error(redis: Redis) -> None:
+    run = make_run("in_progress")
+    step_id = run.add_step()
+    ended = lifecycle.fail(run.id, USAGE, "rate_limit_exceeded", "Slow down.")
+    assert ended is not None and ended["failed_at"] is not None
+    assert ended["last_error"] == {"code": "rate_limit_exceeded", "message": "Slow down."}
+    assert run.child(STEPS, step_id)["status"] == "failed"
+    failed = json.loads(run.events()[0][1])
+    assert failed["status"] == "failed" and failed["last_error"]["code"] == "rate_limit_exceeded"
+
+
+def test_end_after_a_cancel_ends_the_run_cancelled(redis: Redis) -> None:
+    run = make_run("cancelling")
+    redis.set(redis_keys.run_cancel(run.id), "1")
+    assert lifecycle.end(run.id, "completed", USAGE) is not None
+    # cancelling -> completed is legal: the answer was whole before the cancel was seen.
+    assert run.row()["status"] == "completed"
+    assert not redis.exists(redis_keys.run_cancel(run.id))
+
+
+def test_end_of_a_run_another_writer_ended_publishes_only_the_closing(redis: Redis) -> None:
+    run = make_run("cancelled")
+    ended = lifecycle.end(run.id, "completed", USAGE,
+                          closing=lambda conn: [("thread.message.completed", {})])
+    assert ended is None and run.row()["status"] == "cancelled"
+    assert run.names() == ["thread.message.completed"]
+
+
+def test_expire_due_expires_what_is_past_its_deadline(redis: Redis, sent: list[str]) -> None:
+    due, step_id = parked(sent)
+    later, _ = parked(sent)
+    due.set(expires_at=now() - 1)
+    redis.zadd(redis_keys.RUN_DEADLINES, {due.id: now() - 1})
+    assert lifecycle.expire_due() >= 1
+    assert due.row()["status"] == "expired"
+    assert due.child(STEPS, step_id)["status"] == "expired"
+    assert due.names()[-2:] == ["thread.run.expired", "done"]
+    assert not redis.zscore(redis_keys.RUN_DEADLINES, due.id)
+    assert later.row()["status"] == "requires_action"
+    assert redis.zscore(redis_keys.RUN_DEADLINES, later.id)
+
+
+def test_expire_keeps_a_deadline_pushed_later_and_drops_a_gone_run(redis: Redis,
+                                                                   sent: list[str]) -> None:
+    run, _ = parked(sent)
+    assert lifecycle.expire(run.id) is False
+    assert redis.zscore(redis_keys.RUN_DEADLINES, run.id)
+    gone = f"run_{uuid.uuid4().hex}"
+    redis.zadd(redis_keys.RUN_DEADLINES, {gone: 1})
+    assert lifecycle.expire(gone) is False
+    assert not redis.zscore(redis_keys.RUN_DEADLINES, gone)
+
+
+def test_rebuild_deadlines_restores_the_index_from_postgres(redis: Redis,
+                                                            sent: list[str]) -> None:
+    run, _ = parked(sent)
+    redis.delete(redis_keys.RUN_DEADLINES)
+    lifecycle.rebuild_deadlines()
+    assert redis.zscore(redis_keys.RUN_DEADLINES, run.id) == run.row()["expires_at"]
+
+
+@pytest.fixture
+def lease_held() -> Iterator[list[ThreadLease]]:
+    held: list[ThreadLease] = []
+    yield held
+    for lease in held:
+        lease.release()
+
+
+def test_recovery_requeues_a_run_whose_worker_is_gone_once_per_lease(
+        redis: Redis, sent: list[str], lease_held: list[ThreadLease]) -> None:
+    orphan = make_run("in_progress")
+    held = make_run("in_progress")
+    lease = ThreadLease(held.thread_id)
+    assert lease.acquire()
+    lease_held.append(lease)
+    fresh = make_run("queued")
+    lifecycle.recover_stalled()
+    assert orphan.id in sent and held.id not in sent and fresh.id not in sent
+    lifecycle.recover_stalled()
+    assert sent.count(orphan.id) == 1
+
+
+def test_hand_back_sends_the_run_again(run: Run, sent: list[str]) -> None:
+    lifecycle.hand_back(run.id)
+    assert sent == [run.id]
