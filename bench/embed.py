@@ -42,8 +42,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from shared.config import Settings  # noqa: E402
 from workers.embeddings import (  # noqa: E402
-    EmbeddingsConfig,
     EndpointEmbedder,
     LocalEmbedder,
     prepare_process,
@@ -222,8 +222,9 @@ def bench_endpoint(args: argparse.Namespace) -> None:
     short = sentences(max(args.sentences, 2048) * 4, seed=3)
     long = chunks(max(args.chunks, 256) * 2, seed=4)
     with model_server() as url:
-        embedder = EndpointEmbedder(EmbeddingsConfig(
-            base_url=url, api_key="sk-bench", batch_size=args.batch_size, max_retries=0))
+        embedder = EndpointEmbedder(Settings(
+            embeddings_base_url=url, embeddings_api_key="sk-bench", model_max_retries=0),
+            batch_size=args.batch_size)
         embedder.embed_documents(short[:64])  # warm up
         for name, texts in (("short sentences", short), (f"{CHUNK_TOKENS}-token chunks", long)):
             seconds = timed(lambda texts=texts: embedder.embed_documents(texts))

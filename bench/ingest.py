@@ -38,10 +38,10 @@ sys.path.insert(0, str(REPO))
 import openai  # noqa: E402
 from serving import Stack, serving  # noqa: E402
 
+from shared.config import Settings  # noqa: E402
 from tests.support import documents  # noqa: E402
 from workers.embeddings import (  # noqa: E402
     Embedder,
-    EmbeddingsConfig,
     EndpointEmbedder,
     LocalEmbedder,
 )
@@ -152,7 +152,7 @@ def big_case(redis_url: str, size: int, workdir: Path) -> None:
         warm.write_text("Open the vector engine.")
         ingest(stack, [warm])
         ingest_s, text_bytes = ingest(stack, paths)
-        embedder = EndpointEmbedder(EmbeddingsConfig(base_url=stack.model_url))
+        embedder = EndpointEmbedder(Settings(embeddings_base_url=stack.model_url))
         raw_s, chunks = raw_embedding(embedder, paths)
         report(f"endpoint (test model server), {size / MB:,.0f} MB text + docx, pptx, xlsx, "
                f"pdf", stack, ingest_s, text_bytes, raw_s, chunks)

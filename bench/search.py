@@ -283,7 +283,8 @@ def bench_http(n: int, nq: int, redis_url: str) -> None:
     import openai
     from serving import serving
 
-    from workers.embeddings import EmbeddingsConfig, EndpointEmbedder
+    from shared.config import Settings
+    from workers.embeddings import EndpointEmbedder
 
     print(f"HTTP: POST /v1/vector_stores/{{id}}/search, {n:,} chunks in 20 stores")
     with serving(redis_url, ingest=False,
@@ -314,7 +315,8 @@ def bench_http(n: int, nq: int, redis_url: str) -> None:
             plain = timed(lambda ask: post(ask), asks)
             filtered = timed(lambda ask: post(ask, filters={
                 "type": "gte", "key": "year", "value": 2012}), asks)
-        embedder = EndpointEmbedder(EmbeddingsConfig(base_url=stack.model_url, dimensions=DIM))
+        embedder = EndpointEmbedder(Settings(embeddings_base_url=stack.model_url,
+                                             embeddings_dimensions=DIM))
         embedding = timed(lambda ask: embedder.embed_query(ask[1]), asks)
         report("hybrid, one vector store, 10 results (with query embedding)", plain)
         report("hybrid, one store, filter year >= 2012 (with query embedding)", filtered)

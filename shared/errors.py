@@ -35,11 +35,6 @@ class AuthenticationError(TreadleError):
     default_code = "invalid_api_key"
 
 
-class PermissionDeniedError(TreadleError):
-    status = 403
-    type = "invalid_request_error"
-
-
 class NotFoundError(TreadleError):
     status = 404
     type = "invalid_request_error"

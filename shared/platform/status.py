@@ -2,7 +2,6 @@
 import contextlib
 from typing import Any
 
-from shared.config import get_settings
 from shared.platform.tasks import QUEUES, app
 from shared.storage.db import get_pool
 from shared.storage.redis import get_redis
@@ -81,8 +80,3 @@ def check_broker() -> str:
         return "ok"
     except Exception as exc:
         return f"unreachable: {exc}"
-
-
-def broker_url() -> str:
-    settings = get_settings()
-    return settings.broker_url or settings.redis_url

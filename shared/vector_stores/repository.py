@@ -181,3 +181,10 @@ def cancel_batch(conn: Conn, batch_id: str) -> bool:
 def cancel_batch_files(conn: Conn, batch_id: str, leaving: list[str]) -> None:
     conn.execute("UPDATE vector_store_files SET status = 'cancelled' "
                  "WHERE batch_id = %s AND status = ANY(%s)", (batch_id, leaving))
+
+
+def any_indexing(conn: Conn, vector_store_ids: list[str]) -> bool:
+    """Whether a file of any of the stores is still being indexed."""
+    return conn.execute(
+        "SELECT 1 FROM vector_store_files WHERE vector_store_id = ANY(%s) "
+        "AND status = 'in_progress' LIMIT 1", (vector_store_ids,)).fetchone() is not None

@@ -15,7 +15,9 @@ Every vector store shares one collection; each chunk is a point with a dense vec
 file_id, index), so upserting a chunk again replaces it. Re-ingesting a file that now has
 fewer chunks leaves the old tail behind: call ``delete_file`` first.
 
-Search modes and what ``Hit.score`` (always 0..1, ranked best first) means:
+Search modes (planned once, engine-neutral, in `shared.vectors.plan`; each adapter
+translates the plan to its engine's calls) and what ``Hit.score`` (always 0..1, ranked best
+first) means:
 
 - ``hybrid`` (default): the dense and the keyword rankings (each read ``4 * limit`` deep,
   50 to 200; the dense one over several vector stores is each store's ranking merged by

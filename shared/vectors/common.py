@@ -1,22 +1,14 @@
-"""What both adapters share: point ids, the payload, validation, and score mapping."""
+"""What both adapters share: point ids, the payload, validation, and score mapping (the
+query itself is planned in `shared.vectors.plan`)."""
 
 from __future__ import annotations
 
 import math
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from shared.vectors.filters import (
-    ATTR_INDEX,
-    Cond,
-    index_fields,
-    parse_filters,
-    scope,
-    typed_attributes,
-)
-from shared.vectors.sparse import SparseVector
+from shared.vectors.filters import ATTR_INDEX, index_fields, typed_attributes
 from shared.vectors.types import Chunk, Hit, SearchMode, VectorIndexError
 
 DENSE = "dense"
@@ -31,11 +23,6 @@ SPARSE = "sparse"
 # exactly with one at rank k in both (1/k = 2/(2k)), which the two engines order
 # differently; a larger k puts that tie deeper (tests/integration met it at k = 2).
 RRF_K = 3
-# How deep each ranking is read before fusing: deeper lists let a chunk ranked well by one
-# retriever and fairly by the other rise, at little cost.
-PREFETCH_MIN = 50
-PREFETCH_FACTOR = 4
-PREFETCH_MAX = 200
 UPSERT_BATCH = 256
 # Attribute keys get a payload index each (filters on unindexed payload read and parse
 # every candidate's whole payload: 10x slower), up to this many keys per collection.
@@ -77,13 +64,6 @@ def dense_list(dense: Sequence[float]) -> list[float]:
     return tolist() if tolist is not None else [float(x) for x in dense]
 
 
-def check_query(dense: Sequence[float] | None, dimensions: int) -> None:
-    if dense is not None and len(dense) != dimensions:
-        raise VectorIndexError(
-            f"query vector has {len(dense)} dimensions; this index takes {dimensions}"
-        )
-
-
 def payload(chunk: Chunk) -> dict[str, Any]:
     attributes = dict(chunk.attributes)
     return {
@@ -114,66 +94,6 @@ def new_index_fields(chunks: Sequence[Chunk], indexed: set[str]) -> dict[str, st
             ):
                 wanted[path] = kind
     return wanted
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """A validated search: what to rank with, and the conditions to rank under."""
-
-    dense: list[float] | None  # None: no dense ranking
-    sparse: SparseVector | None  # None: no keyword ranking
-    scope: Cond  # every named vector store, files, filters
-    per_store: list[Cond]  # the same, one vector store each
-
-
-def plan(
-    vector_store_ids: Sequence[str],
-    dense: Sequence[float] | None,
-    sparse: SparseVector | None,
-    limit: int,
-    filters: Mapping[str, Any] | None,
-    mode: str,
-    file_ids: Sequence[str] | None,
-    dimensions: int,
-) -> Plan | None:
-    """Validate a search's arguments; None when it cannot find anything."""
-    check_limit(limit)
-    check_mode(mode)
-    check_query(dense, dimensions)
-    if isinstance(vector_store_ids, str) or isinstance(file_ids, str):
-        raise TypeError("vector_store_ids and file_ids are sequences of ids, not one id")
-    stores = list(dict.fromkeys(vector_store_ids))
-    user = parse_filters(filters) if filters is not None else None
-    use_dense = dense is not None and mode in ("hybrid", "dense")
-    use_sparse = has_sparse(sparse) and mode in ("hybrid", "keyword")
-    if not stores or (file_ids is not None and not file_ids):
-        return None
-    if not use_dense and not use_sparse:
-        return None
-    return Plan(
-        dense=dense_list(dense) if use_dense and dense is not None else None,
-        sparse=sparse if use_sparse else None,
-        scope=scope(stores, user, file_ids),
-        per_store=[scope([store], user, file_ids) for store in stores],
-    )
-
-
-def prefetch_limit(limit: int) -> int:
-    return max(PREFETCH_MIN, min(PREFETCH_MAX, limit * PREFETCH_FACTOR))
-
-
-def check_limit(limit: int) -> None:
-    if not isinstance(limit, int) or limit < 1:
-        raise ValueError("limit must be a positive integer")
-
-
-def check_mode(mode: str) -> None:
-    if mode not in ("hybrid", "dense", "keyword"):
-        raise ValueError("mode must be hybrid, dense or keyword")
-
-
-def has_sparse(sparse: SparseVector | None) -> bool:
-    return sparse is not None and len(sparse.indices) > 0
 
 
 def to_hit(data: Mapping[str, Any] | None, score: float) -> Hit:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ import qdrant_edge as e
 
 from shared.vectors import common
 from shared.vectors.filters import And, Cond, Match, to_edge
+from shared.vectors.plan import Ranking, Rrf, Sparse, Stage, search_plan
 from shared.vectors.sparse import SparseVector
 from shared.vectors.types import Chunk, Hit, SearchMode, VectorIndexError
 
@@ -49,6 +50,7 @@ OPTIMIZE_EVERY = 20_000
 # Payload indexes other than the tenant one build no HNSW links of their own: with
 # payload_m > 0 Qdrant would otherwise build a subgraph per file id and attribute value,
 # which made the optimiser 8x slower in bench/search.py.
+_SCHEMA: dict[str, Callable[[], e.KeywordIndexParams | e.FloatIndexParams | e.IntegerIndexParams]]
 _SCHEMA = {
     "keyword": lambda: e.KeywordIndexParams(enable_hnsw=False),
     "float": lambda: e.FloatIndexParams(enable_hnsw=False),
@@ -62,6 +64,7 @@ class EdgeIndex:
         self.dimensions = int(dimensions)
         self._write_lock = threading.Lock()
         self._changed = 0
+        self._shard: e.EdgeShard | None = None
         config_file = self.path / "edge_config.json"
         try:
             if config_file.exists():
@@ -133,7 +136,7 @@ class EdgeIndex:
         with self._write_lock:
             removed = self._live.count(e.CountRequest(exact=True, filter=flt))
             if removed:
-                self._shard.update(e.UpdateOperation.delete_points_by_filter(flt))
+                self._live.update(e.UpdateOperation.delete_points_by_filter(flt))
                 self._changed += removed
         self._maybe_optimize()
 
@@ -183,66 +186,40 @@ class EdgeIndex:
         *,
         file_ids: Sequence[str] | None = None,
     ) -> list[Hit]:
-        plan = common.plan(
-            vector_store_ids, dense, sparse, limit, filters, mode, file_ids, self.dimensions
+        plan = search_plan(
+            vector_store_ids, dense, sparse, limit, filters, score_threshold, mode, file_ids,
+            self.dimensions,
         )
         if plan is None:
             return []
-        with_payload = e.PayloadSelector.Include(common.RETURNED_FIELDS)
-        dense_q = (
-            e.Query.Nearest(plan.dense, using=common.DENSE) if plan.dense is not None else None
+        request = e.QueryRequest(
+            limit=plan.root.limit,
+            with_payload=e.PayloadSelector.Include(common.RETURNED_FIELDS),
+            **_stage(plan.root),
+        )
+        points = self._live.query(request)
+        return common.scored_hits(
+            [(p.payload, p.score) for p in points], plan.mode, plan.score_threshold
         )
 
-        def dense_ranking(depth: int) -> dict[str, Any]:
-            # One HNSW graph per vector store and none global: a search over several stores
-            # searches each store's graph, then ranks the union by the dense vector again.
-            if len(plan.per_store) == 1:
-                return {"query": dense_q, "filter": to_edge(plan.scope)}
-            return {
-                "query": dense_q,
-                "prefetches": [
-                    e.Prefetch(limit=depth, query=dense_q, filter=to_edge(c))
-                    for c in plan.per_store
-                ],
-            }
 
-        if mode == "hybrid":
-            depth = common.prefetch_limit(limit)
-            prefetches = []
-            if dense_q is not None:
-                prefetches.append(e.Prefetch(limit=depth, **dense_ranking(depth)))
-            if plan.sparse is not None:
-                sparse_q = e.Query.Nearest(
-                    e.SparseVector(plan.sparse.indices, plan.sparse.values), using=common.SPARSE
-                )
-                prefetches.append(
-                    e.Prefetch(limit=depth, query=sparse_q, filter=to_edge(plan.scope))
-                )
-            request = e.QueryRequest(
-                limit=limit,
-                prefetches=prefetches,
-                query=e.Fusion.Rrf(k=common.RRF_K),
-                with_payload=with_payload,
-            )
-        elif mode == "dense":
-            request = e.QueryRequest(
-                limit=limit,
-                with_payload=with_payload,
-                score_threshold=score_threshold,
-                **dense_ranking(limit),
-            )
-        else:
-            assert plan.sparse is not None
-            request = e.QueryRequest(
-                limit=limit,
-                query=e.Query.Nearest(
-                    e.SparseVector(plan.sparse.indices, plan.sparse.values), using=common.SPARSE
-                ),
-                filter=to_edge(plan.scope),
-                with_payload=with_payload,
-            )
-        points = self._live.query(request)
-        return common.scored_hits([(p.payload, p.score) for p in points], mode, score_threshold)
+def _stage(stage: Stage) -> dict[str, Any]:
+    """A plan stage as the arguments `QueryRequest` and `Prefetch` share."""
+    return {
+        "query": _ranking(stage.query),
+        "prefetches": [e.Prefetch(limit=p.limit, **_stage(p)) for p in stage.prefetches] or None,
+        "filter": to_edge(stage.filter) if stage.filter is not None else None,
+        "score_threshold": stage.score_threshold,
+    }
+
+
+def _ranking(ranking: Ranking) -> Any:
+    if isinstance(ranking, Rrf):
+        return e.Fusion.Rrf(k=ranking.k)
+    if isinstance(ranking, Sparse):
+        vector = e.SparseVector(ranking.vector.indices, ranking.vector.values)
+        return e.Query.Nearest(vector, using=common.SPARSE)
+    return e.Query.Nearest(ranking.vector, using=common.DENSE)
 
 
 def _config(dimensions: int, search_threads: int | None) -> e.EdgeConfig:

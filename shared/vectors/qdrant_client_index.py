@@ -17,7 +17,7 @@ QdrantClient (REST, httpx) may be shared between threads.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from qdrant_client import QdrantClient
@@ -26,10 +26,12 @@ from qdrant_client.http.exceptions import UnexpectedResponse
 
 from shared.vectors import common
 from shared.vectors.filters import And, Cond, Match, to_client
+from shared.vectors.plan import Rrf, Sparse, Stage, search_plan
 from shared.vectors.sparse import SparseVector
 from shared.vectors.types import Chunk, Hit, SearchMode, VectorIndexError
 
 # Payload indexes other than the tenant one build no HNSW links (see edge_index.py).
+_SCHEMA: dict[str, Callable[[], m.KeywordIndexParams | m.FloatIndexParams | m.IntegerIndexParams]]
 _SCHEMA = {
     "keyword": lambda: m.KeywordIndexParams(type=m.KeywordIndexType.KEYWORD, enable_hnsw=False),
     "float": lambda: m.FloatIndexParams(type=m.FloatIndexType.FLOAT, enable_hnsw=False),
@@ -170,79 +172,47 @@ class QdrantClientIndex:
         *,
         file_ids: Sequence[str] | None = None,
     ) -> list[Hit]:
-        plan = common.plan(
-            vector_store_ids, dense, sparse, limit, filters, mode, file_ids, self.dimensions
+        plan = search_plan(
+            vector_store_ids, dense, sparse, limit, filters, score_threshold, mode, file_ids,
+            self.dimensions,
         )
         if plan is None:
             return []
-        with_payload = common.RETURNED_FIELDS
-        sparse_q = (
-            m.SparseVector(indices=list(plan.sparse.indices), values=list(plan.sparse.values))
-            if plan.sparse is not None
-            else None
+        root = _stage(plan.root)
+        response = self.client.query_points(
+            self.collection,
+            query=root["query"],
+            using=root["using"],
+            prefetch=root["prefetch"],
+            query_filter=root["filter"],
+            limit=plan.root.limit,
+            with_payload=common.RETURNED_FIELDS,
+            score_threshold=root["score_threshold"],
         )
-
-        def dense_ranking(depth: int) -> dict[str, Any]:
-            # One HNSW graph per vector store and none global: a search over several stores
-            # searches each store's graph, then ranks the union by the dense vector again.
-            if len(plan.per_store) == 1:
-                return {"query": plan.dense, "using": common.DENSE, "filter": to_client(plan.scope)}
-            return {
-                "query": plan.dense,
-                "using": common.DENSE,
-                "prefetch": [
-                    m.Prefetch(
-                        query=plan.dense, using=common.DENSE, limit=depth, filter=to_client(c)
-                    )
-                    for c in plan.per_store
-                ],
-            }
-
-        if mode == "hybrid":
-            depth = common.prefetch_limit(limit)
-            prefetch = []
-            if plan.dense is not None:
-                prefetch.append(m.Prefetch(limit=depth, **dense_ranking(depth)))
-            if sparse_q is not None:
-                prefetch.append(
-                    m.Prefetch(
-                        query=sparse_q,
-                        using=common.SPARSE,
-                        limit=depth,
-                        filter=to_client(plan.scope),
-                    )
-                )
-            response = self.client.query_points(
-                self.collection,
-                prefetch=prefetch,
-                query=m.RrfQuery(rrf=m.Rrf(k=common.RRF_K)),
-                limit=limit,
-                with_payload=with_payload,
-            )
-        elif mode == "dense":
-            ranking = dense_ranking(limit)
-            response = self.client.query_points(
-                self.collection,
-                query=ranking["query"],
-                using=ranking["using"],
-                prefetch=ranking.get("prefetch"),
-                query_filter=ranking.get("filter"),
-                limit=limit,
-                with_payload=with_payload,
-                score_threshold=score_threshold,
-            )
-        else:
-            response = self.client.query_points(
-                self.collection,
-                query=sparse_q,
-                using=common.SPARSE,
-                query_filter=to_client(plan.scope),
-                limit=limit,
-                with_payload=with_payload,
-            )
         return common.scored_hits(
-            [(p.payload, p.score) for p in response.points], mode, score_threshold
+            [(p.payload, p.score) for p in response.points], plan.mode, plan.score_threshold
         )
+
+
+def _stage(stage: Stage) -> dict[str, Any]:
+    """A plan stage as `Prefetch` takes it (`query_points` names the filter `query_filter`)."""
+    query: Any
+    using: str | None
+    if isinstance(stage.query, Rrf):
+        query, using = m.RrfQuery(rrf=m.Rrf(k=stage.query.k)), None
+    elif isinstance(stage.query, Sparse):
+        vector = stage.query.vector
+        query = m.SparseVector(indices=list(vector.indices), values=list(vector.values))
+        using = common.SPARSE
+    else:
+        query, using = stage.query.vector, common.DENSE
+    return {
+        "query": query,
+        "using": using,
+        "prefetch": [m.Prefetch(limit=p.limit, **_stage(p)) for p in stage.prefetches] or None,
+        "filter": to_client(stage.filter) if stage.filter is not None else None,
+        "score_threshold": stage.score_threshold,
+    }
 
 
 def _is_local(client: QdrantClient) -> bool:

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from shared.config import Settings
 from tests.support.model_server import ModelServer, embed
 from workers import embeddings
 from workers.embeddings import (
-    EmbeddingsConfig,
     EndpointEmbedder,
     LocalEmbedder,
     get_embedder,
@@ -57,12 +57,14 @@ def endpoint(server: ModelServer) -> Iterator[ModelServer]:
     yield server
 
 
-def endpoint_config(server: ModelServer, **overrides: object) -> EmbeddingsConfig:
-    fields: dict[str, object] = {"base_url": server.url, "api_key": "sk-test",
-                                 "model": "text-embedding-3-small", "max_retries": 0,
-                                 "timeout_seconds": 20.0}
+def endpoint_settings(server: ModelServer, **overrides: object) -> Settings:
+    fields: dict[str, object] = {"embeddings_base_url": server.url,
+                                 "embeddings_api_key": "sk-test",
+                                 "embeddings_model": "text-embedding-3-small",
+                                 "embeddings_dimensions": None,
+                                 "model_max_retries": 0, "model_timeout_seconds": 20.0}
     fields.update(overrides)
-    return EmbeddingsConfig(**fields)  # type: ignore[arg-type]
+    return Settings(**fields)  # type: ignore[arg-type]
 
 
 def sent_batches(server: ModelServer) -> list[dict[str, object]]:
@@ -71,7 +73,7 @@ def sent_batches(server: ModelServer) -> list[dict[str, object]]:
 
 def test_endpoint_batches_in_order_and_normalised(endpoint: ModelServer) -> None:
     texts = [f"document number {i} about topic {i % 7}" for i in range(600)]
-    embedder = EndpointEmbedder(endpoint_config(endpoint, batch_size=256))
+    embedder = EndpointEmbedder(endpoint_settings(endpoint), batch_size=256)
 
     vectors = embedder.embed_documents(texts)
 
@@ -91,7 +93,7 @@ def test_endpoint_batches_in_order_and_normalised(endpoint: ModelServer) -> None
 
 
 def test_endpoint_dimensions_configured(endpoint: ModelServer) -> None:
-    embedder = EndpointEmbedder(endpoint_config(endpoint, dimensions=32))
+    embedder = EndpointEmbedder(endpoint_settings(endpoint, embeddings_dimensions=32))
     assert embedder.dimensions == 32
     assert sent_batches(endpoint) == []
 
@@ -104,7 +106,7 @@ def test_endpoint_dimensions_configured(endpoint: ModelServer) -> None:
 
 
 def test_endpoint_dimensions_discovered(endpoint: ModelServer) -> None:
-    embedder = EndpointEmbedder(endpoint_config(endpoint))
+    embedder = EndpointEmbedder(endpoint_settings(endpoint))
     assert embedder.dimensions == 64  # one probing request
     assert len(sent_batches(endpoint)) == 1
     assert embedder.embed_documents([]) == []
@@ -112,7 +114,7 @@ def test_endpoint_dimensions_discovered(endpoint: ModelServer) -> None:
 
 
 def test_endpoint_blank_text_and_query(endpoint: ModelServer) -> None:
-    embedder = EndpointEmbedder(endpoint_config(endpoint))
+    embedder = EndpointEmbedder(endpoint_settings(endpoint))
     vectors = embedder.embed_documents(["", "a cat"])
     assert len(vectors) == 2
     assert norm(vectors[0]) == pytest.approx(1.0)
@@ -121,8 +123,8 @@ def test_endpoint_blank_text_and_query(endpoint: ModelServer) -> None:
 
 def test_endpoint_chosen_by_config_and_cached_per_process(
         endpoint: ModelServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert isinstance(make_embedder(endpoint_config(endpoint)), EndpointEmbedder)
-    monkeypatch.setattr(embeddings, "config_from_settings", lambda: endpoint_config(endpoint))
+    assert isinstance(make_embedder(endpoint_settings(endpoint)), EndpointEmbedder)
+    monkeypatch.setattr(embeddings, "get_settings", lambda: endpoint_settings(endpoint))
     reset_embedder()
     try:
         first = get_embedder()
@@ -176,9 +178,10 @@ def test_local_similar_sentences_are_closer(local: LocalEmbedder) -> None:
 
 
 def test_local_model_chosen_without_base_url(local: LocalEmbedder) -> None:
-    assert isinstance(make_embedder(EmbeddingsConfig()), LocalEmbedder)
+    local_settings = Settings(embeddings_base_url=None, embeddings_dimensions=None)
+    assert isinstance(make_embedder(local_settings), LocalEmbedder)
     with pytest.raises(ValueError, match="384 dimensions"):
-        make_embedder(EmbeddingsConfig(dimensions=1536))
+        make_embedder(local_settings.model_copy(update={"embeddings_dimensions": 1536}))
 
 
 FILLER = [

@@ -1,9 +1,7 @@
 """Token chunking: window sizes and overlaps exact in o200k_base tokens, chunks that are
-slices of the text and cover it, streaming encoding equal to encoding the whole, and the
-chunking_strategy rules."""
+slices of the text and cover it, and streaming encoding equal to encoding the whole."""
 import random
 from itertools import pairwise
-from typing import Any
 
 import pytest
 
@@ -11,11 +9,9 @@ from tests.support.documents import text_of_size
 from workers.ingest import chunking
 from workers.ingest.chunking import (
     Chunk,
-    ChunkingStrategyError,
     chunk,
     encode_pieces,
     iter_chunks,
-    validate_strategy,
 )
 
 ASCII_WORDS = (
@@ -151,63 +147,3 @@ def test_five_megabyte_text() -> None:
 def test_bad_windows_are_refused(size: int, overlap: int) -> None:
     with pytest.raises(ValueError):
         chunk("text", size, overlap)
-
-
-# --- chunking_strategy -----------------------------------------------------------------------
-
-
-def static(size: Any, overlap: Any) -> dict[str, Any]:
-    return {"type": "static", "static": {"max_chunk_size_tokens": size,
-                                         "chunk_overlap_tokens": overlap}}
-
-
-@pytest.mark.parametrize(
-    ("strategy", "expected"),
-    [
-        (None, (800, 400)),
-        ({"type": "auto"}, (800, 400)),
-        (static(800, 400), (800, 400)),
-        (static(100, 0), (100, 0)),
-        (static(100, 50), (100, 50)),
-        (static(4096, 2048), (4096, 2048)),
-        (static(1001, 500), (1001, 500)),
-    ],
-)
-def test_valid_strategies(strategy: dict[str, Any] | None, expected: tuple[int, int]) -> None:
-    assert validate_strategy(strategy) == expected
-
-
-@pytest.mark.parametrize(
-    ("strategy", "param", "says"),
-    [
-        ("auto", "chunking_strategy", "must be an object"),
-        ({}, "chunking_strategy.type", "is required"),
-        ({"type": "other"}, "chunking_strategy.type", "'auto' or 'static'"),
-        ({"type": "auto", "static": {}}, "chunking_strategy.static", "no field 'static'"),
-        ({"type": "static"}, "chunking_strategy.static", "is required"),
-        ({"type": "static", "static": 5}, "chunking_strategy.static", "must be an object"),
-        ({"type": "static", "static": {"chunk_overlap_tokens": 0}},
-         "chunking_strategy.static.max_chunk_size_tokens", "is required"),
-        ({"type": "static", "static": {"max_chunk_size_tokens": 800}},
-         "chunking_strategy.static.chunk_overlap_tokens", "is required"),
-        (static(99, 0), "chunking_strategy.static.max_chunk_size_tokens", "between 100 and 4096"),
-        (static(4097, 0), "chunking_strategy.static.max_chunk_size_tokens", "got 4097"),
-        (static(800.0, 400), "chunking_strategy.static.max_chunk_size_tokens", "integer"),
-        (static("800", 400), "chunking_strategy.static.max_chunk_size_tokens", "integer"),
-        (static(True, 0), "chunking_strategy.static.max_chunk_size_tokens", "integer"),
-        (static(800, 401), "chunking_strategy.static.chunk_overlap_tokens", "half"),
-        (static(101, 51), "chunking_strategy.static.chunk_overlap_tokens", "half"),
-        (static(800, -1), "chunking_strategy.static.chunk_overlap_tokens", "negative"),
-        (static(800, None), "chunking_strategy.static.chunk_overlap_tokens", "integer"),
-        ({**static(800, 400), "extra": 1}, "chunking_strategy.extra", "no field 'extra'"),
-        ({"type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 0,
-                                       "unit": "tokens"}},
-         "chunking_strategy.static.unit", "no field 'unit'"),
-    ],
-)
-def test_invalid_strategies(strategy: Any, param: str, says: str) -> None:
-    with pytest.raises(ValueError) as caught:
-        validate_strategy(strategy)
-    assert isinstance(caught.value, ChunkingStrategyError)
-    assert caught.value.param == param
-    assert says in str(caught.value)

@@ -33,3 +33,39 @@ def test_other_arguments_show_nothing() -> None:
 
 def test_a_malformed_escape_shows_nothing() -> None:
     assert partial_input('{"code": "a\\qb') == ""
+
+
+@pytest.mark.parametrize(("arguments", "shown"), [
+    ('{"code": "a\\', "a"),  # an escape cut after its backslash
+    ('{"code": "a\\u00', "a"),  # a \u escape cut mid-way
+    ('{"code": "a\\u00e9', "aé"),
+    ('{"code": "a\\ud83d', "a"),  # an escaped surrogate pair cut between its halves
+    ('{"code": "a\\ud83d\\ude0', "a"),
+    ('{"code": "a\\ud83d\\ude00', "a😀"),
+    ('{"code": "', ""),
+    ('{"code": "x", "lang', "x"),
+    (' { "code" : "x', "x"),
+])
+def test_only_whole_characters_show(arguments: str, shown: str) -> None:
+    assert partial_input(arguments) == shown
+
+
+def test_a_surrogate_pair_split_between_stream_chunks() -> None:
+    """A server that escapes a pair and splits it between two chunks: each chunk's JSON
+    decodes to one surrogate code point, so the arguments hold the pair as two."""
+    assert partial_input('{"code": "a' + "\ud83d") == "a"
+    assert partial_input('{"code": "a' + "\ud83d" + "\ude00") == "a😀"
+    assert partial_input('{"code": "a' + "\ud83d" + "\ude00" + "b") == "a😀b"
+
+
+@pytest.mark.parametrize("arguments", [
+    '{"code": 5',
+    '{"code"',
+    '["code", "x',
+    '{"code": "a\\ude00b',  # a lone surrogate, which jiter refuses (json.loads would not)
+    '{"code": "a' + "\ude00" + 'b',
+    '{"code": "a\tb',  # a raw control character, which `tools.call`'s json.loads refuses
+    "",
+])
+def test_no_code_string_shows_nothing(arguments: str) -> None:
+    assert partial_input(arguments) == ""

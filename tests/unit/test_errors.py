@@ -15,7 +15,6 @@ from shared.errors import (
     InvalidRequestError,
     MethodNotAllowedError,
     NotFoundError,
-    PermissionDeniedError,
     ServerError,
     ServiceUnavailableError,
     TreadleError,
@@ -187,7 +186,6 @@ def test_real_schema_errors(schema: Any, data: Any, param: str, code: str) -> No
 @pytest.mark.parametrize("cls, status, kind", [
     (InvalidRequestError, 400, "invalid_request_error"),
     (AuthenticationError, 401, "invalid_request_error"),
-    (PermissionDeniedError, 403, "invalid_request_error"),
     (NotFoundError, 404, "invalid_request_error"),
     (MethodNotAllowedError, 405, "invalid_request_error"),
     (ServerError, 500, "server_error"),

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support import documents as docs
 from workers.ingest import extract
-from workers.ingest.extract import Extracted, IngestError, extract_text, last_error
+from workers.ingest.extract import Extracted, IngestError, extract_text
 
 S0, S1, S2 = docs.SENTENCES
 
@@ -229,15 +229,6 @@ def test_damaged_documents_never_raise_anything_but_ingest_error(filename: str) 
             extract_text(bytes(data), filename)
         except IngestError as exc:
             assert exc.code in ("invalid_file", "unsupported_file")
-
-
-def test_last_error_payloads() -> None:
-    assert last_error(IngestError("invalid_file", "The file is empty.")) == {
-        "code": "invalid_file",
-        "message": "The file is empty.",
-    }
-    assert last_error(RuntimeError("boom"))["code"] == "server_error"
-    assert "boom" not in last_error(RuntimeError("boom"))["message"]
 
 
 def test_importing_is_cheap() -> None:

@@ -2,6 +2,6 @@
 
 `extract.extract_text` turns an uploaded file into plain text (or raises `IngestError` with
 the vector store file's `last_error` code); `chunking.chunk` / `chunking.iter_chunks` cut that
-text into overlapping windows of o200k_base tokens; `chunking.validate_strategy` checks a
-request's `chunking_strategy`. Nothing heavy is imported until it is used.
+text into overlapping windows of o200k_base tokens. Nothing heavy is imported until it is
+used.
 """

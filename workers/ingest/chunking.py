@@ -22,18 +22,16 @@ few tokens more than asked.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from functools import cache
 from itertools import accumulate
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     import bpe_openai
 
 AUTO_MAX_TOKENS = 800
 AUTO_OVERLAP_TOKENS = 400
-MIN_CHUNK_TOKENS = 100
-MAX_CHUNK_TOKENS = 4096
 
 # A character is at most 4 UTF-8 bytes and a token at least one byte, so a piece of this many
 # characters yields at most 131,072 tokens: under bpe-openai's 200,000 per call.
@@ -54,15 +52,6 @@ class Chunk(NamedTuple):
     @property
     def tokens(self) -> int:
         return self.end_token - self.start_token
-
-
-class ChunkingStrategyError(ValueError):
-    """A `chunking_strategy` the API must refuse; `param` names the offending field."""
-
-    def __init__(self, message: str, param: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.param = param
 
 
 @cache
@@ -197,77 +186,3 @@ def chunk(
     """Cut `text` into chunks of at most `max_tokens` tokens, consecutive ones sharing
     `overlap` tokens; the last may be shorter. An empty text has no chunks."""
     return [c.text for c in iter_chunks(text, max_tokens, overlap)]
-
-
-def validate_strategy(strategy: Mapping[str, Any] | None) -> tuple[int, int]:
-    """`(max_chunk_size_tokens, chunk_overlap_tokens)` for a request's `chunking_strategy`
-    (None means auto), or ChunkingStrategyError (a ValueError) naming the field at fault."""
-    if strategy is None:
-        return AUTO_MAX_TOKENS, AUTO_OVERLAP_TOKENS
-    if not isinstance(strategy, Mapping):
-        raise ChunkingStrategyError("chunking_strategy must be an object", "chunking_strategy")
-    kind = strategy.get("type")
-    if kind == "auto":
-        _no_other_fields(strategy, {"type"}, "chunking_strategy", "of type 'auto' ")
-        return AUTO_MAX_TOKENS, AUTO_OVERLAP_TOKENS
-    if kind != "static":
-        if kind is None:
-            raise ChunkingStrategyError(
-                "chunking_strategy.type is required: 'auto' or 'static'", "chunking_strategy.type"
-            )
-        raise ChunkingStrategyError(
-            f"chunking_strategy.type must be 'auto' or 'static', got {kind!r}",
-            "chunking_strategy.type",
-        )
-    _no_other_fields(strategy, {"type", "static"}, "chunking_strategy", "of type 'static' ")
-    static = strategy.get("static")
-    if static is None:
-        raise ChunkingStrategyError(
-            "chunking_strategy.static is required when chunking_strategy.type is 'static'",
-            "chunking_strategy.static",
-        )
-    if not isinstance(static, Mapping):
-        raise ChunkingStrategyError(
-            "chunking_strategy.static must be an object", "chunking_strategy.static"
-        )
-    fields = {"max_chunk_size_tokens", "chunk_overlap_tokens"}
-    _no_other_fields(static, fields, "chunking_strategy.static", "")
-    size = _integer(static, "max_chunk_size_tokens")
-    overlap = _integer(static, "chunk_overlap_tokens")
-    if not MIN_CHUNK_TOKENS <= size <= MAX_CHUNK_TOKENS:
-        raise ChunkingStrategyError(
-            f"chunking_strategy.static.max_chunk_size_tokens must be between {MIN_CHUNK_TOKENS}"
-            f" and {MAX_CHUNK_TOKENS}, got {size}",
-            "chunking_strategy.static.max_chunk_size_tokens",
-        )
-    if overlap < 0:
-        raise ChunkingStrategyError(
-            f"chunking_strategy.static.chunk_overlap_tokens must not be negative, got {overlap}",
-            "chunking_strategy.static.chunk_overlap_tokens",
-        )
-    if overlap * 2 > size:
-        raise ChunkingStrategyError(
-            "chunking_strategy.static.chunk_overlap_tokens must not exceed half of"
-            f" max_chunk_size_tokens ({size} // 2 = {size // 2}), got {overlap}",
-            "chunking_strategy.static.chunk_overlap_tokens",
-        )
-    return size, overlap
-
-
-def _no_other_fields(obj: Mapping[str, Any], allowed: set[str], where: str, what: str) -> None:
-    extra = sorted(str(k) for k in obj if k not in allowed)
-    if extra:
-        raise ChunkingStrategyError(
-            f"{where} {what}has no field {extra[0]!r} (allowed: {', '.join(sorted(allowed))})",
-            f"{where}.{extra[0]}",
-        )
-
-
-def _integer(static: Mapping[str, Any], name: str) -> int:
-    param = f"chunking_strategy.static.{name}"
-    if name not in static:
-        raise ChunkingStrategyError(f"{param} is required", param)
-    value = static[name]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ChunkingStrategyError(f"{param} must be an integer, got {value!r}", param)
-    return value

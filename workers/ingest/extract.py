@@ -54,16 +54,6 @@ class IngestError(Exception):
         return {"code": self.code, "message": self.message}
 
 
-def last_error(exc: BaseException) -> dict[str, str]:
-    """The `last_error` to store for a file whose processing raised `exc`."""
-    if isinstance(exc, IngestError):
-        return exc.as_last_error()
-    return {
-        "code": "server_error",
-        "message": "An internal error occurred while processing the file.",
-    }
-
-
 @dataclass(frozen=True)
 class Extracted:
     text: str

@@ -313,7 +313,7 @@ class RunLoop:
                 entries.append({"id": call.id, "type": "function", "function": {
                     "name": call.name, "arguments": call.arguments, "output": None}})
                 continue
-            result = tools.execute(call.name, call.id, call.arguments, context)
+            result = tools.call(call.name, call.id, call.arguments, context)
             entries.append(result.entry)
             self.images.extend(result.images)
             if call.name == tools.code_interpreter.NAME:

@@ -5,21 +5,13 @@ shape. What the model was sent and answered is kept beside it under private keys
 underscore, never on the wire) so a resumed run replays the conversation exactly.
 """
 import json
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from shared.runs import repository as runs
 from shared.storage.db import Conn
 from workers.tools import code_interpreter, file_search
+from workers.tools.calls import Context, Result
 from workers.tools.resources import Resources
-
-
-@dataclass
-class Result:
-    """One executed call: its entry in the step's tool_calls and what the model is told."""
-    entry: dict[str, Any]
-    output: str
-    images: list[str] = field(default_factory=list)
 
 
 class Tool(Protocol):
@@ -29,16 +21,7 @@ class Tool(Protocol):
 
     def opening(self, call_id: str) -> dict[str, Any]: ...
 
-    def execute(self, call_id: str, arguments: dict[str, Any], context: "Context"
-                ) -> Result: ...
-
-
-@dataclass
-class Context:
-    run: dict[str, Any]
-    resources: Resources
-    # Earlier file_search calls of the run: a new call's citation markers number after them.
-    searches_before: int = 0
+    def call(self, call_id: str, arguments: dict[str, Any], context: Context) -> Result: ...
 
 
 TOOLS: dict[str, Tool] = {file_search.NAME: file_search, code_interpreter.NAME: code_interpreter}
@@ -67,11 +50,7 @@ def is_builtin(name: str) -> bool:
     return name in TOOLS
 
 
-def run_tool(run: dict[str, Any], name: str) -> dict[str, Any]:
-    return next((t for t in run["tools"] if t["type"] == name), {"type": name})
-
-
-def execute(name: str, call_id: str, arguments: str, context: Context) -> Result:
+def call(name: str, call_id: str, arguments: str, context: Context) -> Result:
     """Run one call; bad arguments from the model go back to it as the output."""
     try:
         parsed = json.loads(arguments or "{}")
@@ -80,7 +59,7 @@ def execute(name: str, call_id: str, arguments: str, context: Context) -> Result
     except ValueError as error:
         result = Result(TOOLS[name].opening(call_id), f"Invalid arguments: {error}")
     else:
-        result = TOOLS[name].execute(call_id, parsed, context)
+        result = TOOLS[name].call(call_id, parsed, context)
     result.entry["_arguments"] = arguments
     result.entry["_output"] = result.output
     return result

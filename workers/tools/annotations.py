@@ -6,7 +6,7 @@ from typing import Any
 from shared.runs import repository as runs
 from shared.storage.db import Conn
 
-CITATION = re.compile(r"【(\d+):(\d+)†[^】]*】")
+CITATION = re.compile(r"【(\d+):(\d+)†[^】【]*】")
 SANDBOX_LINK = re.compile(r"sandbox:/mnt/data/([^\s)\]\"'>`]+)")
 
 

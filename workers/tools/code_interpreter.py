@@ -4,15 +4,15 @@ Images the code writes become `image` outputs (and image_file content of the ans
 other files it writes can be linked as sandbox:/mnt/data/NAME, which becomes a file_path
 annotation.
 """
-import json
-import re
 from typing import TYPE_CHECKING, Any
+
+import jiter
 
 from shared.errors import TreadleError
 from shared.platform import rpc, tasks
+from workers.tools.calls import Context, Result
 
 if TYPE_CHECKING:
-    from workers.tools import Context, Result
     from workers.tools.resources import Resources
 
 NAME = "code_interpreter"
@@ -40,35 +40,44 @@ def definition(tool: dict[str, Any], resources: "Resources") -> dict[str, Any]:
     }
 
 
-_CODE_START = re.compile(r'\s*\{\s*"code"\s*:\s*"')
-# The longest run of whole characters of a JSON string: no quote, complete escapes.
-_WHOLE = re.compile(r'(?:[^"\\]|\\u[0-9a-fA-F]{4}|\\[^u])*')
-
-
 def partial_input(arguments: str) -> str:
     """The code so far of unfinished arguments `{"code": "...`: the JSON string decoded up
-    to its last complete character ("" when the arguments start otherwise). Called on every
-    streamed fragment, so the scan is one regular expression, not a Python loop."""
-    start = _CODE_START.match(arguments)
-    if start is None:
-        return ""
-    whole = _WHOLE.match(arguments, start.end())
-    assert whole is not None
-    body = whole.group()
+    to its last complete character ("" when the arguments start otherwise or are malformed).
+
+    jiter's partial mode parses the incomplete JSON and, with "trailing-strings", keeps the
+    unfinished string, without a trailing half escape (`\\u00`) or the first half of an
+    escaped surrogate pair; so what is shown only grows, by whole characters. Called on every
+    streamed fragment: one parse in Rust, no Python loop over the text."""
     try:
-        code: str = json.loads(f'"{body}"', strict=False)
-    except ValueError:  # a malformed escape: the call itself will say so when it runs
+        parsed = jiter.from_json(_utf8(arguments), partial_mode="trailing-strings",
+                                 cache_mode="keys")  # the code's prefixes are not worth caching
+    except ValueError:  # malformed: the call itself will say so when it runs
         return ""
-    # Half of a surrogate pair waits for its other half.
-    return code[:-1] if code and "\ud800" <= code[-1] <= "\udbff" else code
+    if not isinstance(parsed, dict) or next(iter(parsed), None) != "code":
+        return ""
+    code = parsed["code"]
+    return code if isinstance(code, str) else ""
+
+
+def _utf8(arguments: str) -> bytes:
+    try:
+        return arguments.encode()
+    except UnicodeEncodeError:
+        pass
+    # A pair escaped in the stream's JSON and split between two chunks arrives as two
+    # surrogate code points (join them), or as a high surrogate still waiting for its other
+    # half (drop it for now). A lone surrogate anywhere else raises UnicodeEncodeError.
+    joined = arguments.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+    if "\ud800" <= joined[-1] <= "\udbff":
+        joined = joined[:-1]
+    return joined.encode()
 
 
 def opening(call_id: str) -> dict[str, Any]:
     return {"id": call_id, "type": NAME, "code_interpreter": {"input": "", "outputs": []}}
 
 
-def execute(call_id: str, arguments: dict[str, Any], context: "Context") -> "Result":
-    from workers.tools import Result
+def call(call_id: str, arguments: dict[str, Any], context: Context) -> Result:
 
     code = arguments.get("code")
     entry = opening(call_id)

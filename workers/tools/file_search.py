@@ -10,9 +10,10 @@ from shared.config import get_settings
 from shared.errors import TreadleError
 from shared.platform import rpc, tasks
 from shared.storage.db import reading
+from shared.vector_stores import repository as vector_stores
+from workers.tools.calls import Context, Result, run_tool
 
 if TYPE_CHECKING:
-    from workers.tools import Context, Result
     from workers.tools.resources import Resources
 
 NAME = "file_search"
@@ -55,11 +56,8 @@ def _await_indexing(vector_store_ids: list[str]) -> None:
     deadline = time.monotonic() + INDEXING_WAIT_SECONDS
     while time.monotonic() < deadline:
         with reading() as conn:
-            busy = conn.execute(
-                "SELECT 1 FROM vector_store_files WHERE vector_store_id = ANY(%s) "
-                "AND status = 'in_progress' LIMIT 1", (vector_store_ids,)).fetchone()
-        if busy is None:
-            return
+            if not vector_stores.any_indexing(conn, vector_store_ids):
+                return
         time.sleep(0.1)
 
 
@@ -67,8 +65,7 @@ def marker(search: int, index: int, filename: str) -> str:
     return f"【{search}:{index}†{filename}】"
 
 
-def execute(call_id: str, arguments: dict[str, Any], context: "Context") -> "Result":
-    from workers.tools import Result, run_tool
+def call(call_id: str, arguments: dict[str, Any], context: Context) -> Result:
 
     limit, threshold = _options(run_tool(context.run, NAME))
     entry: dict[str, Any] = {"id": call_id, "type": NAME, "file_search": {
