@@ -2,7 +2,7 @@
 
 Prints:
 
-(a) local all-MiniLM-L6-v2 (`workers.embeddings.LocalEmbedder`, CPU, torch threads =
+(a) local all-MiniLM-L6-v2 (`workers.ingest.embeddings.LocalEmbedder`, CPU, torch threads =
     --threads, default every CPU this process may use): time to import torch and
     sentence-transformers and to load the model, the process's peak memory; then
     * short sentences (~12 words, one window each) per second, through `embed_documents`;
@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from shared.config import Settings  # noqa: E402
-from workers.embeddings import (  # noqa: E402
+from workers.ingest.embeddings import (  # noqa: E402
     EndpointEmbedder,
     LocalEmbedder,
     prepare_process,

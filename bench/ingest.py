@@ -40,14 +40,14 @@ from serving import Stack, serving  # noqa: E402
 
 from shared.config import Settings  # noqa: E402
 from tests.support import documents  # noqa: E402
-from workers.embeddings import (  # noqa: E402
+from workers.ingest.chunking import iter_chunks  # noqa: E402
+from workers.ingest.embeddings import (  # noqa: E402
     Embedder,
     EndpointEmbedder,
     LocalEmbedder,
 )
-from workers.indexing import EMBED_BATCH  # noqa: E402
-from workers.ingest.chunking import iter_chunks  # noqa: E402
 from workers.ingest.extract import extract_text  # noqa: E402
+from workers.ingest.tasks import EMBED_BATCH  # noqa: E402
 
 TARGET_RATIO = 0.90
 MB = 1024 * 1024

@@ -45,14 +45,14 @@ def bench(backend: str, warm_calls: int, cold_starts: int) -> None:
                 thread = f"thread_{uuid.uuid4().hex}"
                 threads.append(thread)
                 started = time.perf_counter()
-                sessions.execute(thread, "print(1)")
+                sessions.run_cell(thread, "print(1)")
                 cold.append((time.perf_counter() - started) * 1000)
             memory = [sessions.backend.memory_bytes(sessions.place(t)) for t in threads]
             known = [m for m in memory if m is not None]
             warm = []
             for _ in range(warm_calls):
                 started = time.perf_counter()
-                result = sessions.execute(threads[0], "print(1)")
+                result = sessions.run_cell(threads[0], "print(1)")
                 warm.append((time.perf_counter() - started) * 1000)
                 assert result.logs == "1\n", result.logs
         finally:

@@ -284,7 +284,7 @@ def bench_http(n: int, nq: int, redis_url: str) -> None:
     from serving import serving
 
     from shared.config import Settings
-    from workers.embeddings import EndpointEmbedder
+    from workers.ingest.embeddings import EndpointEmbedder
 
     print(f"HTTP: POST /v1/vector_stores/{{id}}/search, {n:,} chunks in 20 stores")
     with serving(redis_url, ingest=False,

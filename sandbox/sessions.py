@@ -52,7 +52,7 @@ class OutputFile:
 
 
 @dataclass(frozen=True)
-class Execution:
+class CellResult:
     logs: str
     error: bool
     files: list[OutputFile]
@@ -71,8 +71,8 @@ class Sessions:
             raise InvalidRequestError("Invalid thread id.", param="thread_id")
         return Place(name=f"treadle-{self.scope}-{thread_id}", root=self.root / thread_id)
 
-    def execute(self, thread_id: str, code: str,
-                files: Sequence[InputFile] = ()) -> Execution:
+    def run_cell(self, thread_id: str, code: str,
+                files: Sequence[InputFile] = ()) -> CellResult:
         place = self.place(thread_id)
         with _locked(place) as meta:
             conn = self._connect(place, meta)
@@ -98,15 +98,15 @@ class Sessions:
             meta["placed"].update({f.key: f.name for f in sent if f.key is not None})
             meta["last_used"] = time.time()
         logs = "\n".join([reply["logs"], *reply["notes"]]) if reply["notes"] else reply["logs"]
-        return Execution(logs=logs, error=reply["error"], files=[
+        return CellResult(logs=logs, error=reply["error"], files=[
             OutputFile(name=f["name"], data=base64.b64decode(f["data"]), is_image=f["is_image"],
                        figure=f.get("figure", False))
             for f in reply["files"]])
 
-    def _lost(self, place: Place, meta: dict[str, Any], reason: str) -> Execution:
+    def _lost(self, place: Place, meta: dict[str, Any], reason: str) -> CellResult:
         self.backend.stop(place)
         meta.clear()
-        return Execution(logs=f"{reason} {STATE_LOST}", error=True, files=[])
+        return CellResult(logs=f"{reason} {STATE_LOST}", error=True, files=[])
 
     def _connect(self, place: Place, meta: dict[str, Any]) -> socket.socket:
         """The live session's connection, starting a session when none answers."""

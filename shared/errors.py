@@ -53,3 +53,8 @@ class ServerError(TreadleError):
 class ServiceUnavailableError(TreadleError):
     status = 503
     type = "server_error"
+
+
+class IllegalMoveError(Exception):
+    """A status move no state machine allows, whatever the current status: a bug in the
+    caller, never an answer to a request."""

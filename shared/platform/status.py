@@ -3,8 +3,10 @@ import contextlib
 from typing import Any
 
 from shared.platform.tasks import QUEUES, app
-from shared.storage.db import get_pool
+from shared.runs import repository as runs
+from shared.storage.db import get_pool, ping
 from shared.storage.redis import get_redis
+from shared.vector_stores import repository as vector_stores
 
 # A scrape or a status check waits this long for a database connection, not the pool's 10 s.
 POSTGRES_WAIT_SECONDS = 3.0
@@ -18,16 +20,12 @@ def runs_by_status() -> dict[str, int]:
     # One pass over a narrow column, once per scrape: cheap next to counting every
     # transition in every process that makes one.
     with _reading() as conn:
-        rows = conn.execute("SELECT status, count(*) AS n FROM runs GROUP BY status").fetchall()
-    return {r["status"]: int(r["n"]) for r in rows}
+        return runs.count_by_status(conn)
 
 
 def ingest_backlog() -> int:
     with _reading() as conn:
-        row = conn.execute(
-            "SELECT count(*) AS n FROM vector_store_files WHERE status = 'in_progress'"
-        ).fetchone()
-    return int(row["n"]) if row else 0
+        return vector_stores.count_indexing(conn)
 
 
 def queue_depths() -> dict[str, int | None]:
@@ -59,7 +57,7 @@ def workers_online(timeout: float = 1.0) -> list[str]:
 def check_postgres() -> str:
     try:
         with _reading() as conn:
-            conn.execute("SELECT 1")
+            ping(conn)
         return "ok"
     except Exception as exc:
         return f"unreachable: {exc}"

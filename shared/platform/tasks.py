@@ -65,7 +65,8 @@ def _make_app() -> Celery:
         # Task events cost a runs worker about 7% of its CPU. Flower turns them on in every
         # worker while it watches (it broadcasts enable_events every few seconds).
         worker_send_task_events=False,
-        include=["workers.runs.tasks", "workers.timers", "workers.indexing", "workers.sandbox"],
+        # By module path: the core names the doors' task modules, it does not import them.
+        include=[f"workers.{pool}.tasks" for pool in ("runs", "timers", "ingest", "sandbox")],
         beat_schedule={
             "expire-due-runs": {"task": EXPIRE_DUE_RUNS, "schedule": 1.0},
             "recover-stalled-runs": {"task": RECOVER_STALLED_RUNS, "schedule": 2.0},

@@ -127,3 +127,8 @@ def completed_file_searches(conn: Conn, run_id: str) -> int:
         "AS call WHERE run_id = %s AND type = 'tool_calls' AND status = 'completed' "
         "AND call->>'type' = 'file_search'", (run_id,)).fetchone()
     return int(row["n"]) if row else 0
+
+
+def count_by_status(conn: Conn) -> dict[str, int]:
+    rows = conn.execute("SELECT status, count(*) AS n FROM runs GROUP BY status").fetchall()
+    return {r["status"]: int(r["n"]) for r in rows}

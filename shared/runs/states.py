@@ -6,6 +6,8 @@ is the one place that asks for run moves.
 """
 from dataclasses import dataclass
 
+from shared.errors import IllegalMoveError
+
 ACTIVE = ("queued", "in_progress", "requires_action", "cancelling")
 TERMINAL = ("completed", "incomplete", "failed", "cancelled", "expired")
 # The statuses a runs worker takes a run in: new, interrupted (its worker died or handed
@@ -36,10 +38,6 @@ STAMPS = {
                   "cancelled": "cancelled_at", "expired": "expired_at"},
     "messages": {"completed": "completed_at", "incomplete": "incomplete_at"},
 }
-
-
-class IllegalMoveError(Exception):
-    """A move the state machine never allows, whatever the current status."""
 
 
 def sources(table: str, target: str) -> list[str]:

@@ -53,7 +53,10 @@ def reading() -> Iterator[Conn]:
         yield cast(Conn, conn)
 
 
-def ping() -> None:
-    """Prove the database answers, through a pooled connection; raises if it does not."""
-    with unit_of_work() as conn:
+def ping(conn: Conn | None = None) -> None:
+    """Prove the database answers, on `conn` or a pooled connection; raises if it does not."""
+    if conn is not None:
         conn.execute("SELECT 1")
+        return
+    with unit_of_work() as owned:
+        owned.execute("SELECT 1")

@@ -188,3 +188,10 @@ def any_indexing(conn: Conn, vector_store_ids: list[str]) -> bool:
     return conn.execute(
         "SELECT 1 FROM vector_store_files WHERE vector_store_id = ANY(%s) "
         "AND status = 'in_progress' LIMIT 1", (vector_store_ids,)).fetchone() is not None
+
+
+def count_indexing(conn: Conn) -> int:
+    """Files of every store still being indexed: the ingest backlog."""
+    row = conn.execute(
+        "SELECT count(*) AS n FROM vector_store_files WHERE status = 'in_progress'").fetchone()
+    return int(row["n"]) if row else 0

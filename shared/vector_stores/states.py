@@ -10,6 +10,8 @@ files' (`batch_status`), so it moves when they do, and by a cancel.
 from collections.abc import Collection, Mapping
 from typing import Literal
 
+from shared.errors import IllegalMoveError
+
 Kind = Literal["file", "batch"]
 
 FILE_MOVES: dict[str, tuple[str, ...]] = {
@@ -34,10 +36,6 @@ BATCH_MOVES: dict[str, tuple[str, ...]] = {
 MOVES: dict[Kind, dict[str, tuple[str, ...]]] = {"file": FILE_MOVES, "batch": BATCH_MOVES}
 
 FILE_STATUSES = tuple(FILE_MOVES)
-
-
-class IllegalMoveError(Exception):
-    """A move the state machine never allows, whatever the current status."""
 
 
 def may_move(kind: Kind, source: str, target: str) -> bool:

@@ -1,7 +1,7 @@
 """Recall@5 of file_search retrieval over the generated corpus (`tests.quality.corpus`).
 
 The real pieces: the ingest chunker (auto: 800 tokens, 400 overlap), the local embedding
-model (all-MiniLM-L6-v2, `workers.embeddings.LocalEmbedder`), the keyword vectors, and the
+model (all-MiniLM-L6-v2, `workers.ingest.embeddings.LocalEmbedder`), the keyword vectors, and the
 embedded engine (qdrant-edge). Each document is indexed twice, in two vector stores: once
 with the embedder's pooled sub-window vectors (what ingest stores) and once with the model's
 plain truncated encoding, so the two can be compared on facts placed late in a chunk.
@@ -19,8 +19,8 @@ from pathlib import Path
 from shared.vectors import Chunk, SearchMode, document_vector, query_vector
 from shared.vectors.edge_index import EdgeIndex
 from tests.quality.corpus import Corpus, Question, build
-from workers.embeddings import LocalEmbedder
 from workers.ingest.chunking import chunk
+from workers.ingest.embeddings import LocalEmbedder
 
 K = 5
 POOLED = "vs_pooled"

@@ -21,11 +21,11 @@ from shared.storage import repository as tables
 from shared.storage.db import reading, unit_of_work
 from shared.storage.redis import get_redis
 from shared.storage.repository import MESSAGES, STEPS
-from workers import model, prompt, tools
-from workers.runs import payloads
+from workers import model
+from workers.runs import payloads, prompt, tools
 from workers.runs.stream_fold import Began, StreamFold, ToolCall, Usage
-from workers.tools import annotations
-from workers.tools import resources as tool_resources
+from workers.runs.tools import annotations
+from workers.runs.tools import resources as tool_resources
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from workers import tools
+from workers.runs import tools
 from workers.tokens import count
 
 

@@ -588,8 +588,8 @@ def test_edge_survives_a_killed_owner(tmp_path):
     script = textwrap.dedent(
         f"""
         import sys, time
-        sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(Path(__file__).parents[2])!r}]
-        from test_vectors import corpus, DIM
+        sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(Path(__file__).parents[4])!r}]
+        from test_indexes import corpus, DIM
         from shared.vectors.edge_index import EdgeIndex
         idx = EdgeIndex({str(path)!r}, DIM)
         idx.upsert(corpus())

@@ -11,10 +11,10 @@ from shared.errors import TreadleError
 from shared.platform import rpc, tasks
 from shared.storage.db import reading
 from shared.vector_stores import repository as vector_stores
-from workers.tools.calls import Context, Result, run_tool
+from workers.runs.tools.calls import Context, Result, run_tool
 
 if TYPE_CHECKING:
-    from workers.tools.resources import Resources
+    from workers.runs.tools.resources import Resources
 
 NAME = "file_search"
 DEFAULT_MAX_RESULTS = 20

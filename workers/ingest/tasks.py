@@ -29,8 +29,8 @@ from shared.vectors import (
     open_index,
     query_vector,
 )
-from workers.embeddings import get_embedder
 from workers.ingest.chunking import iter_chunks
+from workers.ingest.embeddings import get_embedder
 from workers.ingest.extract import IngestError, extract_text
 from workers.model import client as model_client
 from workers.model import error_message

@@ -9,9 +9,9 @@ from typing import Any, Protocol
 
 from shared.runs import repository as runs
 from shared.storage.db import Conn
-from workers.tools import code_interpreter, file_search
-from workers.tools.calls import Context, Result
-from workers.tools.resources import Resources
+from workers.runs.tools import code_interpreter, file_search
+from workers.runs.tools.calls import Context, Result
+from workers.runs.tools.resources import Resources
 
 
 class Tool(Protocol):

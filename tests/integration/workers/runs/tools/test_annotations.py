@@ -9,8 +9,8 @@ from shared.projects.api_keys import ensure_project
 from shared.storage import repository
 from shared.storage.db import unit_of_work
 from shared.storage.repository import RUNS, STEPS, THREADS
-from workers.tools.annotations import annotate
-from workers.tools.file_search import marker
+from workers.runs.tools.annotations import annotate
+from workers.runs.tools.file_search import marker
 
 CREATED = 1_700_000_000
 

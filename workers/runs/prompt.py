@@ -9,7 +9,7 @@ from shared.files.blobs import get_blob_store
 from shared.messages import repository as messages
 from shared.runs import repository as runs
 from shared.storage.db import Conn
-from workers import tools
+from workers.runs import tools
 from workers.tokens import count
 
 # Chat Completions' per-message framing, and a flat price for an image part.

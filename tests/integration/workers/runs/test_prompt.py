@@ -1,4 +1,4 @@
-"""Prompt truncation (`workers.prompt.build`) over real thread, message, run and step rows.
+"""Prompt truncation (`workers.runs.prompt.build`) over real thread, message, run and step rows.
 
 Truncation is reachable only through `build(conn, run)`, which reads the thread from
 Postgres; the pure costs are tested in tests/unit/workers/test_prompt.py.
@@ -13,7 +13,7 @@ from shared.projects.api_keys import ensure_project
 from shared.storage import repository
 from shared.storage.db import unit_of_work
 from shared.storage.repository import MESSAGES, RUNS, STEPS, THREADS
-from workers.prompt import DEFAULT_CONTEXT_TOKENS, Prompt, PromptTooLongError, _tokens, build
+from workers.runs.prompt import DEFAULT_CONTEXT_TOKENS, Prompt, PromptTooLongError, _tokens, build
 
 CREATED = 1_700_000_000
 INSTRUCTIONS = "You answer questions about the attached reports."

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from workers.tools.code_interpreter import partial_input
+from workers.runs.tools.code_interpreter import partial_input
 
 CODES = [
     'print("hello")\nx = 1\n',

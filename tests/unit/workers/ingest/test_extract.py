@@ -239,6 +239,6 @@ def test_importing_is_cheap() -> None:
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[4],
     )
     assert out.stdout.strip() == "[]"

@@ -10,10 +10,10 @@ import jiter
 
 from shared.errors import TreadleError
 from shared.platform import rpc, tasks
-from workers.tools.calls import Context, Result
+from workers.runs.tools.calls import Context, Result
 
 if TYPE_CHECKING:
-    from workers.tools.resources import Resources
+    from workers.runs.tools.resources import Resources
 
 NAME = "code_interpreter"
 # Above the sandbox's own wall-time limit, so a slow cell ends there, not here.

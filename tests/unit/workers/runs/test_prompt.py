@@ -1,4 +1,4 @@
-"""The pure parts of `workers.prompt`: what a chat message costs and how content converts.
+"""The pure parts of `workers.runs.prompt`: what a chat message costs and how content converts.
 
 Truncation itself is reachable only through `build(conn, run)`, so it is tested against
 real rows in tests/integration/workers/test_prompt.py.
@@ -6,7 +6,7 @@ real rows in tests/integration/workers/test_prompt.py.
 from typing import Any, cast
 
 from shared.storage.db import Conn
-from workers.prompt import IMAGE_TOKENS, MESSAGE_OVERHEAD, _chat_content, _tokens
+from workers.runs.prompt import IMAGE_TOKENS, MESSAGE_OVERHEAD, _chat_content, _tokens
 from workers.tokens import count
 
 

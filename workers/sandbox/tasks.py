@@ -55,22 +55,22 @@ def _store(project_id: str, output: OutputFile) -> dict[str, Any]:
 
 def run_code(payload: dict[str, Any]) -> dict[str, Any]:
     project_id = payload["project_id"]
-    execution = get_sessions().execute(payload["thread_id"], payload["code"],
+    cell = get_sessions().run_cell(payload["thread_id"], payload["code"],
                                        _inputs(project_id, payload.get("file_ids", [])))
-    logs = execution.logs
+    logs = cell.logs
     files = []
-    for output in execution.files:
+    for output in cell.files:
         if not output.data:
             continue
         try:
             files.append(_store(project_id, output))
         except InvalidRequestError as error:
             logs += f"\n{output.name} was not kept: {error.message}"
-    return {"logs": logs, "error": execution.error, "files": files}
+    return {"logs": logs, "error": cell.error, "files": files}
 
 
 @app.task(name=tasks.RUN_CODE)
-def execute(reply: str, payload: dict[str, Any]) -> None:
+def answer_run_code(reply: str, payload: dict[str, Any]) -> None:
     try:
         answer(reply, {"result": run_code(payload)})
     except (InvalidRequestError, NotFoundError) as error:

@@ -1,8 +1,8 @@
-"""Annotations of an answer's text (`workers.tools.annotations`) from recorded tool calls.
+"""Annotations of an answer's text (`workers.runs.tools.annotations`) from recorded tool calls.
 
 `annotate` reads the run's tool_calls steps through `conn.execute(...).fetchall()`; here a
 recorded connection replays step rows shaped as file_search and code_interpreter write them
-(the SQL itself runs against Postgres in tests/integration/workers/tools/).
+(the SQL itself runs against Postgres in tests/integration/workers/runs/tools/).
 """
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -10,8 +10,8 @@ from typing import Any, cast
 import pytest
 
 from shared.storage.db import Conn
-from workers.tools.annotations import annotate, needed
-from workers.tools.file_search import marker
+from workers.runs.tools.annotations import annotate, needed
+from workers.runs.tools.file_search import marker
 
 RUN_ID = "run_" + "r" * 24
 

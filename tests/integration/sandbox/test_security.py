@@ -10,7 +10,7 @@ import pytest
 from sandbox.sessions import Sessions
 from tests.support.sandbox import BACKENDS, TEST_LIMITS, sessions_on
 
-REPOSITORY = Path(__file__).resolve().parents[2]
+REPOSITORY = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -25,12 +25,12 @@ def thread() -> str:
 
 
 def next_call_works(sandbox: Sessions, thread: str) -> None:
-    result = sandbox.execute(thread, "print(sum(range(10)))")
+    result = sandbox.run_cell(thread, "print(sum(range(10)))")
     assert (result.logs, result.error) == ("45\n", False)
 
 
 def test_no_network_loopback_or_outside(sandbox: Sessions, thread: str) -> None:
-    result = sandbox.execute(thread, (
+    result = sandbox.run_cell(thread, (
         "import socket\n"
         "for host, port in [('127.0.0.1', 6379), ('127.0.0.1', 5432), ('1.1.1.1', 53),\n"
         "                   ('151.101.2.132', 80)]:\n"
@@ -53,7 +53,7 @@ def test_no_network_loopback_or_outside(sandbox: Sessions, thread: str) -> None:
 
 
 def test_fork_bomb_is_contained(sandbox: Sessions, thread: str) -> None:
-    result = sandbox.execute(thread, (
+    result = sandbox.run_cell(thread, (
         "import os\n"
         "while True:\n"
         "    try:\n"
@@ -65,13 +65,13 @@ def test_fork_bomb_is_contained(sandbox: Sessions, thread: str) -> None:
     assert "timed out" in result.logs
     next_call_works(sandbox, thread)
     # The bomb's processes went with the session: the new one is back to its kernel alone.
-    count = sandbox.execute(thread, "import os\nprint(len([p for p in os.listdir('/proc') "
+    count = sandbox.run_cell(thread, "import os\nprint(len([p for p in os.listdir('/proc') "
                                     "if p.isdigit()]) <= 3)")
     assert count.logs == "True\n"
 
 
 def test_process_count_is_limited(sandbox: Sessions, thread: str) -> None:
-    result = sandbox.execute(thread, (
+    result = sandbox.run_cell(thread, (
         "import subprocess\n"
         "children = []\n"
         "try:\n"
@@ -88,17 +88,17 @@ def test_process_count_is_limited(sandbox: Sessions, thread: str) -> None:
 
 
 def test_memory_bomb_is_killed(sandbox: Sessions, thread: str) -> None:
-    sandbox.execute(thread, "before = 1")
-    result = sandbox.execute(thread, "hog = b'x' * (2 * 1024 ** 3)")
+    sandbox.run_cell(thread, "before = 1")
+    result = sandbox.run_cell(thread, "hog = b'x' * (2 * 1024 ** 3)")
     assert result.error
     assert "memory limit" in result.logs and "restarted" in result.logs
     next_call_works(sandbox, thread)
-    assert "NameError" in sandbox.execute(thread, "before").logs
+    assert "NameError" in sandbox.run_cell(thread, "before").logs
 
 
 def test_endless_loop_is_killed_at_the_time_limit(sandbox: Sessions, thread: str) -> None:
-    sandbox.execute(thread, "before = 1")
-    result = sandbox.execute(thread, "while True:\n    pass")
+    sandbox.run_cell(thread, "before = 1")
+    result = sandbox.run_cell(thread, "while True:\n    pass")
     assert result.error
     limit = TEST_LIMITS["sandbox_time_limit_seconds"]
     assert result.logs.startswith(f"Execution timed out after {limit:g} seconds;")
@@ -112,7 +112,7 @@ def test_host_files_and_secrets_are_unreadable(sandbox: Sessions, thread: str,
     # The worker's own environment, as the session's parent process sees it.
     monkeypatch.setenv("TREADLE_MODEL_API_KEY", secret)
     project_file = REPOSITORY / "shared" / "config.py"
-    result = sandbox.execute(thread, (
+    result = sandbox.run_cell(thread, (
         "import os\n"
         f"for path in ['/etc/shadow', {str(project_file)!r}, {str(REPOSITORY)!r},\n"
         f"             {str(sandbox.root)!r}, '/proc/1/root/etc/shadow']:\n"
@@ -145,7 +145,7 @@ def test_host_files_and_secrets_are_unreadable(sandbox: Sessions, thread: str,
 
 def test_root_is_read_only_and_data_and_tmp_are_writable(sandbox: Sessions,
                                                          thread: str) -> None:
-    result = sandbox.execute(thread, (
+    result = sandbox.run_cell(thread, (
         "for path in ['/usr/bin/evil', '/etc/evil', '/evil', '/mnt/data/ok', '/tmp/ok']:\n"
         "    try:\n"
         "        open(path, 'w').write('x')\n"
@@ -161,9 +161,9 @@ def test_root_is_read_only_and_data_and_tmp_are_writable(sandbox: Sessions,
 
 def test_another_threads_files_are_invisible(sandbox: Sessions, thread: str) -> None:
     other = f"thread_{uuid.uuid4().hex}"
-    sandbox.execute(other, "open('/mnt/data/private.txt', 'w').write('mine')\n"
+    sandbox.run_cell(other, "open('/mnt/data/private.txt', 'w').write('mine')\n"
                            "open('/tmp/private.txt', 'w').write('mine')")
-    result = sandbox.execute(thread, (
+    result = sandbox.run_cell(thread, (
         "import os\n"
         "found = []\n"
         "for top in ['/mnt', '/tmp', '/run', '/var', '/home', '/root']:\n"
@@ -177,14 +177,14 @@ def test_another_threads_files_are_invisible(sandbox: Sessions, thread: str) -> 
 
 def test_huge_output_is_truncated(sandbox: Sessions, thread: str) -> None:
     limit = TEST_LIMITS["sandbox_output_limit_chars"]
-    result = sandbox.execute(thread, "for i in range(100_000):\n    print('line', i)")
+    result = sandbox.run_cell(thread, "for i in range(100_000):\n    print('line', i)")
     assert not result.error
     assert len(result.logs) < limit + 200
     assert result.logs.startswith("line 0\nline 1\n")
     assert result.logs.endswith("line 99999\n")
     assert "output truncated" in result.logs
     # Output written straight to the descriptors (a child process) is bounded too.
-    child = sandbox.execute(thread, "import subprocess\n"
+    child = sandbox.run_cell(thread, "import subprocess\n"
                                     "subprocess.run(['python3', '-c', \"print('y' * 10**7)\"])")
     assert len(child.logs) < limit + 200
     assert "output truncated" in child.logs

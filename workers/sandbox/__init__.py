@@ -1,0 +1,1 @@
+"""The sandbox pool: code_interpreter code run in the thread's sandbox session."""

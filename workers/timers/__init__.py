@@ -1,0 +1,1 @@
+"""The timers pool: run expiry and stalled-run recovery."""
