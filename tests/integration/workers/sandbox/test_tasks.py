@@ -1,5 +1,5 @@
 """The sandbox pool end to end: a real `treadle worker --pool sandbox` process answers
-`sandbox.execute` over shared.rpc, reading input files from and storing output files in
+`sandbox.execute` over shared.platform.rpc, reading input files from and storing output files in
 Postgres, on each backend this machine has."""
 import io
 import uuid
@@ -10,7 +10,7 @@ import pytest
 
 from shared.errors import InvalidRequestError
 from shared.files.service import create_file, file_content, get_file
-from shared.platform import rpc
+from shared.platform import rpc, tasks
 from shared.projects.api_keys import ensure_project
 from tests.conftest import start_process, stop_processes, wait_for_line
 from tests.support.sandbox import BACKENDS, TEST_LIMITS, backend_settings, end_all
@@ -45,7 +45,7 @@ def project_id(database_url: str) -> str:
 
 def run(project_id: str, thread_id: str, code: str, file_ids: list[str] | None = None
         ) -> dict[str, Any]:
-    result: dict[str, Any] = rpc.call("sandbox.execute", {
+    result: dict[str, Any] = rpc.call(tasks.RUN_CODE, {
         "thread_id": thread_id, "project_id": project_id, "code": code,
         "file_ids": file_ids or []}, timeout=CALL_TIMEOUT)
     return result
