@@ -77,6 +77,21 @@ class Metadata(fields.Dict):
         return super().deserialize(value, attr, data, **kwargs)
 
 
+def _json_type_name(value: Any) -> str:
+    """What a decoded JSON value is, in the words of OpenAI's errors."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "a string"
+
+
 class Tagged(fields.Field):
     """A JSON object whose `type` picks the schema that loads it."""
 
@@ -90,8 +105,13 @@ class Tagged(fields.Field):
         if "type" not in value:
             raise ValidationError({"type": ["Missing data for required field."]})
         kind = value.get("type")
+        allowed = ", ".join(f"'{name}'" for name in self.schemas)
+        # Checked before the lookup: an object or array `type` is unhashable.
+        if not isinstance(kind, str):
+            raise ValidationError({"type": [
+                f"Invalid type: expected a string, but got {_json_type_name(kind)}. "
+                f"Supported values are: {allowed}."]})
         if kind not in self.schemas:
-            allowed = ", ".join(f"'{name}'" for name in self.schemas)
             raise ValidationError(
                 {"type": [f"Invalid value: '{kind}'. Supported values are: {allowed}."]}
             )

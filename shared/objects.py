@@ -8,6 +8,8 @@ from typing import Any
 
 from marshmallow import Schema, fields, post_dump
 
+from shared.runs.states import TERMINAL
+
 
 class _Object(Schema):
     id = fields.String(required=True)
@@ -130,6 +132,14 @@ class RunObject(_Object):
     parallel_tool_calls = fields.Boolean()
     response_format = fields.Raw()
 
+    @post_dump
+    def _usage_when_ended(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """The spec's usage is null until the run ends. The row keeps counting across a
+        requires_action park (the run loop reads it back), so it is hidden here, not erased."""
+        if "usage" in data and data.get("status") not in TERMINAL:
+            data["usage"] = None
+        return data
+
 
 class RunStepObject(_Object):
     object = fields.Constant("thread.run.step")
@@ -154,6 +164,14 @@ class RunStepObject(_Object):
         if details and details.get("type") == "tool_calls":
             data["step_details"] = {**details, "tool_calls": [
                 _public(call) for call in details["tool_calls"]]}
+        return data
+
+    @post_dump
+    def _usage_when_settled(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """The spec's step usage is null while the step is in progress; a tool step parked
+        for function outputs already holds its model call's usage in its row."""
+        if "usage" in data and data.get("status") == "in_progress":
+            data["usage"] = None
         return data
 
 

@@ -14,36 +14,39 @@ from shared.storage.repository import MESSAGES, THREADS
 from shared.vector_stores.stores import add_thread_files
 
 
-def _content_parts(conn: Conn, project_id: str, content: str | list[dict[str, Any]],
-                   param: str) -> list[dict[str, Any]]:
+def _content_parts(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"type": "text", "text": {"value": content, "annotations": []}}]
-    parts: list[dict[str, Any]] = []
-    for index, part in enumerate(content):
-        if part["type"] == "text":
-            parts.append({"type": "text", "text": {"value": part["text"], "annotations": []}})
-            continue
-        if part["type"] == "image_file":
-            require_file(conn, project_id, part["image_file"]["file_id"],
-                         f"{param}[{index}].image_file.file_id")
-        parts.append(part)
-    return parts
+    return [{"type": "text", "text": {"value": part["text"], "annotations": []}}
+            if part["type"] == "text" else part for part in content]
 
 
 def for_file_search(attachment: dict[str, Any]) -> bool:
     return any(tool.get("type") == "file_search" for tool in attachment.get("tools") or [])
 
 
+def check_references(conn: Conn, project_id: str, fields: dict[str, Any],
+                     param: str = "") -> None:
+    """Every file a client-written message names (attachments, image_file parts) resolved
+    inside the project, before anything is written: a 400 naming the field otherwise."""
+    for index, attachment in enumerate(fields.get("attachments") or []):
+        require_file(conn, project_id, attachment["file_id"],
+                     f"{param}attachments[{index}].file_id")
+    content = fields["content"]
+    for index, part in enumerate([] if isinstance(content, str) else content):
+        if part["type"] == "image_file":
+            require_file(conn, project_id, part["image_file"]["file_id"],
+                         f"{param}content[{index}].image_file.file_id")
+
+
 def insert_message(conn: Conn, project_id: str, thread_id: str, fields: dict[str, Any],
                    param: str = "") -> dict[str, Any]:
     """Store one client-written message; `param` prefixes error params for nested input."""
+    check_references(conn, project_id, fields, param)
     attachments = fields.get("attachments") or []
-    searchable = []
-    for index, attachment in enumerate(attachments):
-        where = f"{param}attachments[{index}].file_id"
-        require_file(conn, project_id, attachment["file_id"], where)
-        if for_file_search(attachment):
-            searchable.append((attachment["file_id"], where))
+    searchable = [(attachment["file_id"], f"{param}attachments[{index}].file_id")
+                  for index, attachment in enumerate(attachments)
+                  if for_file_search(attachment)]
     if searchable:
         add_thread_files(conn, project_id, thread_id, searchable)
     created_at = now()
@@ -54,7 +57,7 @@ def insert_message(conn: Conn, project_id: str, thread_id: str, fields: dict[str
         "status": "completed",
         "completed_at": created_at,
         "role": fields["role"],
-        "content": _content_parts(conn, project_id, fields["content"], f"{param}content"),
+        "content": _content_parts(fields["content"]),
         "attachments": attachments,
         "metadata": fields.get("metadata") or {},
     })
@@ -106,5 +109,7 @@ def list_messages(project_id: str, thread_id: str, query: PageQuery,
     with reading() as conn:
         scope: dict[str, Any] = _thread_scope(conn, project_id, thread_id)
         if run_id is not None:
+            # A filter within the thread's scope: another project's run filters every
+            # message out, exactly as a run that does not exist does.
             scope["run_id"] = run_id
         return repository.page(conn, MESSAGES, scope, query)

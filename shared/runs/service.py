@@ -10,7 +10,8 @@ import psycopg
 
 from shared.clock import now
 from shared.config import get_settings
-from shared.errors import InvalidRequestError
+from shared.errors import InvalidRequestError, NotFoundError
+from shared.messages.service import check_references as check_message_references
 from shared.messages.service import insert_message
 from shared.runs import lifecycle, repository
 from shared.runs.steps import included
@@ -18,7 +19,9 @@ from shared.storage import repository as tables
 from shared.storage.db import Conn, reading, unit_of_work
 from shared.storage.pagination import Page, PageQuery
 from shared.storage.repository import ASSISTANTS, RUNS, STEPS, THREADS
+from shared.threads.service import check_references as check_thread_references
 from shared.threads.service import insert_thread
+from shared.tool_resources.service import check_references as check_tool_references
 from shared.tool_resources.service import check_tool_resources
 
 _ASSISTANT_DEFAULTS = ("model", "tools", "temperature", "top_p", "response_format",
@@ -34,10 +37,18 @@ class Created:
     stream_from: str
 
 
-def _run_row(conn: Conn, project_id: str, thread_id: str, fields: dict[str, Any]
-             ) -> dict[str, Any]:
-    assistant = tables.get(conn, ASSISTANTS, {"project_id": project_id},
-                               fields["assistant_id"], "assistant_id")
+def _assistant(conn: Conn, project_id: str, assistant_id: str) -> dict[str, Any]:
+    """The run's assistant, resolved inside the project: one that is not there (another
+    project's included) is a 404 naming it, as OpenAI answers a well-formed unknown id."""
+    try:
+        return tables.get(conn, ASSISTANTS, {"project_id": project_id}, assistant_id,
+                          "assistant_id")
+    except NotFoundError as missing:
+        raise NotFoundError(missing.message, param="assistant_id") from None
+
+
+def _run_row(project_id: str, thread_id: str, assistant: dict[str, Any],
+             fields: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {
         "project_id": project_id,
         "thread_id": thread_id,
@@ -84,17 +95,29 @@ def create_run(project_id: str, thread_id: str, fields: dict[str, Any]) -> Creat
         active = repository.active_run_id(conn, thread_id)
         if active is not None:
             raise InvalidRequestError(f"Thread {thread_id} already has an active run {active}.")
-        for index, message in enumerate(fields.get("additional_messages") or []):
+        # Every id the body names is resolved before anything is written or sent.
+        assistant = _assistant(conn, project_id, fields["assistant_id"])
+        messages = fields.get("additional_messages") or []
+        for index, message in enumerate(messages):
+            check_message_references(conn, project_id, message,
+                                     f"additional_messages[{index}].")
+        for index, message in enumerate(messages):
             insert_message(conn, project_id, thread_id, message,
                            f"additional_messages[{index}].")
-        run = _insert_run(conn, thread_id, _run_row(conn, project_id, thread_id, fields))
+        run = _insert_run(conn, thread_id, _run_row(project_id, thread_id, assistant, fields))
     return Created(run, None, lifecycle.queued(run))
 
 
 def create_thread_and_run(project_id: str, fields: dict[str, Any]) -> Created:
     with unit_of_work() as conn:
-        thread = insert_thread(conn, project_id, fields.get("thread") or {})
-        row = _run_row(conn, project_id, thread["id"], fields)
+        # Every id the body names is resolved before anything is written or sent.
+        assistant = _assistant(conn, project_id, fields["assistant_id"])
+        thread_fields = fields.get("thread") or {}
+        check_thread_references(conn, project_id, thread_fields, "thread.")
+        check_tool_references(conn, project_id, fields.get("tool_resources"),
+                              "tool_resources")
+        thread = insert_thread(conn, project_id, thread_fields, "thread.")
+        row = _run_row(project_id, thread["id"], assistant, fields)
         if fields.get("tool_resources") is not None:
             row["tool_resources"] = check_tool_resources(
                 conn, project_id, fields["tool_resources"], "tool_resources"

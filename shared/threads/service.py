@@ -2,27 +2,44 @@
 from typing import Any
 
 from shared.clock import now
+from shared.messages.service import check_references as check_message_references
 from shared.messages.service import insert_message
 from shared.objects import deleted
 from shared.storage import repository
 from shared.storage.db import Conn, reading, unit_of_work
 from shared.storage.repository import THREADS
+from shared.tool_resources.service import check_references as check_tool_references
 from shared.tool_resources.service import check_tool_resources, checked_changes
 
 
-def insert_thread(conn: Conn, project_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+def check_references(conn: Conn, project_id: str, fields: dict[str, Any],
+                     param: str = "") -> None:
+    """Every id a new thread names (its tool_resources, its messages' files) resolved inside
+    the project before anything is written or sent; `param` prefixes error params."""
+    check_tool_references(conn, project_id, fields.get("tool_resources"),
+                          f"{param}tool_resources")
+    for index, message in enumerate(fields.get("messages") or []):
+        check_message_references(conn, project_id, message, f"{param}messages[{index}].")
+
+
+def insert_thread(conn: Conn, project_id: str, fields: dict[str, Any], param: str = ""
+                  ) -> dict[str, Any]:
+    """A thread with its first messages; `param` prefixes error params for nested input
+    (`thread.` in create thread and run)."""
+    check_references(conn, project_id, fields, param)
     thread = repository.insert(conn, THREADS, {
         "project_id": project_id,
         "created_at": now(),
         "tool_resources": check_tool_resources(
-            conn, project_id, fields.get("tool_resources"), "tool_resources",
+            conn, project_id, fields.get("tool_resources"), f"{param}tool_resources",
             thread_store=True,
         ),
         "metadata": fields.get("metadata") or {},
     })
     messages = fields.get("messages") or []
     for index, message in enumerate(messages):
-        insert_message(conn, project_id, thread["id"], message, f"messages[{index}].")
+        insert_message(conn, project_id, thread["id"], message,
+                       f"{param}messages[{index}].")
     if any(message.get("attachments") for message in messages):
         # Attachments for file_search may have given the thread a vector store.
         thread = repository.get(conn, THREADS, {"project_id": project_id}, thread["id"],

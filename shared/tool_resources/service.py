@@ -1,12 +1,16 @@
-"""Checks on tool_resources that need storage: every referenced object must exist, and
-the vector stores the `file_search.vector_stores` helper asks for are made."""
+"""Checks on tool_resources that need storage: every referenced object must exist in the
+caller's project, and the vector stores the `file_search.vector_stores` helper asks for are
+made."""
 from typing import Any
 
 from shared.errors import InvalidRequestError
 from shared.files.service import require_files
-from shared.ids import check_id
 from shared.storage.db import Conn
-from shared.vector_stores.stores import THREAD_STORE_EXPIRY, create_from_helper
+from shared.vector_stores.stores import (
+    THREAD_STORE_EXPIRY,
+    create_from_helper,
+    require_vector_store,
+)
 
 
 def checked_changes(conn: Conn, project_id: str, changes: dict[str, Any],
@@ -19,33 +23,54 @@ def checked_changes(conn: Conn, project_id: str, changes: dict[str, Any],
     return {**changes, "tool_resources": resources}
 
 
+def check_references(conn: Conn, project_id: str, resources: dict[str, Any] | None,
+                     param: str) -> None:
+    """Every id the resources name resolved inside the project, before anything is written
+    or sent: a 400 naming the field for one that is not there, and another project's ids
+    are not there."""
+    if not resources:
+        return
+    code = resources.get("code_interpreter")
+    if code is not None:
+        require_files(conn, project_id, code.get("file_ids", []),
+                      f"{param}.code_interpreter.file_ids")
+    search = resources.get("file_search")
+    if search is None:
+        return
+    where = f"{param}.file_search"
+    ids = search.get("vector_store_ids", [])
+    helpers = search.get("vector_stores") or []
+    if ids and helpers:
+        raise InvalidRequestError(
+            "Give either vector_store_ids or vector_stores, not both.",
+            param=f"{where}.vector_stores")
+    for index, vs_id in enumerate(ids):
+        require_vector_store(conn, project_id, vs_id, f"{where}.vector_store_ids[{index}]")
+    for index, helper in enumerate(helpers):
+        require_files(conn, project_id, helper.get("file_ids") or [],
+                      f"{where}.vector_stores[{index}].file_ids")
+
+
 def check_tool_resources(
     conn: Conn, project_id: str, resources: dict[str, Any] | None, param: str,
     thread_store: bool = False,
 ) -> dict[str, Any]:
-    """The resources as stored: files checked, vector store ids checked by prefix, and the
-    stores asked for with `file_search.vector_stores` created (their ingest sent when the
-    caller's transaction commits). `thread_store`: stores made for a thread expire a week
-    after their last use, as OpenAI's thread helpers do."""
+    """The resources as stored: every id checked (`check_references`), and the stores asked
+    for with `file_search.vector_stores` created (their ingest sent when the caller's
+    transaction commits). `thread_store`: stores made for a thread expire a week after their
+    last use, as OpenAI's thread helpers do."""
     if not resources:
         return {}
+    check_references(conn, project_id, resources, param)
     checked: dict[str, Any] = {}
     code = resources.get("code_interpreter")
     if code is not None:
-        file_ids = code.get("file_ids", [])
-        require_files(conn, project_id, file_ids, f"{param}.code_interpreter.file_ids")
-        checked["code_interpreter"] = {"file_ids": file_ids}
+        checked["code_interpreter"] = {"file_ids": code.get("file_ids", [])}
     search = resources.get("file_search")
     if search is not None:
         where = f"{param}.file_search"
         ids = search.get("vector_store_ids", [])
         helpers = search.get("vector_stores") or []
-        if ids and helpers:
-            raise InvalidRequestError(
-                "Give either vector_store_ids or vector_stores, not both.",
-                param=f"{where}.vector_stores")
-        for index, vs_id in enumerate(ids):
-            check_id("vector_store", vs_id, f"{where}.vector_store_ids[{index}]")
         if helpers:
             expiry = THREAD_STORE_EXPIRY if thread_store else None
             ids = [create_from_helper(conn, project_id, helper,

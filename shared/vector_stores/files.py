@@ -2,9 +2,10 @@
 read, their parsed text, their attributes, removed."""
 import codecs
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from shared.errors import NotFoundError
 from shared.files.blobs import get_blob_store
 from shared.files.service import require_file
 from shared.objects import deleted
@@ -108,6 +109,10 @@ def _unless_missing(parts: Iterator[bytes]) -> Iterator[bytes]:
 
 def update_file_attributes(project_id: str, vector_store_id: str, file_id: str,
                            attributes: dict[str, Any]) -> dict[str, Any]:
+    """New attributes, stored now and written to the chunks of a completed file by the
+    ingest pool (`apply_attributes`): no status change, the file stays readable and found
+    by searches throughout. A file still in progress gets them from its ingest, which
+    writes them once it has written its chunks."""
     with unit_of_work() as conn:
         scope = repository.file_scope(conn, project_id, vector_store_id)
         row = tables.update(conn, tables.VECTOR_STORE_FILES, scope, file_id, "file_id",
@@ -115,6 +120,36 @@ def update_file_attributes(project_id: str, vector_store_id: str, file_id: str,
     if row["status"] == "completed":
         tasks.send_refresh_attributes(vector_store_id, file_id)
     return row
+
+
+def apply_attributes(vector_store_id: str, file_id: str,
+                     write: Callable[[dict[str, Any]], None], *,
+                     generation: int | None = None,
+                     written: dict[str, Any] | None = None) -> bool:
+    """Hand the file's attributes, as its row holds them now, to `write` (the ingest pool's
+    `VectorIndex.set_attributes`) if it is completed (at `generation`, when given) and they
+    differ from those its chunks were `written` with; True if written.
+
+    The row stays share-locked until `write` returns, so an update waits for the write
+    under way, and the refresh it sends reads its attributes after: writes happen in the
+    order their reads did, and the last carries the last attributes. Every update of a
+    completed file sends a refresh; an update of a file in progress (the UPDATE and the
+    ingest's `lifecycle.complete` take the row in turn, so it sees the file one way or the
+    other) is picked up by the ingest, which calls this once the file is completed.
+    """
+    with unit_of_work() as conn:
+        try:
+            row = tables.get(conn, tables.VECTOR_STORE_FILES,
+                             {"vector_store_id": vector_store_id}, file_id, "file_id",
+                             for_share=True)
+        except NotFoundError:
+            return False
+        if row["status"] != "completed" or generation not in (None, row["generation"]):
+            return False
+        if written is not None and row["attributes"] == written:
+            return False
+        write(row["attributes"])
+    return True
 
 
 def remove_file(project_id: str, vector_store_id: str, file_id: str) -> dict[str, Any]:

@@ -88,20 +88,11 @@ def fail(vector_store_id: str, file_id: str, generation: int, last_error: dict[s
                                    last_error, states.sources("file", "failed"))
 
 
-def reindex(vector_store_id: str, file_id: str) -> int | None:
-    """completed -> in_progress on a new generation, for its chunks to carry new attributes
-    (only a completed file has chunks); that generation, or None if it is not completed."""
-    with unit_of_work() as conn:
-        return repository.restart_file(
-            conn, vector_store_id, file_id,
-            states.sources("file", "in_progress", among=("completed",)))
-
-
 def cancel_batch(conn: Conn, batch_id: str) -> bool:
     """A batch not cancelled yet -> cancelled (every other status may be: its flag is all a
     batch stores of its status), its files in progress -> cancelled. True if this call
-    cancelled the batch; a repeated cancel still stops its files in progress, such as one
-    indexed again for new attributes since."""
+    cancelled the batch; a repeated cancel finds none of its files in progress (a file
+    added again leaves the batch; new attributes move no file)."""
     cancelled = repository.cancel_batch(conn, batch_id)
     repository.cancel_batch_files(conn, batch_id, states.sources("file", "cancelled"))
     return cancelled

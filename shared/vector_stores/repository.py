@@ -147,17 +147,6 @@ def submit_file(conn: Conn, row: dict[str, Any], leaving: list[str]) -> dict[str
     ).fetchone()
 
 
-def restart_file(conn: Conn, vector_store_id: str, file_id: str, leaving: list[str]
-                 ) -> int | None:
-    """Move the file to in_progress on the next generation; that generation, if moved."""
-    row = conn.execute(
-        "UPDATE vector_store_files SET status = 'in_progress', "
-        "generation = generation + 1 WHERE vector_store_id = %s AND id = %s "
-        "AND status = ANY(%s) RETURNING generation", (vector_store_id, file_id, leaving),
-    ).fetchone()
-    return None if row is None else int(row["generation"])
-
-
 def end_file(conn: Conn, vector_store_id: str, file_id: str, generation: int, status: str,
              usage_bytes: int, last_error: dict[str, str] | None, leaving: list[str]) -> bool:
     """Record this generation's ingest outcome; False if the row is not at it any more."""

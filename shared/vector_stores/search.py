@@ -20,8 +20,9 @@ def search(project_id: str, vector_store_id: str, request: dict[str, Any]) -> di
         repository.touch_store(conn, vector_store_id, now())
     queries = request["query"] if isinstance(request["query"], list) else [request["query"]]
     ranking = request.get("ranking_options") or {}
+    # The project goes with the ids: the search pool reads only that project's stores.
     result = rpc.call(tasks.SEARCH, {
-        "vector_store_ids": [vector_store_id], "queries": queries,
+        "project_id": project_id, "vector_store_ids": [vector_store_id], "queries": queries,
         "rewrite": bool(request.get("rewrite_query")), "filters": request.get("filters"),
         "limit": request.get("max_num_results", 10),
         "score_threshold": ranking.get("score_threshold"),

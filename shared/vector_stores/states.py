@@ -7,7 +7,7 @@ ingest finishing and a batch cancel, a stale ingest task and a resubmission) onl
 A batch stores no status, only whether it was cancelled: its status is read from its
 files' (`batch_status`), so it moves when they do, and by a cancel.
 """
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Literal
 
 from shared.errors import IllegalMoveError
@@ -17,16 +17,18 @@ Kind = Literal["file", "batch"]
 FILE_MOVES: dict[str, tuple[str, ...]] = {
     # in_progress -> in_progress: added again while being indexed, on a new generation.
     "in_progress": ("in_progress", "completed", "failed", "cancelled"),
-    # completed -> in_progress: added again, or indexed again for its new attributes.
+    # completed -> in_progress: added again. New attributes are no move: they are written
+    # to the chunks in place while the file stays completed (`files.apply_attributes`).
     "completed": ("in_progress",),
     "failed": ("in_progress",),
     "cancelled": ("in_progress",),
 }
 BATCH_MOVES: dict[str, tuple[str, ...]] = {
     "in_progress": ("completed", "failed", "cancelled"),
-    # -> in_progress: one of its files indexed again for new attributes; -> failed: its
-    # completed files removed (or added again elsewhere), leaving failed ones.
-    "completed": ("in_progress", "failed", "cancelled"),
+    # -> failed: its completed files removed (or added again elsewhere), leaving failed
+    # ones. Never back to in_progress: a file added again leaves the batch, and new
+    # attributes move no file.
+    "completed": ("failed", "cancelled"),
     # -> completed: its files all removed or added again elsewhere (an empty batch reads
     # completed). A failed file can only be indexed again in another batch (or none).
     "failed": ("completed", "cancelled"),
@@ -42,15 +44,11 @@ def may_move(kind: Kind, source: str, target: str) -> bool:
     return target in MOVES[kind].get(source, ())
 
 
-def sources(kind: Kind, target: str, among: Collection[str] | None = None) -> list[str]:
-    """The statuses of `kind` that may move to `target` (only those of `among`, when a move
-    applies to fewer); raises if none may."""
+def sources(kind: Kind, target: str) -> list[str]:
+    """The statuses of `kind` that may move to `target`; raises if none may."""
     allowed = [source for source, targets in MOVES[kind].items() if target in targets]
-    if among is not None:
-        allowed = [source for source in allowed if source in among]
     if not allowed:
-        among_text = "" if among is None else f" of {sorted(among)}"
-        raise IllegalMoveError(f"no {kind} status{among_text} may move to {target}")
+        raise IllegalMoveError(f"no {kind} status may move to {target}")
     return allowed
 
 

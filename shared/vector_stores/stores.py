@@ -7,7 +7,9 @@ so they can never drift from them.
 from typing import Any
 
 from shared.clock import now
+from shared.errors import InvalidRequestError
 from shared.files.blobs import get_blob_store
+from shared.ids import check_id
 from shared.objects import deleted
 from shared.platform import tasks
 from shared.storage import repository as tables
@@ -39,6 +41,24 @@ def settle_stores(conn: Conn, rows: list[dict[str, Any]]) -> list[dict[str, Any]
         else:
             row["status"] = "in_progress" if entry["in_progress"] else "completed"
     return rows
+
+
+def require_vector_store(conn: Conn, project_id: str, vector_store_id: str, param: str
+                         ) -> None:
+    """400 naming `param` unless the store is the project's: another project's store is
+    answered exactly as one that does not exist."""
+    check_id("vector_store", vector_store_id, param)
+    if repository.project_of_store(conn, vector_store_id) != project_id:
+        raise InvalidRequestError(f"No vector store found with id '{vector_store_id}'.",
+                                  param=param)
+
+
+def stores_of_project(conn: Conn, project_id: str, vector_store_ids: list[str]) -> list[str]:
+    """Those of the ids that are stores of the project, in their order: what a search may
+    read. Workers check again what the API checked, so a reference that got past one door
+    still reads nothing of another project."""
+    return [vector_store_id for vector_store_id in dict.fromkeys(vector_store_ids)
+            if repository.project_of_store(conn, vector_store_id) == project_id]
 
 
 def _insert_store(conn: Conn, project_id: str, fields: dict[str, Any], param: str = ""

@@ -13,7 +13,8 @@ Every vector store shares one collection; each chunk is a point with a dense vec
 (cosine; its dimension fixed when the collection is created) and a sparse keyword vector
 (`shared.vectors.sparse`, IDF applied by the engine). Its id is uuid5 of (vector_store_id,
 file_id, index), so upserting a chunk again replaces it. Re-ingesting a file that now has
-fewer chunks leaves the old tail behind: call ``delete_file`` first.
+fewer chunks leaves the old tail behind: call ``delete_file`` first. ``set_attributes``
+changes a file's attributes on its chunks in place (the payload only), never re-writing them.
 
 Search modes (planned once, engine-neutral, in `shared.vectors.plan`; each adapter
 translates the plan to its engine's calls) and what ``Hit.score`` (always 0..1, ranked best

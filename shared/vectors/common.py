@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from shared.vectors.filters import ATTR_INDEX, index_fields, typed_attributes
-from shared.vectors.types import Chunk, Hit, SearchMode, VectorIndexError
+from shared.vectors.filters import ATTR_INDEX, And, Cond, Match, index_fields, typed_attributes
+from shared.vectors.types import AttributeValue, Chunk, Hit, SearchMode, VectorIndexError
 
 DENSE = "dense"
 SPARSE = "sparse"
@@ -65,28 +65,42 @@ def dense_list(dense: Sequence[float]) -> list[float]:
 
 
 def payload(chunk: Chunk) -> dict[str, Any]:
-    attributes = dict(chunk.attributes)
     return {
         VECTOR_STORE_ID: chunk.vector_store_id,
         FILE_ID: chunk.file_id,
         "filename": chunk.filename,
         "index": int(chunk.index),
         "text": chunk.text,
-        "attributes": attributes,
-        ATTR_INDEX: typed_attributes(attributes),
+        **attributes_payload(chunk.attributes),
     }
+
+
+def attributes_payload(attributes: Mapping[str, AttributeValue]) -> dict[str, Any]:
+    """The payload fields holding a chunk's attributes: verbatim, and the typed copy filters
+    read. Both are top-level fields, so setting them on a point (`set_attributes`) replaces
+    each whole, leaving no key of the old attributes behind."""
+    verbatim = dict(attributes)
+    return {"attributes": verbatim, ATTR_INDEX: typed_attributes(verbatim)}
+
+
+def file_points(vector_store_id: str, file_id: str) -> Cond:
+    """The condition selecting every chunk of one file of one store."""
+    return And((Match(VECTOR_STORE_ID, vector_store_id), Match(FILE_ID, file_id)))
 
 
 # Fields a search returns (the typed attribute copy stays behind).
 RETURNED_FIELDS = [VECTOR_STORE_ID, FILE_ID, "filename", "index", "text", "attributes"]
 
 
-def new_index_fields(chunks: Sequence[Chunk], indexed: set[str]) -> dict[str, str]:
-    """Attribute paths of ``chunks`` still without a payload index, within the cap."""
+def new_index_fields(
+    attribute_sets: Iterable[Mapping[str, AttributeValue]], indexed: set[str]
+) -> dict[str, str]:
+    """Attribute paths of ``attribute_sets`` (each chunk's attributes) still without a
+    payload index, within the cap."""
     wanted: dict[str, str] = {}
     have = sum(1 for path in indexed if path.startswith(ATTR_INDEX + "."))
-    for chunk in chunks:
-        for path, kind in index_fields(chunk.attributes).items():
+    for attributes in attribute_sets:
+        for path, kind in index_fields(attributes).items():
             if (
                 path not in indexed
                 and path not in wanted

@@ -42,7 +42,7 @@ from shared.vectors import common
 from shared.vectors.filters import And, Cond, Match, to_edge
 from shared.vectors.plan import Ranking, Rrf, Sparse, Stage, search_plan
 from shared.vectors.sparse import SparseVector
-from shared.vectors.types import Chunk, Hit, SearchMode, VectorIndexError
+from shared.vectors.types import AttributeValue, Chunk, Hit, SearchMode, VectorIndexError
 
 # Run the optimiser once this many points were written or deleted since the last run.
 OPTIMIZE_EVERY = 20_000
@@ -109,12 +109,7 @@ class EdgeIndex:
     def upsert(self, chunks: Sequence[Chunk]) -> None:
         for chunk in chunks:
             common.check_chunk(chunk, self.dimensions)
-        fields = common.new_index_fields(chunks, self._indexed)
-        if fields:
-            with self._write_lock:
-                for path, kind in fields.items():
-                    self._live.update(e.UpdateOperation.create_field_index(path, _SCHEMA[kind]()))
-                    self._indexed.add(path)
+        self._index_attributes([chunk.attributes for chunk in chunks])
         for start in range(0, len(chunks), common.UPSERT_BATCH):
             batch = chunks[start : start + common.UPSERT_BATCH]
             points = [_point(chunk) for chunk in batch]
@@ -123,10 +118,31 @@ class EdgeIndex:
                 self._changed += len(points)
         self._maybe_optimize()
 
+    def _index_attributes(self, attribute_sets: Sequence[Mapping[str, AttributeValue]]) -> None:
+        fields = common.new_index_fields(attribute_sets, self._indexed)
+        if fields:
+            with self._write_lock:
+                for path, kind in fields.items():
+                    self._live.update(e.UpdateOperation.create_field_index(path, _SCHEMA[kind]()))
+                    self._indexed.add(path)
+
+    def set_attributes(
+        self, vector_store_id: str, file_id: str, attributes: Mapping[str, AttributeValue]
+    ) -> None:
+        fields = common.attributes_payload(attributes)  # raises ValueError on a bad value
+        self._index_attributes([attributes])
+        flt = to_edge(common.file_points(vector_store_id, file_id))
+        with self._write_lock:
+            changed = self._live.count(e.CountRequest(exact=True, filter=flt))
+            if changed:
+                # One operation: a search sees the file's chunks all before or all after.
+                self._live.update(e.UpdateOperation.set_payload_by_filter(flt, fields))
+                # A point of an optimised segment is copied on write, the original deleted.
+                self._changed += changed
+        self._maybe_optimize()
+
     def delete_file(self, vector_store_id: str, file_id: str) -> None:
-        self._delete(
-            And((Match(common.VECTOR_STORE_ID, vector_store_id), Match(common.FILE_ID, file_id)))
-        )
+        self._delete(common.file_points(vector_store_id, file_id))
 
     def delete_store(self, vector_store_id: str) -> None:
         self._delete(Match(common.VECTOR_STORE_ID, vector_store_id))

@@ -28,7 +28,7 @@ from shared.vectors import common
 from shared.vectors.filters import And, Cond, Match, to_client
 from shared.vectors.plan import Rrf, Sparse, Stage, search_plan
 from shared.vectors.sparse import SparseVector
-from shared.vectors.types import Chunk, Hit, SearchMode, VectorIndexError
+from shared.vectors.types import AttributeValue, Chunk, Hit, SearchMode, VectorIndexError
 
 # Payload indexes other than the tenant one build no HNSW links (see edge_index.py).
 _SCHEMA: dict[str, Callable[[], m.KeywordIndexParams | m.FloatIndexParams | m.IntegerIndexParams]]
@@ -124,18 +124,36 @@ class QdrantClientIndex:
     def upsert(self, chunks: Sequence[Chunk]) -> None:
         for chunk in chunks:
             common.check_chunk(chunk, self.dimensions)
-        if not self._local:
-            for path, kind in common.new_index_fields(chunks, self._indexed).items():
-                self.client.create_payload_index(self.collection, path, _SCHEMA[kind](), wait=True)
-                self._indexed.add(path)
+        self._index_attributes([chunk.attributes for chunk in chunks])
         for start in range(0, len(chunks), common.UPSERT_BATCH):
             batch = chunks[start : start + common.UPSERT_BATCH]
             self.client.upsert(self.collection, [_point(c) for c in batch], wait=True)
 
-    def delete_file(self, vector_store_id: str, file_id: str) -> None:
-        self._delete(
-            And((Match(common.VECTOR_STORE_ID, vector_store_id), Match(common.FILE_ID, file_id)))
+    def _index_attributes(self, attribute_sets: Sequence[Mapping[str, AttributeValue]]) -> None:
+        if self._local:
+            return
+        for path, kind in common.new_index_fields(attribute_sets, self._indexed).items():
+            self.client.create_payload_index(self.collection, path, _SCHEMA[kind](), wait=True)
+            self._indexed.add(path)
+
+    def set_attributes(
+        self, vector_store_id: str, file_id: str, attributes: Mapping[str, AttributeValue]
+    ) -> None:
+        fields = common.attributes_payload(attributes)  # raises ValueError on a bad value
+        self._index_attributes([attributes])
+        # The points change in place (no chunk is deleted or written again), so searches
+        # find the file throughout; one racing this may see some chunks still unchanged.
+        self.client.set_payload(
+            self.collection,
+            fields,
+            points=m.FilterSelector(
+                filter=to_client(common.file_points(vector_store_id, file_id))
+            ),
+            wait=True,
         )
+
+    def delete_file(self, vector_store_id: str, file_id: str) -> None:
+        self._delete(common.file_points(vector_store_id, file_id))
 
     def delete_store(self, vector_store_id: str) -> None:
         self._delete(Match(common.VECTOR_STORE_ID, vector_store_id))

@@ -49,6 +49,12 @@ class VectorIndex(Protocol):
         """Write chunks; a chunk's point id is derived from (vector_store_id, file_id, index)
         so writing the same chunk again replaces it."""
 
+    def set_attributes(
+        self, vector_store_id: str, file_id: str, attributes: Mapping[str, AttributeValue]
+    ) -> None:
+        """Give every chunk of the file these attributes (replacing the ones it had), in
+        place: no chunk is written again, and searches find the file throughout."""
+
     def delete_file(self, vector_store_id: str, file_id: str) -> None: ...
 
     def delete_store(self, vector_store_id: str) -> None: ...

@@ -1025,3 +1025,156 @@ def test_failed_creates_leave_the_project_empty(client: openai.OpenAI) -> None:
     for failure in failures:
         bad_request(failure)
     assert assistant_ids(client) == []
+
+
+# --------------------------------------------------------------------------- tagged unions
+
+
+@pytest.fixture
+def stores(client: openai.OpenAI) -> Any:
+    """`client.vector_stores` (openai 1.66+) or `client.beta.vector_stores` (up to 1.65)."""
+    return getattr(client, "vector_stores", None) or client.beta.vector_stores
+
+
+def _attachments(file_id: str, kind: Any) -> list[dict[str, Any]]:
+    return [{"file_id": file_id, "tools": [{"type": kind}]}]
+
+
+def _store_helper(kind: Any) -> dict[str, Any]:
+    return {"file_search": {"vector_stores": [{"chunking_strategy": {"type": kind}}]}}
+
+
+# (call, param): every operation whose body holds a tagged union, each union it holds.
+# A call gets the client, the vector stores resource, the objects of `tagged_world`, the
+# bad `type` and a marker that any thread it would create carries.
+TAGGED_CALLS: list[Any] = [
+    pytest.param(lambda c, s, w, k, m: c.beta.assistants.create(
+        model=MODEL, extra_body={"response_format": {"type": k}}),
+        "response_format.type", id="create-assistant-response_format"),
+    pytest.param(lambda c, s, w, k, m: c.beta.assistants.create(
+        model=MODEL, extra_body={"tools": [{"type": k}]}),
+        "tools[0].type", id="create-assistant-tools"),
+    pytest.param(lambda c, s, w, k, m: c.beta.assistants.create(
+        model=MODEL, extra_body={"tool_resources": _store_helper(k)}),
+        "tool_resources.file_search.vector_stores[0].chunking_strategy.type",
+        id="create-assistant-tool_resources"),
+    pytest.param(lambda c, s, w, k, m: c.beta.assistants.update(
+        w["assistant"].id, extra_body={"tools": [{"type": "code_interpreter"}, {"type": k}]}),
+        "tools[1].type", id="modify-assistant-tools"),
+    pytest.param(lambda c, s, w, k, m: c.beta.assistants.update(
+        w["assistant"].id, name="changed", extra_body={"response_format": {"type": k}}),
+        "response_format.type", id="modify-assistant-response_format"),
+    pytest.param(lambda c, s, w, k, m: c.beta.threads.create(metadata={"marker": m}, extra_body={
+        "messages": [{"role": "user", "content": "x",
+                      "attachments": _attachments(w["file"].id, k)}]}),
+        "messages[0].attachments[0].tools[0].type", id="create-thread-attachments"),
+    pytest.param(lambda c, s, w, k, m: c.beta.threads.create(metadata={"marker": m}, extra_body={
+        "messages": [{"role": "user", "content": [{"type": k, "text": "x"}]}]}),
+        "messages[0].content[0].type", id="create-thread-content"),
+    pytest.param(lambda c, s, w, k, m: c.beta.threads.create(
+        metadata={"marker": m}, extra_body={"tool_resources": _store_helper(k)}),
+        "tool_resources.file_search.vector_stores[0].chunking_strategy.type",
+        id="create-thread-tool_resources"),
+    pytest.param(lambda c, s, w, k, m: c.beta.threads.create_and_run(
+        assistant_id=w["assistant"].id, thread={"metadata": {"marker": m}},
+        extra_body={"tools": [{"type": k}]}),
+        "tools[0].type", id="create-thread-and-run-tools"),
+    pytest.param(lambda c, s, w, k, m: c.beta.threads.create_and_run(
+        assistant_id=w["assistant"].id, thread={"metadata": {"marker": m}},
+        extra_body={"response_format": {"type": k}}),
+        "response_format.type", id="create-thread-and-run-response_format"),
+    pytest.param(lambda c, s, w, k, m: c.beta.threads.create_and_run(
+        assistant_id=w["assistant"].id, thread={"metadata": {"marker": m}},
+        extra_body={"tool_choice": {"type": k}}),
+        "tool_choice.type", id="create-thread-and-run-tool_choice"),
+    pytest.param(lambda c, s, w, k, m: c.beta.threads.create_and_run(
+        assistant_id=w["assistant"].id, extra_body={"thread": {
+            "metadata": {"marker": m}, "messages": [{
+                "role": "user", "content": "x", "attachments": _attachments(w["file"].id, k)}]}}),
+        "thread.messages[0].attachments[0].tools[0].type",
+        id="create-thread-and-run-attachments"),
+    pytest.param(lambda c, s, w, k, m: c.beta.threads.runs.create(
+        w["thread"].id, assistant_id=w["assistant"].id, extra_body={"tools": [{"type": k}]}),
+        "tools[0].type", id="create-run-tools"),
+    pytest.param(lambda c, s, w, k, m: c.beta.threads.runs.create(
+        w["thread"].id, assistant_id=w["assistant"].id,
+        extra_body={"response_format": {"type": k}}),
+        "response_format.type", id="create-run-response_format"),
+    pytest.param(lambda c, s, w, k, m: c.beta.threads.runs.create(
+        w["thread"].id, assistant_id=w["assistant"].id, extra_body={"tool_choice": {"type": k}}),
+        "tool_choice.type", id="create-run-tool_choice"),
+    pytest.param(lambda c, s, w, k, m: c.beta.threads.runs.create(
+        w["thread"].id, assistant_id=w["assistant"].id, extra_body={"additional_messages": [
+            {"role": "user", "content": "x", "attachments": _attachments(w["file"].id, k)}]}),
+        "additional_messages[0].attachments[0].tools[0].type",
+        id="create-run-additional_messages"),
+    pytest.param(lambda c, s, w, k, m: c.beta.threads.messages.create(
+        w["thread"].id, role="user", content="x",
+        extra_body={"attachments": _attachments(w["file"].id, k)}),
+        "attachments[0].tools[0].type", id="create-message-attachments"),
+    pytest.param(lambda c, s, w, k, m: s.create(
+        name="bad", extra_body={"chunking_strategy": {"type": k}}),
+        "chunking_strategy.type", id="create-vector-store"),
+    pytest.param(lambda c, s, w, k, m: s.files.create(
+        vector_store_id=w["store"].id, file_id=w["file"].id,
+        extra_body={"chunking_strategy": {"type": k}}),
+        "chunking_strategy.type", id="create-vector-store-file"),
+    pytest.param(lambda c, s, w, k, m: s.file_batches.create(
+        vector_store_id=w["store"].id, file_ids=[w["file"].id],
+        extra_body={"chunking_strategy": {"type": k}}),
+        "chunking_strategy.type", id="create-file-batch"),
+    pytest.param(lambda c, s, w, k, m: s.file_batches.create(
+        vector_store_id=w["store"].id, file_ids=[w["file"].id], extra_body={
+            "files": [{"file_id": w["file"].id, "chunking_strategy": {"type": k}}]}),
+        "files[0].chunking_strategy.type", id="create-file-batch-files"),
+]
+
+
+@pytest.fixture
+def tagged_world(client: openai.OpenAI, stores: Any, uploaded: Any) -> dict[str, Any]:
+    return {"assistant": client.beta.assistants.create(model=MODEL, name="keep"),
+            "thread": client.beta.threads.create(), "store": stores.create(name="keep"),
+            "file": uploaded}
+
+
+def _tagged_state(client: openai.OpenAI, stores: Any, world: dict[str, Any],
+                  database_url: str, marker: str) -> Any:
+    thread_id, store_id = world["thread"].id, world["store"].id
+    return ([a.model_dump() for a in client.beta.assistants.list()],
+            [m.id for m in client.beta.threads.messages.list(thread_id)],
+            [r.id for r in client.beta.threads.runs.list(thread_id)],
+            [s.id for s in stores.list()],
+            [f.id for f in stores.files.list(vector_store_id=store_id)],
+            _threads_marked(database_url, marker))
+
+
+@pytest.mark.parametrize("kind, got", [({}, "an object"), ([], "an array"),
+                                       (["auto"], "an array")],
+                         ids=["object", "array", "array-of-string"])
+@pytest.mark.parametrize("call, param", TAGGED_CALLS)
+def test_tagged_union_type_that_is_no_string(
+        client: openai.OpenAI, stores: Any, tagged_world: dict[str, Any], database_url: str,
+        call: Callable[..., Any], param: str, kind: Any, got: str) -> None:
+    """An object or array `type` is a 400 naming it (it was an unhashable lookup: a 500)."""
+    marker = uuid.uuid4().hex
+    before = _tagged_state(client, stores, tagged_world, database_url, marker)
+    error = bad_request(lambda: call(client, stores, tagged_world, kind, marker),
+                        param=param, code="invalid_value")
+    message = body_of(error)["message"]
+    assert message.startswith(f"Invalid '{param}': Invalid type: expected a string, but got "
+                              f"{got}. Supported values are: '"), message
+    assert _tagged_state(client, stores, tagged_world, database_url, marker) == before
+    assert before[-1] == 0
+
+
+@pytest.mark.parametrize("call, param", TAGGED_CALLS)
+def test_tagged_union_unknown_type(client: openai.OpenAI, stores: Any,
+                                   tagged_world: dict[str, Any], database_url: str,
+                                   call: Callable[..., Any], param: str) -> None:
+    marker = uuid.uuid4().hex
+    before = _tagged_state(client, stores, tagged_world, database_url, marker)
+    error = bad_request(lambda: call(client, stores, tagged_world, "nonsense", marker),
+                        param=param, code="invalid_value")
+    assert body_of(error)["message"].startswith(
+        f"Invalid '{param}': Invalid value: 'nonsense'. Supported values are: '")
+    assert _tagged_state(client, stores, tagged_world, database_url, marker) == before

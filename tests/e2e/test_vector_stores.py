@@ -289,3 +289,71 @@ def test_expired_store_stays_expired(client: openai.OpenAI, stores: Any,
         search(client, store.id, query="anything")
     assert "expired" in error.value.body["message"]
     assert stores.retrieve(store.id).status == "expired"
+
+
+def update_attributes(client: openai.OpenAI, stores: Any, store_id: str, file_id: str,
+                      attributes: dict[str, Any]) -> dict[str, Any]:
+    """`files.update` (openai 1.66+), else a raw POST (1.65.5 has no attributes)."""
+    if hasattr(stores.files, "update"):
+        return dict(stores.files.update(file_id, vector_store_id=store_id,
+                                        attributes=attributes).model_dump())
+    result: dict[str, Any] = client.post(f"/vector_stores/{store_id}/files/{file_id}",
+                                         body={"attributes": attributes}, cast_to=object)
+    return result
+
+
+def eq(key: str, value: Any) -> dict[str, Any]:
+    return {"type": "eq", "key": key, "value": value}
+
+
+def test_new_attributes_keep_the_file_completed_and_found(client: openai.OpenAI,
+                                                          stores: Any) -> None:
+    notes = client.files.create(file=("notes.txt", io.BytesIO(NOTES)), purpose="assistants")
+    store = stores.create(name="Attributes")
+    stores.files.create(vector_store_id=store.id, file_id=notes.id,
+                        extra_body={"attributes": {"region": "emea", "year": 2024}})
+    wait_for(lambda: stores.retrieve(store.id).file_counts.completed == 1)
+    assert [h["file_id"] for h in search(client, store.id, query="ZX-4471",
+                                         filters=eq("region", "emea"))["data"]] == [notes.id]
+
+    updated = update_attributes(client, stores, store.id, notes.id,
+                                {"region": "apac", "year": 2024})
+    assert updated["status"] == "completed"
+    assert updated["attributes"] == {"region": "apac", "year": 2024}
+    # While the update lands, and a while after: never re-indexed (in_progress, no content,
+    # missing from searches), only its attributes change.
+    deadline, landed_at = time.monotonic() + 60, None
+    while landed_at is None or time.monotonic() < landed_at + 1:
+        assert time.monotonic() < deadline, "the new attributes never reached the chunks"
+        assert stores.files.retrieve(notes.id, vector_store_id=store.id).status == "completed"
+        content = file_content(client, stores, store.id, notes.id)["data"]
+        assert content and "ZX-4471" in content[0]["text"]
+        assert [h["file_id"] for h in search(client, store.id, query="ZX-4471")["data"]] \
+            == [notes.id]
+        found = search(client, store.id, query="ZX-4471", filters=eq("region", "apac"))
+        if found["data"] and landed_at is None:
+            landed_at = time.monotonic()
+            assert found["data"][0]["attributes"] == {"region": "apac", "year": 2024}
+    assert not search(client, store.id, query="ZX-4471", filters=eq("region", "emea"))["data"]
+    assert search(client, store.id, query="ZX-4471", filters={"type": "and", "filters": [
+        eq("region", "apac"), eq("year", 2024)]})["data"][0]["file_id"] == notes.id
+    assert stores.retrieve(store.id).file_counts.completed == 1
+
+
+def test_attributes_updated_while_indexing_reach_the_chunks(client: openai.OpenAI,
+                                                            stores: Any) -> None:
+    text = documents.text_of_size(300 * 1024).encode() + NOTES
+    big = client.files.create(file=("big.txt", io.BytesIO(text)), purpose="assistants")
+    store = stores.create(name="Attributes while indexing")
+    stores.files.create(vector_store_id=store.id, file_id=big.id,
+                        extra_body={"attributes": {"stage": "draft"}})
+    # Usually lands while the 300 KB file is still indexing; if the ingest won the race,
+    # the update takes the completed path, and the chunks must say "final" all the same.
+    update_attributes(client, stores, store.id, big.id, {"stage": "final"})
+    wait_for(lambda: stores.files.retrieve(big.id, vector_store_id=store.id).status
+             == "completed")
+    wait_for(lambda: search(client, store.id, query="ZX-4471",
+                            filters=eq("stage", "final"))["data"])
+    assert not search(client, store.id, query="ZX-4471", filters=eq("stage", "draft"))["data"]
+    hits = search(client, store.id, query="ZX-4471 hinge", max_num_results=50)["data"]
+    assert hits and all(h["attributes"] == {"stage": "final"} for h in hits)

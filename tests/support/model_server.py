@@ -40,6 +40,9 @@ Script keys (all optional):
                   (finish "length") or `hang_s` (default 60) seconds pass (finish "stop").
                   Tool calls are not sent. Non-streaming: the answer is held back `hang_s`
                   seconds or until the client disconnects.
+`ignore_max_tokens`  true: answer as if the request set no `max_completion_tokens` /
+                  `max_tokens` (the whole reply, its tool calls, finish_reason and usage as
+                  if uncut), as many OpenAI-compatible servers do
 `steps`           [script, ...]: a multi-round script. The script is looked up in the latest
                   user/system/developer message holding a SCRIPT line (also when the last
                   message is a tool message); step k = the number of assistant messages after
@@ -234,6 +237,7 @@ class _Plan:
         self.chunk_delay_ms = 0.0
         self.hang = False
         self.hang_s = DEFAULT_HANG_S
+        self.ignore_max_tokens = False
         self.error: tuple[int, dict[str, Any], list[tuple[str, str]]] | None = None
 
 
@@ -335,6 +339,7 @@ def _make_plan(body: dict[str, Any], state: _State) -> _Plan:
         plan.tool_calls.append(
             (call["name"], arguments if isinstance(arguments, str) else json.dumps(arguments)))
     plan.chunk_tokens = max(1, int(script.get("chunk_tokens") or 1))
+    plan.ignore_max_tokens = bool(script.get("ignore_max_tokens"))
     plan.hang = bool(script.get("hang"))
     plan.hang_s = float(script.get("hang_s") or DEFAULT_HANG_S)
     default_delay = DEFAULT_HANG_CHUNK_DELAY_MS if plan.hang else 0
@@ -588,6 +593,8 @@ class _Handler(BaseHTTPRequestHandler):
         except _BadRequest as exc:
             self._finish_error(record, 400, _error_body(400, exc.message, param=exc.param))
             return
+        if plan.ignore_max_tokens:
+            limit = None
         try:
             if plan.delay_ms:
                 self._wait(plan.delay_ms)

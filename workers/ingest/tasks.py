@@ -18,8 +18,9 @@ from shared.files.blobs import get_blob_store
 from shared.platform import tasks
 from shared.platform.rpc import answer
 from shared.platform.tasks import app
-from shared.storage.db import unit_of_work
+from shared.storage.db import reading, unit_of_work
 from shared.vector_stores import files, lifecycle
+from shared.vector_stores.stores import stores_of_project
 from shared.vectors import (
     Chunk,
     FilterError,
@@ -118,11 +119,18 @@ def ingest_file(vector_store_id: str, file_id: str, generation: int) -> None:
         lifecycle.fail(vector_store_id, file_id, generation, {
             "code": "server_error", "message": "The file could not be indexed."})
         return
-    # Cancelled or removed while indexing: what was written is not wanted (a resubmission
-    # writes over it itself).
-    if (not lifecycle.complete(vector_store_id, file_id, generation, text)
-            and files.status_of(vector_store_id, file_id) in (None, "cancelled")):
-        index.delete_file(vector_store_id, file_id)
+    if not lifecycle.complete(vector_store_id, file_id, generation, text):
+        # Cancelled or removed while indexing: what was written is not wanted (a
+        # resubmission writes over it itself).
+        if files.status_of(vector_store_id, file_id) in (None, "cancelled"):
+            index.delete_file(vector_store_id, file_id)
+        return
+    # Attributes updated while the chunks were written (no refresh is sent for a file in
+    # progress) are written to them now; an update from here on sends its refresh.
+    files.apply_attributes(
+        vector_store_id, file_id,
+        lambda attributes: index.set_attributes(vector_store_id, file_id, attributes),
+        generation=generation, written=row["attributes"])
 
 
 @app.task(name=tasks.DELETE_INDEXED_FILE)
@@ -140,10 +148,13 @@ def delete_store(vector_store_id: str) -> None:
 
 @app.task(name=tasks.REFRESH_ATTRIBUTES)
 def refresh_attributes(vector_store_id: str, file_id: str) -> None:
-    """Attributes live in each chunk's payload for filtering: index the file again."""
-    generation = lifecycle.reindex(vector_store_id, file_id)
-    if generation is not None:
-        ingest_file(vector_store_id, file_id, generation)
+    """Attributes live in each chunk's payload for filtering: set them there in place, the
+    file still completed, readable and found by searches. They are read when the task runs,
+    so a late or repeated task writes the latest ones."""
+    index = vector_index()
+    files.apply_attributes(
+        vector_store_id, file_id,
+        lambda attributes: index.set_attributes(vector_store_id, file_id, attributes))
 
 
 @app.task(name=tasks.SEARCH)
@@ -162,14 +173,21 @@ def search(reply: str, payload: dict[str, Any]) -> None:
 
 
 def run_search(payload: dict[str, Any]) -> dict[str, Any]:
+    """`payload["project_id"]` is whose search it is: stores of another project (or none
+    named) are read as if they did not exist, whatever door let their ids through."""
+    queries = payload["queries"]
+    with reading() as conn:
+        store_ids = stores_of_project(conn, payload.get("project_id") or "",
+                                      payload["vector_store_ids"])
+    if not store_ids:
+        return {"queries": queries, "hits": []}
     index = vector_index()
     embedder = get_embedder()
-    queries = payload["queries"]
     if payload.get("rewrite"):
         queries = [rewrite_query(query) for query in queries]
     best: dict[tuple[str, str, int], dict[str, Any]] = {}
     for query in queries:
-        hits = index.search(payload["vector_store_ids"], embedder.embed_query(query),
+        hits = index.search(store_ids, embedder.embed_query(query),
                             query_vector(query), payload["limit"],
                             filters=payload.get("filters"),
                             score_threshold=payload.get("score_threshold"))

@@ -5,6 +5,7 @@ status change is `shared/runs/lifecycle`'s. Deltas go only to the run's event st
 coalesced so a long answer costs a few dozen events rather than one per token. What a
 model stream folds into is `stream_fold`'s; the shape of each payload is `payloads`'.
 """
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from shared.storage.redis import get_redis
 from shared.storage.repository import MESSAGES, STEPS
 from workers import model
 from workers.runs import payloads, prompt, tools
-from workers.runs.stream_fold import Began, StreamFold, ToolCall, Usage
+from workers.runs.stream_fold import Began, CallFilter, StreamFold, ToolCall, Usage
 from workers.runs.tools import annotations
 from workers.runs.tools import resources as tool_resources
 
@@ -169,9 +170,9 @@ class RunLoop:
             request["reasoning_effort"] = run["reasoning_effort"]
         if isinstance(run["response_format"], dict):
             request["response_format"] = run["response_format"]
-        if run["max_completion_tokens"] is not None:
-            request["max_completion_tokens"] = max(
-                1, run["max_completion_tokens"] - self.usage.completion_tokens)
+        budget = self._completion_budget(run)
+        if budget is not None:
+            request["max_completion_tokens"] = budget
         return request
 
     def _cancel_requested(self) -> bool:
@@ -187,8 +188,14 @@ class RunLoop:
             raise RunAbandonedError("the worker is stopping", hand_back=True)
         return bool(get_redis().exists(redis_keys.run_cancel(self.run_id)))
 
+    def _completion_budget(self, run: dict[str, Any]) -> int | None:
+        """Completion tokens the run's next model call may spend: what max_completion_tokens
+        leaves after the run's earlier calls."""
+        limit = run["max_completion_tokens"]
+        return None if limit is None else max(1, limit - self.usage.completion_tokens)
+
     def _call_model(self, run: dict[str, Any], built: prompt.Prompt) -> ModelCall:
-        call = ModelCall()
+        call = ModelCall(fold=StreamFold(self._completion_budget(run), CallFilter.of(run)))
         fold = call.fold
         last_flush = 0.0
         with model.stream_chat(self._request(run, built)) as chunks:
@@ -203,12 +210,23 @@ class RunLoop:
                                          or moment - last_flush >= FLUSH_SECONDS):
                     self._flush(call)
                     last_flush = moment
+                if fold.overran:
+                    break  # leaving the block closes the stream
                 if self._cancel_requested():
                     call.cancelled = True
                     return call
+        call.usage = fold.end(built.tokens)
         if fold.has_pending:
             self._flush(call)
-        call.usage = fold.final_usage(built.tokens)
+        if fold.truncated:
+            log.info("run %s: the model went past the %d completion tokens left to the run "
+                     "(max_tokens ignored, or no count of its own); its answer ends there",
+                     self.run_id, fold.budget)
+        if fold.dropped:
+            log.warning("run %s: acting on %d of the model's tool calls, leaving out %s "
+                        "(tool_choice %s, parallel_tool_calls %s)", self.run_id,
+                        len(fold.calls), [c.name for c in fold.dropped],
+                        json.dumps(run["tool_choice"]), run["parallel_tool_calls"])
         return call
 
     def _flush(self, call: ModelCall) -> None:

@@ -29,6 +29,8 @@ REAP_EVERY_SECONDS = 60.0
 
 
 def _inputs(project_id: str, file_ids: list[str]) -> list[InputFile]:
+    """The input files, each read inside the payload's project: another project's file is
+    not found there, and the call is refused before any byte is read."""
     inputs = []
     names: set[str] = set()
     for file_id in dict.fromkeys(file_ids):

@@ -9,7 +9,9 @@ from marshmallow import ValidationError
 from api.assistants.schemas import CreateAssistant, ModifyAssistant
 from api.errors import render, validation_error
 from api.messages.schemas import CreateMessage
+from api.runs.schemas import CreateRun, CreateThreadAndRun
 from api.threads.schemas import CreateThread
+from api.vector_stores.schemas import CreateFileBatch, CreateVectorStore, CreateVectorStoreFile
 from shared.errors import (
     AuthenticationError,
     InvalidRequestError,
@@ -178,6 +180,50 @@ def test_real_schema_errors(schema: Any, data: Any, param: str, code: str) -> No
     error = validation_error(body_errors(schema, data))
     assert (error.param, error.code) == (param, code), error.message
     assert param in error.message
+
+
+OBJECT, ARRAY = "an object", "an array"
+
+
+@pytest.mark.parametrize("schema, data, param, got, supported", [
+    (CreateAssistant(), {"model": "m", "response_format": {"type": {}}},
+     "response_format.type", OBJECT, "'text', 'json_object', 'json_schema'"),
+    (CreateAssistant(), {"model": "m", "tools": [{"type": []}]}, "tools[0].type", ARRAY,
+     "'code_interpreter', 'file_search', 'function'"),
+    (ModifyAssistant(), {"tools": [{"type": "function", "function": {"name": "f"}},
+                                   {"type": {}}]}, "tools[1].type", OBJECT,
+     "'code_interpreter', 'file_search', 'function'"),
+    (CreateThread(), {"messages": [{"role": "user", "content": "x", "attachments": [
+        {"file_id": "file-abc", "tools": [{"type": {}}]}]}]},
+     "messages[0].attachments[0].tools[0].type", OBJECT, "'code_interpreter', 'file_search'"),
+    (CreateThread(), {"tool_resources": {"file_search": {"vector_stores": [
+        {"chunking_strategy": {"type": []}}]}}},
+     "tool_resources.file_search.vector_stores[0].chunking_strategy.type", ARRAY,
+     "'auto', 'static'"),
+    (CreateThreadAndRun(), {"assistant_id": "asst_a", "tool_choice": {"type": {}}},
+     "tool_choice.type", OBJECT, "'function', 'file_search', 'code_interpreter'"),
+    (CreateRun(), {"assistant_id": "asst_a", "response_format": {"type": []}},
+     "response_format.type", ARRAY, "'text', 'json_object', 'json_schema'"),
+    (CreateMessage(), {"role": "user", "content": "x", "attachments": [
+        {"file_id": "file-abc", "tools": [{"type": {}}]}]},
+     "attachments[0].tools[0].type", OBJECT, "'code_interpreter', 'file_search'"),
+    (CreateMessage(), {"role": "user", "content": [{"type": ["text"]}]}, "content[0].type",
+     ARRAY, "'text', 'image_file', 'image_url'"),
+    (CreateVectorStore(), {"chunking_strategy": {"type": {}}}, "chunking_strategy.type",
+     OBJECT, "'auto', 'static'"),
+    (CreateVectorStoreFile(), {"file_id": "file-abc", "chunking_strategy": {"type": []}},
+     "chunking_strategy.type", ARRAY, "'auto', 'static'"),
+    (CreateFileBatch(), {"files": [{"file_id": "file-abc", "chunking_strategy": {"type": {}}}]},
+     "files[0].chunking_strategy.type", OBJECT, "'auto', 'static'"),
+])
+def test_type_that_is_no_string(schema: Any, data: Any, param: str, got: str,
+                                supported: str) -> None:
+    """A tagged union's `type` given as an object or array: a 400 naming it, worded as an
+    unknown type's is."""
+    error = validation_error(body_errors(schema, data))
+    assert (error.param, error.code, error.status) == (param, "invalid_value", 400)
+    assert error.message == (f"Invalid '{param}': Invalid type: expected a string, but got "
+                             f"{got}. Supported values are: {supported}.")
 
 
 # --------------------------------------------------------------------------- error classes

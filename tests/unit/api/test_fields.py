@@ -8,7 +8,9 @@ from api.assistants.schemas import CreateAssistant, ModifyAssistant
 from api.fields import ListArgs, page_query
 from api.files.schemas import UploadForm
 from api.messages.schemas import CreateMessage, ModifyMessage
+from api.runs.schemas import CreateRun, CreateThreadAndRun
 from api.threads.schemas import CreateThread, ModifyThread
+from api.vector_stores.schemas import CreateFileBatch, CreateVectorStore, CreateVectorStoreFile
 from shared.storage.pagination import PageQuery
 
 
@@ -288,6 +290,116 @@ def test_create_thread_error_points_at_the_bad_message() -> None:
 def test_modify_thread() -> None:
     assert ModifyThread().load({"metadata": {"a": "b"}}) == {"metadata": {"a": "b"}}
     assert "messages" in refused(ModifyThread(), {"messages": []})
+
+
+# --------------------------------------------------------------------------- tagged unions
+
+
+def _chunking(kind: Any) -> dict[str, Any]:
+    return {"chunking_strategy": {"type": kind}}
+
+
+def _attachment(kind: Any) -> dict[str, Any]:
+    return {"role": "user", "content": "x",
+            "attachments": [{"file_id": "file-abc", "tools": [{"type": kind}]}]}
+
+
+# Every tagged union of the request schemas: the schema, a body whose union has `type`
+# KIND, and the path to that `type` in marshmallow's messages.
+TAGGED_UNIONS: list[tuple[Any, Any, tuple[Any, ...]]] = [
+    (CreateAssistant, lambda k: {"model": "m", "tools": [{"type": k}]}, ("tools", 0, "type")),
+    (CreateAssistant, lambda k: {"model": "m", "response_format": {"type": k}},
+     ("response_format", "type")),
+    (CreateAssistant, lambda k: {"model": "m", "tool_resources": {"file_search": {
+        "vector_stores": [_chunking(k)]}}},
+     ("tool_resources", "file_search", "vector_stores", 0, "chunking_strategy", "type")),
+    (ModifyAssistant, lambda k: {"tools": [{"type": "code_interpreter"}, {"type": k}]},
+     ("tools", 1, "type")),
+    (ModifyAssistant, lambda k: {"response_format": {"type": k}}, ("response_format", "type")),
+    (CreateThread, lambda k: {"messages": [_attachment(k)]},
+     ("messages", 0, "attachments", 0, "tools", 0, "type")),
+    (CreateThread, lambda k: {"messages": [{"role": "user", "content": [{"type": k}]}]},
+     ("messages", 0, "content", 0, "type")),
+    (CreateThread, lambda k: {"tool_resources": {"file_search": {
+        "vector_stores": [_chunking(k)]}}},
+     ("tool_resources", "file_search", "vector_stores", 0, "chunking_strategy", "type")),
+    (ModifyThread, lambda k: {"tool_resources": {"file_search": {
+        "vector_stores": [_chunking(k)]}}},
+     ("tool_resources", "file_search", "vector_stores", 0, "chunking_strategy", "type")),
+    (CreateMessage, _attachment, ("attachments", 0, "tools", 0, "type")),
+    (CreateMessage, lambda k: {"role": "user", "content": [{"type": k}]},
+     ("content", 0, "type")),
+    (CreateRun, lambda k: {"assistant_id": "asst_a", "tools": [{"type": k}]},
+     ("tools", 0, "type")),
+    (CreateRun, lambda k: {"assistant_id": "asst_a", "response_format": {"type": k}},
+     ("response_format", "type")),
+    (CreateRun, lambda k: {"assistant_id": "asst_a", "tool_choice": {"type": k}},
+     ("tool_choice", "type")),
+    (CreateRun, lambda k: {"assistant_id": "asst_a", "additional_messages": [_attachment(k)]},
+     ("additional_messages", 0, "attachments", 0, "tools", 0, "type")),
+    (CreateThreadAndRun, lambda k: {"assistant_id": "asst_a", "tools": [{"type": k}]},
+     ("tools", 0, "type")),
+    (CreateThreadAndRun, lambda k: {"assistant_id": "asst_a", "response_format": {"type": k}},
+     ("response_format", "type")),
+    (CreateThreadAndRun, lambda k: {"assistant_id": "asst_a", "tool_choice": {"type": k}},
+     ("tool_choice", "type")),
+    (CreateThreadAndRun, lambda k: {"assistant_id": "asst_a", "thread": {
+        "messages": [_attachment(k)]}},
+     ("thread", "messages", 0, "attachments", 0, "tools", 0, "type")),
+    (CreateThreadAndRun, lambda k: {"assistant_id": "asst_a", "tool_resources": {
+        "file_search": {"vector_stores": [_chunking(k)]}}},
+     ("tool_resources", "file_search", "vector_stores", 0, "chunking_strategy", "type")),
+    (CreateVectorStore, _chunking, ("chunking_strategy", "type")),
+    (CreateVectorStoreFile, lambda k: {"file_id": "file-abc", **_chunking(k)},
+     ("chunking_strategy", "type")),
+    (CreateFileBatch, lambda k: {"file_ids": ["file-abc"], **_chunking(k)},
+     ("chunking_strategy", "type")),
+    (CreateFileBatch, lambda k: {"files": [{"file_id": "file-abc", **_chunking(k)}]},
+     ("files", 0, "chunking_strategy", "type")),
+]
+
+
+TAGGED_PARAMS = [pytest.param(schema, body, path,
+                              id=f"{schema.__name__}-{'.'.join(map(str, path))}")
+                 for schema, body, path in TAGGED_UNIONS]
+
+
+def _at(messages: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        assert isinstance(messages, dict) and key in messages, (key, messages)
+        messages = messages[key]
+    return messages
+
+
+@pytest.mark.parametrize("kind, got", [
+    ({}, "an object"), ([], "an array"), (["function"], "an array"),
+    ({"type": "function"}, "an object"), (None, "null"), (1, "a number"), (True, "a boolean"),
+], ids=["object", "array", "array-of-string", "nested-type", "null", "number", "boolean"])
+@pytest.mark.parametrize("schema, body, path", TAGGED_PARAMS)
+def test_tagged_union_refuses_a_type_that_is_no_string(
+        schema: Any, body: Any, path: tuple[Any, ...], kind: Any, got: str) -> None:
+    """An object or array `type` is unhashable: it must be refused, never looked up."""
+    [message] = _at(refused(schema(), body(kind)), path)
+    assert message.startswith(f"Invalid type: expected a string, but got {got}. "
+                              "Supported values are: '")
+
+
+@pytest.mark.parametrize("schema, body, path", TAGGED_PARAMS)
+def test_tagged_union_refuses_an_unknown_type(schema: Any, body: Any,
+                                              path: tuple[Any, ...]) -> None:
+    [message] = _at(refused(schema(), body("nonsense")), path)
+    assert message.startswith("Invalid value: 'nonsense'. Supported values are: '")
+
+
+def test_tagged_union_names_the_supported_values() -> None:
+    [message] = refused(CreateAssistant(), {"model": "m", "response_format": {"type": []}})[
+        "response_format"]["type"]
+    assert message == ("Invalid type: expected a string, but got an array. Supported values "
+                       "are: 'text', 'json_object', 'json_schema'.")
+    [message] = refused(CreateVectorStore(), {"chunking_strategy": {"type": {}}})[
+        "chunking_strategy"]["type"]
+    assert message == ("Invalid type: expected a string, but got an object. Supported values "
+                       "are: 'auto', 'static'.")
 
 
 # --------------------------------------------------------------------------- list arguments

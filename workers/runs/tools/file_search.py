@@ -11,6 +11,7 @@ from shared.errors import TreadleError
 from shared.platform import rpc, tasks
 from shared.storage.db import reading
 from shared.vector_stores import repository as vector_stores
+from shared.vector_stores.stores import stores_of_project
 from workers.runs.tools.calls import Context, Result, run_tool
 
 if TYPE_CHECKING:
@@ -73,12 +74,17 @@ def call(call_id: str, arguments: dict[str, Any], context: Context) -> Result:
     query = arguments.get("query")
     if not isinstance(query, str) or not query.strip():
         return Result(entry, "Invalid arguments: 'query' must be a non-empty string.")
-    if not context.resources.vector_store_ids:
+    project_id = context.run["project_id"]
+    # Only the run's project's stores are searched (the search pool checks again): an id of
+    # another project's store, however it got into the resources, is as good as none.
+    with reading() as conn:
+        store_ids = stores_of_project(conn, project_id, context.resources.vector_store_ids)
+    if not store_ids:
         return Result(entry, "No files are attached to this conversation; nothing to search.")
-    _await_indexing(context.resources.vector_store_ids)
+    _await_indexing(store_ids)
     try:
         found = rpc.call(tasks.SEARCH, {
-            "vector_store_ids": context.resources.vector_store_ids, "queries": [query],
+            "project_id": project_id, "vector_store_ids": store_ids, "queries": [query],
             "limit": limit, "score_threshold": threshold or None, "filters": None,
         }, timeout=get_settings().search_timeout_seconds)
     except TreadleError as error:

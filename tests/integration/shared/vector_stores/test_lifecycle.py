@@ -1,6 +1,7 @@
 """The status changes of vector store files and batches (`shared.vector_stores.lifecycle`)
 against real Postgres: each a compare-and-set, a stale generation refused, batch counts
-settled from the files' rows."""
+settled from the files' rows; and new attributes, which move no file
+(`shared.vector_stores.files.apply_attributes`)."""
 import io
 import threading
 import time
@@ -15,7 +16,7 @@ from shared.files.blobs import get_blob_store
 from shared.projects.api_keys import ensure_project
 from shared.storage import repository as tables
 from shared.storage.db import unit_of_work
-from shared.vector_stores import lifecycle
+from shared.vector_stores import files, lifecycle
 from shared.vector_stores.files import AUTO_CHUNKING
 
 SERVER_ERROR = {"code": "server_error", "message": "The file could not be indexed."}
@@ -122,16 +123,105 @@ def test_begin_ingest_only_for_the_current_generation_in_progress(store: Store) 
     assert lifecycle.begin_ingest(store.id, file_id, 2) is None
 
 
-def test_reindex_only_a_completed_file(store: Store) -> None:
+@pytest.fixture
+def refreshes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """The refresh tasks attribute updates send (to no worker)."""
+    sent: list[tuple[str, str]] = []
+    monkeypatch.setattr("shared.platform.tasks.send_refresh_attributes",
+                        lambda *args: sent.append(args))
+    return sent
+
+
+def test_new_attributes_move_no_file(store: Store, refreshes: list[tuple[str, str]]) -> None:
+    done, indexing = store.new_file(), store.new_file()
+    store.submit(done, attributes={"year": 2024})
+    store.submit(indexing, attributes={"year": 2024})
+    assert lifecycle.complete(store.id, done, 1, "text")
+    row = files.update_file_attributes(store.project_id, store.id, done, {"year": 2025})
+    assert (row["status"], row["generation"], row["attributes"]) == (
+        "completed", 1, {"year": 2025})
+    assert store.row(done)["status"] == "completed"
+    assert refreshes == [(store.id, done)]
+    # In progress: its ingest writes the new attributes itself (`apply_attributes` once
+    # completed), so no refresh is sent.
+    row = files.update_file_attributes(store.project_id, store.id, indexing, {"year": 2025})
+    assert (row["status"], row["generation"]) == ("in_progress", 1)
+    assert refreshes == [(store.id, done)]
+
+
+def test_apply_attributes_only_to_a_completed_file(store: Store) -> None:
     file_id = store.new_file()
-    store.submit(file_id)
-    assert lifecycle.reindex(store.id, file_id) is None
+    store.submit(file_id, attributes={"year": 2024})
+    written: list[dict[str, Any]] = []
+    assert not files.apply_attributes(store.id, file_id, written.append)
     assert lifecycle.complete(store.id, file_id, 1, "text")
-    assert lifecycle.reindex(store.id, file_id) == 2
-    assert store.row(file_id)["status"] == "in_progress"
-    assert lifecycle.reindex(store.id, file_id) is None
-    assert not lifecycle.complete(store.id, file_id, 1, "stale")
-    assert lifecycle.complete(store.id, file_id, 2, "text")
+    assert files.apply_attributes(store.id, file_id, written.append)
+    assert written == [{"year": 2024}]
+    # The ingest of a generation writes only for that generation, and only attributes its
+    # chunks do not carry already.
+    assert not files.apply_attributes(store.id, file_id, written.append, generation=2)
+    assert not files.apply_attributes(store.id, file_id, written.append, generation=1,
+                                      written={"year": 2024})
+    assert files.apply_attributes(store.id, file_id, written.append, generation=1,
+                                  written={"year": 2023})
+    assert written == [{"year": 2024}] * 2
+    assert store.row(file_id)["status"] == "completed"
+    store.submit(file_id)  # added again: in progress, its ingest writes its attributes
+    assert not files.apply_attributes(store.id, file_id, written.append)
+    with unit_of_work() as conn:
+        tables.delete(conn, tables.VECTOR_STORE_FILES, {"vector_store_id": store.id},
+                      file_id, "file_id")
+    assert not files.apply_attributes(store.id, file_id, written.append)
+    assert len(written) == 2
+
+
+def test_attributes_updated_while_indexing_are_written_once_completed(
+        store: Store, refreshes: list[tuple[str, str]]) -> None:
+    """The ingest pool's sequence (workers/ingest/tasks.py, ingest_file): its chunks carry
+    the attributes its row held when it began; an update meanwhile sends no refresh, and
+    the ingest writes the new attributes once the file is completed."""
+    file_id = store.new_file()
+    store.submit(file_id, attributes={"year": 2024})
+    began = lifecycle.begin_ingest(store.id, file_id, 1)
+    assert began is not None and began["attributes"] == {"year": 2024}
+    files.update_file_attributes(store.project_id, store.id, file_id, {"year": 2025})
+    assert refreshes == []
+    assert lifecycle.complete(store.id, file_id, 1, "text")
+    written: list[dict[str, Any]] = []
+    assert files.apply_attributes(store.id, file_id, written.append, generation=1,
+                                  written=began["attributes"])
+    assert written == [{"year": 2025}]
+
+
+def test_an_update_waits_for_the_write_under_way(store: Store,
+                                                 refreshes: list[tuple[str, str]]) -> None:
+    """Writes happen in the order their reads did: an update made while a write is under
+    way commits after it, so the refresh it sends writes the newer attributes last."""
+    file_id = store.new_file()
+    store.submit(file_id, attributes={"v": 1})
+    assert lifecycle.complete(store.id, file_id, 1, "text")
+    release = threading.Event()
+    written: list[dict[str, Any]] = []
+
+    def slow_write(attributes: dict[str, Any]) -> None:
+        release.wait(10)
+        written.append(attributes)
+
+    writer = threading.Thread(target=files.apply_attributes,
+                              args=(store.id, file_id, slow_write))
+    writer.start()
+    time.sleep(0.3)
+    updater = threading.Thread(target=files.update_file_attributes,
+                               args=(store.project_id, store.id, file_id, {"v": 2}))
+    updater.start()
+    time.sleep(0.3)
+    assert updater.is_alive() and not refreshes  # waiting for the write under way
+    release.set()
+    writer.join(5)
+    updater.join(5)
+    assert refreshes == [(store.id, file_id)]
+    assert files.apply_attributes(store.id, file_id, written.append)  # the refresh
+    assert written == [{"v": 1}, {"v": 2}]
 
 
 def test_cancel_batch_cancels_its_files_in_progress(store: Store) -> None:
@@ -153,14 +243,13 @@ def test_cancel_batch_cancels_its_files_in_progress(store: Store) -> None:
     assert not lifecycle.complete(store.id, started, 1, "too late")
     assert store.row(started)["status"] == "cancelled"
 
-    # Cancelled already; a file of it indexed again since is stopped by a second cancel.
-    assert lifecycle.reindex(store.id, done) == 2
+    # Cancelled already: a second cancel changes nothing; its completed file stays so.
     with unit_of_work() as conn:
         assert not lifecycle.cancel_batch(conn, batch_id)
-    assert store.row(done)["status"] == "cancelled"
+    assert store.row(done)["status"] == "completed"
     # A cancelled file may be put in again, which takes it out of the batch.
     assert store.submit(started)["status"] == "in_progress"
-    assert store.batch(batch_id)["file_counts"] == counts(failed=1, cancelled=2)
+    assert store.batch(batch_id)["file_counts"] == counts(completed=1, failed=1, cancelled=1)
 
 
 def test_batch_settles_as_its_files_end(store: Store) -> None:

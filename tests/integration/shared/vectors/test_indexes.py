@@ -188,6 +188,78 @@ def test_delete_store(index):
     assert index.search(["vs_a"], unit(1, 0, 0, 0), query_vector("apple"), 10) == []
 
 
+# --- attributes set in place ----------------------------------------------------------------
+
+
+def beta_chunks(index: VectorIndex) -> list[Hit]:
+    hits = index.search(["vs_a"], unit(0.1, 1, 0, 0), None, 50, mode="dense")
+    return sorted((h for h in hits if h.file_id == "file-beta"), key=lambda h: h.index)
+
+
+def test_set_attributes_replaces_them_in_place(index):
+    before = beta_chunks(index)
+    index.set_attributes("vs_a", "file-beta", {"category": "hardware", "year": 2026})
+    assert index.count("vs_a", "file-beta") == 3
+    after = beta_chunks(index)
+    assert [(h.index, h.text) for h in after] == [(h.index, h.text) for h in before]
+    assert [h.score for h in after] == pytest.approx([h.score for h in before])
+    assert all(h.attributes == {"category": "hardware", "year": 2026} for h in after)
+    # Filters read the new attributes; none of the old ones is left (public, rating).
+    assert files(index, eq("category", "hardware")) == {"file-beta"}
+    assert files(index, eq("year", 2026)) == {"file-beta"}
+    assert files(index, eq("category", "tools")) == set()
+    assert files(index, eq("year", 2024)) == set()
+    assert files(index, eq("public", False)) == set()
+    assert files(index, {"type": "lt", "key": "rating", "value": 4.5}) == set()
+    # Keyword and hybrid search still find its chunks, filtered on the new attributes.
+    for mode in ("keyword", "hybrid"):
+        hits = index.search(["vs_a"], unit(0.1, 1, 0, 0), query_vector("hammer nails"), 3,
+                            filters=eq("category", "hardware"), mode=mode)
+        assert ids(hits)[0] == ("file-beta", 0), mode
+    # Empty attributes: the file matches no attribute filter, and ne matches it.
+    index.set_attributes("vs_a", "file-beta", {})
+    assert all(h.attributes == {} for h in beta_chunks(index))
+    assert files(index, eq("category", "hardware")) == set()
+    assert "file-beta" in files(index, {"type": "ne", "key": "category", "value": "hardware"})
+
+
+def test_set_attributes_touches_only_that_file_of_that_store(index):
+    chunk = corpus()[0]
+    chunk.vector_store_id = "vs_b"  # file-alpha in a second store
+    index.upsert([chunk])
+    index.set_attributes("vs_a", "file-alpha", {"category": "pome", "weird.key name": "z"})
+    assert files(index, eq("category", "pome")) == {"file-alpha"}
+    assert files(index, eq("weird.key name", "z")) == {"file-alpha"}
+    assert files(index, eq("category", "fruit"), stores=["vs_b"]) == {"file-alpha", "file-delta"}
+    assert files(index, eq("category", "fruit")) == set()
+    assert files(index, eq("category", "tools")) == {"file-beta"}
+    assert files(index, eq("weird.key name", "x y")) == {"file-gamma"}
+    # A file the store does not hold: nothing to change, no error.
+    index.set_attributes("vs_a", "file-missing", {"category": "pome"})
+    index.set_attributes("vs_missing", "file-alpha", {"category": "pome"})
+    assert index.count("vs_a") == 8 and index.count("vs_b") == 2
+
+
+def test_set_attributes_refuses_a_bad_value(index):
+    with pytest.raises(ValueError):
+        index.set_attributes("vs_a", "file-beta", {"category": "x", "tags": ["a", "b"]})
+    with pytest.raises(ValueError):
+        index.set_attributes("vs_a", "file-beta", {"ratio": float("inf")})
+    assert all(h.attributes == FILES["file-beta"][2] for h in beta_chunks(index))
+
+
+def test_chunks_written_after_set_attributes_keep_theirs(index):
+    """Attributes are per chunk: the file's chunks upserted later carry what they are given
+    (the ingest pool sets the file's attributes again once its chunks are all written)."""
+    index.set_attributes("vs_a", "file-beta", {"category": "hardware"})
+    late = [c for c in corpus() if c.file_id == "file-beta"][2]
+    index.upsert([late])
+    assert {h.index: h.attributes["category"] for h in beta_chunks(index)} == {
+        0: "hardware", 1: "hardware", 2: "tools"}
+    index.set_attributes("vs_a", "file-beta", {"category": "hardware"})
+    assert files(index, eq("category", "tools")) == set()
+
+
 # --- ranking --------------------------------------------------------------------------------
 
 
@@ -574,6 +646,29 @@ def test_attribute_keys_get_payload_indexes(tmp_path, monkeypatch):
         assert files(idx, eq("extra", 1)) == {"file-epsilon"}
     finally:
         idx.close()
+
+
+def test_edge_sets_attributes_on_optimized_segments_and_keeps_them(tmp_path):
+    path = tmp_path / "vectors"
+    idx = EdgeIndex(path, DIM)
+    try:
+        idx.upsert(corpus())
+        idx.optimize()
+        idx.set_attributes("vs_a", "file-beta", {"category": "hardware", "batch": 7})
+        assert {"attr_index.s.category", "attr_index.n.batch"} <= idx._indexed
+        assert idx.count("vs_a") == 8
+        assert files(idx, eq("batch", 7)) == {"file-beta"}
+        idx.optimize()  # the copies written over the optimised points are vacuumed
+        assert idx.count("vs_a") == 8
+        assert files(idx, eq("category", "hardware")) == {"file-beta"}
+    finally:
+        idx.close()
+    again = EdgeIndex(path, DIM)
+    try:
+        assert files(again, eq("category", "hardware")) == {"file-beta"}
+        assert files(again, eq("category", "tools")) == set()
+    finally:
+        again.close()
 
 
 def test_edge_survives_a_killed_owner(tmp_path):

@@ -16,7 +16,7 @@ LEGAL: dict[Kind, set[tuple[str, str]]] = {
     },
     "batch": {
         ("in_progress", "completed"), ("in_progress", "failed"), ("in_progress", "cancelled"),
-        ("completed", "in_progress"), ("completed", "failed"), ("completed", "cancelled"),
+        ("completed", "failed"), ("completed", "cancelled"),
         ("failed", "completed"), ("failed", "cancelled"),
     },
 }
@@ -45,10 +45,12 @@ def test_an_unknown_status_never_moves() -> None:
         states.sources("file", "expired")
 
 
-def test_sources_among() -> None:
-    assert states.sources("file", "in_progress", among=("completed",)) == ["completed"]
-    with pytest.raises(IllegalMoveError):
-        states.sources("file", "completed", among=("failed", "cancelled"))
+def test_only_adding_again_moves_a_completed_file() -> None:
+    # New attributes are written in place: a completed file moves only when added again,
+    # and a batch once settled never goes back to in_progress.
+    assert states.sources("file", "in_progress") == list(STATUSES)
+    assert not states.may_move("batch", "completed", "in_progress")
+    assert not states.may_move("batch", "failed", "in_progress")
 
 
 def test_a_batch_not_cancelled_may_be_cancelled() -> None:
