@@ -10,31 +10,21 @@ from typing import Any
 import openai
 import pytest
 
+from tests.e2e.scripts import WEATHER_TOOL, script, sent
 from workers.tokens import count
 
 pytestmark = pytest.mark.usefixtures("workers")
 
-CHAT = "/v1/chat/completions"
-
-WEATHER_TOOL = {"type": "function", "function": {
-    "name": "get_weather", "description": "The weather in a city.",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"]}}}
 LOOKUP_TOOL = {"type": "function", "function": {
     "name": "lookup", "description": "Look a word up.",
     "parameters": {"type": "object", "properties": {"word": {"type": "string"}},
                    "required": ["word"]}}}
 
 
-def script(**plan: Any) -> tuple[str, str]:
+def scripted(**plan: Any) -> tuple[str, str]:
     """A SCRIPT message, and the nonce in it that finds its chat requests (`sent`)."""
     nonce = uuid.uuid4().hex
-    return "SCRIPT: " + json.dumps({**plan, "nonce": nonce}), nonce
-
-
-def sent(model_server: Any, nonce: str) -> list[dict[str, Any]]:
-    """The chat requests whose body holds `nonce`, oldest first."""
-    return [r for r in model_server.requests(CHAT) if nonce in json.dumps(r["body"])]
+    return script(**plan, nonce=nonce), nonce
 
 
 def answer(count_of: int) -> str:
@@ -63,7 +53,7 @@ def test_a_model_ignoring_max_tokens_is_cut_at_max_completion_tokens(
         client: openai.OpenAI, model_server: Any) -> None:
     assistant = client.beta.assistants.create(model="test-model")
     # Paced, so the server is still writing when Treadle closes the stream.
-    content, nonce = script(tokens=400, ignore_max_tokens=True, chunk_delay_ms=5)
+    content, nonce = scripted(tokens=400, ignore_max_tokens=True, chunk_delay_ms=5)
     thread = client.beta.threads.create(messages=[{"role": "user", "content": content}])
     events = list(client.beta.threads.runs.create(
         thread_id=thread.id, assistant_id=assistant.id, max_completion_tokens=256,
@@ -93,7 +83,7 @@ def test_the_completion_budget_spans_the_runs_model_calls(
         client: openai.OpenAI, model_server: Any) -> None:
     """A tool round, then an answer from a model ignoring the budget left to it."""
     assistant = client.beta.assistants.create(model="test-model", tools=[WEATHER_TOOL])
-    content, nonce = script(steps=[
+    content, nonce = scripted(steps=[
         {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]},
         {"tokens": 400, "ignore_max_tokens": True}])
     thread = client.beta.threads.create(messages=[{"role": "user", "content": content}])
@@ -131,7 +121,7 @@ def test_max_prompt_tokens_holds_for_every_model_call(
     """The first call's prompt fits; the tool output makes the next one too long, so the
     run ends before sending it."""
     assistant = client.beta.assistants.create(model="test-model", tools=[WEATHER_TOOL])
-    content, nonce = script(tool_calls=[{"name": "get_weather", "arguments": {"city": "Paris"}}])
+    content, nonce = scripted(tool_calls=[{"name": "get_weather", "arguments": {"city": "Paris"}}])
     thread = client.beta.threads.create(messages=[{"role": "user", "content": content}])
     run = client.beta.threads.runs.create_and_poll(
         thread_id=thread.id, assistant_id=assistant.id, max_prompt_tokens=256)
@@ -153,7 +143,7 @@ def test_max_prompt_tokens_holds_for_every_model_call(
 def test_parallel_tool_calls_false_acts_on_the_first_call(
         client: openai.OpenAI, model_server: Any, runs_log: Path) -> None:
     assistant = client.beta.assistants.create(model="test-model", tools=[WEATHER_TOOL])
-    content, nonce = script(tool_calls=[{"name": "get_weather", "arguments": {"city": city}}
+    content, nonce = scripted(tool_calls=[{"name": "get_weather", "arguments": {"city": city}}
                                  for city in ("Paris", "Oslo")])
     thread = client.beta.threads.create(messages=[{"role": "user", "content": content}])
     events = list(client.beta.threads.runs.create(
@@ -186,7 +176,7 @@ def test_tool_choice_naming_a_function_acts_only_on_its_calls(
         client: openai.OpenAI, model_server: Any, runs_log: Path) -> None:
     assistant = client.beta.assistants.create(model="test-model",
                                               tools=[WEATHER_TOOL, LOOKUP_TOOL])
-    content, nonce = script(tool_calls=[{"name": "get_weather", "arguments": {"city": "Paris"}},
+    content, nonce = scripted(tool_calls=[{"name": "get_weather", "arguments": {"city": "Paris"}},
                                  {"name": "lookup", "arguments": {"word": "treadle"}}])
     thread = client.beta.threads.create(messages=[{"role": "user", "content": content}])
     run = client.beta.threads.runs.create_and_poll(

@@ -12,27 +12,12 @@ from openai.types.beta.function_tool import FunctionTool
 from openai.types.beta.threads.run import Run, TruncationStrategy
 from openai.types.shared import ResponseFormatJSONObject, ResponseFormatJSONSchema
 
+from tests.e2e.scripts import WEATHER_TOOL, script, sent
+
 pytestmark = pytest.mark.usefixtures("workers")
-
-CHAT = "/v1/chat/completions"
-
-WEATHER_TOOL = {"type": "function", "function": {
-    "name": "get_weather", "description": "The weather in a city.",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"]}}}
-
-
-def script(**plan: Any) -> str:
-    return "SCRIPT: " + json.dumps(plan)
-
 
 def tag() -> str:
     return uuid.uuid4().hex
-
-
-def sent(model_server: Any, marker: str) -> list[dict[str, Any]]:
-    """The chat requests whose body mentions `marker`, oldest first."""
-    return [r for r in model_server.requests(CHAT) if marker in json.dumps(r["body"])]
 
 
 def make_assistant(client: openai.OpenAI, **extra: Any) -> Any:
