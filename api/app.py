@@ -4,7 +4,7 @@ from typing import Any
 from flask import Flask
 from flask_smorest import Api
 
-from api import auth, errors, requests
+from api import auth, errors, idempotency, requests
 from api.assistants.views import blp as assistants_blp
 from api.files.views import blp as files_blp
 from api.health.views import blp as health_blp
@@ -13,6 +13,7 @@ from api.metrics import views as metrics_views
 from api.runs.views import blp as runs_blp
 from api.threads.views import blp as threads_blp
 from api.vector_stores.views import blp as vector_stores_blp
+from shared.config import get_settings
 from shared.objects import ErrorObject
 
 SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
@@ -51,8 +52,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(requests.assign_request_id)
     app.before_request(auth.authenticate)
     app.before_request(requests.check_content_type)
+    app.before_request(requests.limit_body_size)
+    app.before_request(idempotency.claim_key)
+    app.after_request(idempotency.keep_answer)
     app.after_request(requests.add_request_id)
     app.after_request(metrics_views.record_request)
     app.teardown_request(requests.yield_to_other_connections)
     errors.register(app)
+    app.wsgi_app = requests.BodyDeadline(  # type: ignore[method-assign]
+        app.wsgi_app, get_settings().api_body_timeout_seconds)
     return app

@@ -1,30 +1,39 @@
 """Server-sent events relayed from a run's Redis Stream.
 
-The gevent server parks each stream on a blocking XREAD, so an idle stream costs a greenlet
-and a Redis connection, not a thread.
+Each stream is a greenlet waiting on its inbox in the process's stream relay
+(`shared/runs/relay.py`): an open stream costs memory, not a Redis connection. A quiet stream
+gets a keep-alive comment every `stream_keepalive_seconds`, so a slow model's run is never
+taken for a dead connection.
 """
 from collections.abc import Iterator
+from contextlib import closing
 
 from flask import Response, stream_with_context
 
+from shared.config import get_settings
 from shared.runs import events
 from shared.runs.states import TERMINAL
 
-KEEPALIVE = b": keep-alive\n\n"
+# A comment line with no blank line after it: the openai SDK's decoder keeps the last event
+# id across events, as the SSE spec says, so a blank line would make it dispatch an empty
+# event after the comment, which it then fails to parse as JSON.
+KEEPALIVE = b": keep-alive\n"
 _TERMINAL_EVENTS = frozenset(f"thread.run.{status}" for status in TERMINAL)
 
 
 def _relay(run_id: str, after: str, until_terminal: bool) -> Iterator[bytes]:
     ended = False
-    for event in events.follow(run_id, after):
-        if event is None:
-            yield KEEPALIVE
-            continue
-        if event.name in _TERMINAL_EVENTS:
-            ended = True
-        yield event.sse()
-        if event.name == events.DONE and (ended or not until_terminal):
-            return
+    quiet_ms = round(get_settings().stream_keepalive_seconds * 1000)
+    with closing(events.follow(run_id, after, block_ms=quiet_ms)) as followed:
+        for event in followed:
+            if event is None:
+                yield KEEPALIVE
+                continue
+            if event.name in _TERMINAL_EVENTS:
+                ended = True
+            yield event.sse()
+            if event.name == events.DONE and (ended or not until_terminal):
+                return
 
 
 def sse_response(run_id: str, after: str, until_terminal: bool = False) -> Response:

@@ -2,6 +2,7 @@
 import atexit
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,25 +11,25 @@ import click
 from shared.config import export, get_settings
 
 
-def _embedded(postgres: bool = True, redis: bool = True, owner: bool = False) -> Any:
+def _embedded(postgres: bool = True, redis: bool = True) -> None:
     """Serve, from the data directory, each of Postgres and Redis whose URL is unset, and
     point this process (and so the processes it starts) at it. The services this process
-    started stop when it exits, or at once for the owner (`treadle up`) through .stop()."""
+    started stop when it exits; under `treadle up` the URLs are set and nothing starts."""
     from shared.platform.embedded import start
 
     settings = get_settings()
     postgres = postgres and settings.embedded_postgres
     redis = redis and settings.embedded_redis
+    if settings.supervised:
+        _die_with_parent()
     if not (postgres or redis):
-        return None
-    embedded = start(settings.data_dir, postgres=postgres, redis_server=redis, owner=owner,
+        return
+    embedded = start(settings.data_dir, postgres=postgres, redis_server=redis,
                      broker=settings.broker_url is None)
     export(embedded.environment)
-    if not owner:
-        pid = os.getpid()
-        # Only here: a gunicorn worker forked from this process exits through atexit too.
-        atexit.register(lambda: embedded.stop() if os.getpid() == pid else None)
-    return embedded
+    pid = os.getpid()
+    # Only here: a gunicorn worker forked from this process exits through atexit too.
+    atexit.register(lambda: embedded.stop() if os.getpid() == pid else None)
 
 
 @click.group(help="Treadle: a self-hosted OpenAI Assistants API (v2) platform.")
@@ -85,6 +86,7 @@ def _serve_api(host: str, port: int, workers: int) -> None:
     from gunicorn import util
     from gunicorn.app.base import BaseApplication
 
+    from shared.platform.embedded import socket_path
     from shared.platform.logs import dict_config
 
     settings = get_settings()
@@ -94,13 +96,21 @@ def _serve_api(host: str, port: int, workers: int) -> None:
             options: dict[str, Any] = {
                 "bind": f"{host}:{port}",
                 "workers": workers,
-                # gevent lets one process hold many long-lived event streams.
-                "worker_class": "gevent",
+                # gevent lets one process hold many long-lived event streams; this subclass
+                # answers the requests gunicorn refuses itself (414, 431) as OpenAI errors.
+                "worker_class": "api.server.Worker",
                 "worker_connections": settings.api_worker_connections,
+                # Longer than clients' pools keep idle connections (httpx and Node: 5 s), so
+                # the server never closes one a client is about to reuse (nginx and ALBs: 75).
+                "keepalive": 75,
+                # gunicorn's ceiling, so ids up to 8 KB reach the app and get its answers.
+                "limit_request_line": 8190,
                 "accesslog": None,
                 "logconfig_dict": dict_config(),
                 "timeout": 120,
                 "graceful_timeout": 10,
+                # Its control socket in the data directory: two instances never share one.
+                "control_socket": str(socket_path(settings.data_dir.resolve(), "gunicorn.ctl")),
             }
             for key, value in options.items():
                 self.cfg.set(key, value)
@@ -112,12 +122,25 @@ def _serve_api(host: str, port: int, workers: int) -> None:
     _Server().run()
 
 
+def _raise_open_files_limit() -> None:
+    """Every open stream is a socket: let the API hold as many as the hard limit allows
+    (the usual soft limit of 1,024 would refuse connections past about a thousand)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 @main.command(help="Serve the API with gunicorn (gevent workers).")
 @click.option("--host", default=None, help="Bind address (TREADLE_API_HOST).")
 @click.option("--port", type=int, default=None, help="Port (TREADLE_API_PORT).")
 @click.option("--workers", type=int, default=None, help="Processes (TREADLE_API_WORKERS).")
 def api(host: str | None, port: int | None, workers: int | None) -> None:
     _embedded()
+    _raise_open_files_limit()
     settings = get_settings()
     _serve_api(host or settings.api_host, port or settings.api_port,
                workers or settings.api_workers)
@@ -174,8 +197,8 @@ def flower(port: int, address: str) -> None:
 
 
 def _die_with_parent() -> None:
-    """In a child of `treadle up`: a SIGTERM when `up` dies, even by SIGKILL, so no API is
-    left holding the port (Linux's PR_SET_PDEATHSIG; elsewhere nothing)."""
+    """A SIGTERM when the parent process dies, even by SIGKILL, so no process of a
+    supervised platform outlives its supervisor (Linux's PR_SET_PDEATHSIG; elsewhere nothing)."""
     import ctypes
     import signal
 
@@ -183,69 +206,198 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
 
 
-@main.command(help="Everything on this machine: migrate, print a first API key if none "
-              "exists, start the API, every worker pool and the scheduler; for each of "
-              "TREADLE_DATABASE_URL and TREADLE_REDIS_URL not set, serve an embedded "
-              "PostgreSQL or Redis from TREADLE_DATA_DIR. Ctrl-C stops all.")
-def up() -> None:
-    import signal
-    import subprocess
-    import sys
+def _instance_lock(data: Path, patience: float, stopping: Callable[[], bool]) -> int | None:
+    """One `treadle up` per data directory. A previous one may still be stopping: its
+    supervisor holds this lock until its last process has exited, so waiting for the lock
+    is waiting for it, and a new instance never adopts services that are going away."""
+    import fcntl
     import time
 
-    from shared.projects.api_keys import any_key_exists, create_key
-    from shared.storage.db import close_pool
-    from shared.storage.migrate import migrate as apply
+    fd = os.open(data / "up.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + patience
+    waiting = False
+    while not stopping():
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.set_inheritable(fd, True)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise click.ClickException(f"another `treadle up` serves {data}") from None
+            if not waiting:
+                click.echo(f"Waiting for the `treadle up` serving {data} to stop...")
+                waiting = True
+            time.sleep(0.1)
+    return None
 
-    embedded = _embedded(owner=True)
-    settings = get_settings()
-    apply(settings.database_url)
-    if not any_key_exists():
-        key = create_key("default")
-        click.echo("First start: an API key for project 'default' (shown only now):")
-        click.echo(f"  {key}")
-    close_pool()
-    # The timers fire every second; their logs stay quiet unless something goes wrong.
+
+def _platform(settings: Any) -> list[Any]:
+    import sys
+
+    from shared.platform.supervisor import PLATFORM, Program
+
     # One runs process is held to one core by its interpreter lock; more use the others.
-    runs = [["worker", "--pool", "runs", "--name", f"runs-{n}"]
-            for n in range(1, settings.runs_processes + 1)]
-    commands = [["api"], *runs, ["worker", "--pool", "ingest"],
-                ["worker", "--pool", "sandbox"],
-                ["worker", "--pool", "timers", "--loglevel", "WARNING"],
-                ["scheduler", "--loglevel", "WARNING"]]
-    # Sessions of their own keep the terminal's Ctrl-C from them: this process turns it into
-    # one SIGTERM each, which gunicorn and Celery both treat as a graceful stop.
-    children = [subprocess.Popen([sys.executable, "-m", "shared.cli", *c],
-                                 start_new_session=True, preexec_fn=_die_with_parent)
-                for c in commands]
-    click.echo(f"Serving the API on http://{settings.api_host}:{settings.api_port}/v1 "
-               "(docs at /docs); Ctrl-C stops everything.")
+    # The timers fire every second; their logs stay quiet unless something goes wrong.
+    commands = {"api": ["api"],
+                **{f"runs-{n}": ["worker", "--pool", "runs", "--name", f"runs-{n}"]
+                   for n in range(1, settings.runs_processes + 1)},
+                "ingest": ["worker", "--pool", "ingest"],
+                "sandbox": ["worker", "--pool", "sandbox"],
+                "timers": ["worker", "--pool", "timers", "--loglevel", "WARNING"],
+                "scheduler": ["scheduler", "--loglevel", "WARNING"]}
+    # Runs workers hand their runs back within their grace period; what still hangs after
+    # this is killed, and its runs come back when their leases lapse.
+    stop_seconds = settings.worker_shutdown_grace_seconds + 25
+    return [Program(name=name, command=[sys.executable, "-m", "shared.cli", *command],
+                    group=PLATFORM, stop_seconds=stop_seconds,
+                    environment={"TREADLE_SUPERVISED": "1"})
+            for name, command in commands.items()]
 
-    def stop(*_: Any) -> None:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGHUP, stop)
+def _sandbox_preparation(settings: Any) -> list[Any]:
+    """The code sandbox's preparation, as a program to run once in the background, when no
+    sandbox can run here yet and this host can prepare bubblewrap's (root, apt); otherwise
+    nothing, with one line on what to run when code_interpreter cannot work."""
+    import shutil
+
+    from sandbox.sessions import make_backend
+    from shared.errors import ServiceUnavailableError
+    from shared.platform.supervisor import PLATFORM, Program
+
     try:
-        while all(child.poll() is None for child in children):
-            signal.sigtimedwait([signal.SIGCHLD], 1.0)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop()
-        # Runs workers hand their runs back within their grace period; what still hangs
-        # after this is killed, and its runs come back when their leases lapse.
-        deadline = time.monotonic() + settings.worker_shutdown_grace_seconds + 25
-        for child in children:
+        make_backend(settings)
+        return []
+    except ServiceUnavailableError as error:
+        reason = error.message
+    script = Path(__file__).resolve().parents[1] / "deploy" / "sandbox" / "prepare.sh"
+    if settings.sandbox != "docker" and os.geteuid() == 0 and shutil.which("apt-get") \
+            and script.exists():
+        click.echo("code_interpreter: preparing the bubblewrap sandbox in the background "
+                   "(a few minutes the first time); the sandbox pool logs when it is ready.")
+        return [Program(name="sandbox-prepare", command=["bash", str(script), "--bwrap-only"],
+                        group=PLATFORM, once=True)]
+    click.echo(f"code_interpreter is off: {reason.rstrip('.')}. Run `sudo make sandbox` once "
+               "to prepare it.")
+    return []
+
+
+class _Up:
+    """One `treadle up`: supervisord and what it runs, started again if supervisord dies."""
+
+    def __init__(self, settings: Any, postgres: bool, redis: bool) -> None:
+        self.settings = settings
+        # The instance lock's descriptor, which supervisord inherits and holds.
+        self.lock = -1
+        # Which services to embed, decided before their URLs were exported.
+        self.postgres, self.redis = postgres, redis
+        self.data: Path = settings.data_dir.resolve()
+        self.folder = self.data / "supervisor"
+        self.process: Any = None
+        self.stopping = False
+
+    def stop(self, *_: Any) -> None:
+        self.stopping = True
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+
+    def serve(self) -> int:
+        """Start supervisord with the services, wait for them, migrate, start the platform,
+        and wait until supervisord exits; returns its exit code."""
+        import subprocess
+        import sys
+        import time
+
+        from shared.platform import embedded, supervisor
+
+        settings = self.settings
+        embedded.stop_strays(self.data)
+        services = embedded.services(self.data, postgres=self.postgres, redis_server=self.redis)
+        programs = [supervisor.Program(name=s.name, command=s.command, group=supervisor.SERVICES,
+                                       user=s.user, stop_signal=s.stop_signal, stop_seconds=30,
+                                       log=s.log, keep_output=s.log is not None)
+                    for s in services] + _platform(settings) + _sandbox_preparation(settings)
+        config = supervisor.write_config(self.folder, programs)
+        # A session of its own keeps the terminal's Ctrl-C away: this process turns it into
+        # one SIGTERM, on which supervisord stops the platform, then the services.
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "supervisor.supervisord", "-c", str(config)],
+            pass_fds=(self.lock,), start_new_session=True, preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + 120
+        while not all(s.ready() for s in services):
+            if self.process.poll() is not None or self.stopping:
+                return int(self.process.wait())
+            if time.monotonic() > deadline:
+                self.stop()
+                self.process.wait()
+                raise click.ClickException(
+                    f"the embedded services did not start; see {self.folder}")
+            time.sleep(0.1)
+        try:
+            self._prepare()
+        except Exception:
+            # Told to stop while migrating: the services went away under it.
+            if self.stopping:
+                return int(self.process.wait())
+            raise
+        while not self.stopping and self.process.poll() is None:
             try:
-                child.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-        if embedded is not None:
-            embedded.stop()
+                supervisor.start_group(self.folder, supervisor.PLATFORM)
+                break
+            except OSError:
+                time.sleep(0.1)
+        click.echo(f"Serving the API on http://{settings.api_host}:{settings.api_port}/v1 "
+                   "(docs at /docs); Ctrl-C stops everything.")
+        return int(self.process.wait())
+
+    def _prepare(self) -> None:
+        from shared.projects.api_keys import any_key_exists, create_key
+        from shared.storage.db import close_pool
+        from shared.storage.migrate import migrate as apply
+
+        apply(self.settings.database_url)
+        if not any_key_exists():
+            key = create_key("default")
+            click.echo("First start: an API key for project 'default' (shown only now):")
+            click.echo(f"  {key}")
+        close_pool()
+
+
+@main.command(help="Everything on this machine under one supervisor: migrate, print a first "
+              "API key if none exists, start the API, every worker pool and the scheduler, "
+              "and start again any that exits; for each of TREADLE_DATABASE_URL and "
+              "TREADLE_REDIS_URL not set, serve an embedded PostgreSQL or Redis from "
+              "TREADLE_DATA_DIR. Ctrl-C (or SIGTERM) stops all.")
+def up() -> None:
+    import signal
+    import time
+
+    from shared.platform import embedded
+
+    settings = get_settings()
+    data = settings.data_dir.resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    postgres, redis = settings.embedded_postgres, settings.embedded_redis
+    settings = export(embedded.environment(data, postgres, redis, settings.broker_url is None))
+    instance = _Up(settings, postgres, redis)
+    for name in ("SIGTERM", "SIGHUP", "SIGINT"):
+        signal.signal(getattr(signal, name), instance.stop)
+    lock = _instance_lock(data, settings.worker_shutdown_grace_seconds + 90,
+                          lambda: instance.stopping)
+    if lock is None:
+        return
+    instance.lock = lock
+    backoff = 1.0
+    while not instance.stopping:
+        started = time.monotonic()
+        code = instance.serve()
+        if instance.stopping:
+            break
+        # supervisord itself died: its processes get their parent-death signal, and the
+        # services it ran are stopped as strays before the next start.
+        backoff = 1.0 if time.monotonic() - started > 60 else min(backoff * 2, 30.0)
+        click.echo(f"The supervisor exited ({code}); starting again in {backoff:.0f} s.", err=True)
+        time.sleep(backoff)
+    embedded.stop_strays(data)
 
 
 @main.command(help="Report the platform's health: Postgres, Redis and the broker reachable, "

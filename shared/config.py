@@ -22,7 +22,15 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_workers: int = 2
-    api_worker_connections: int = 1000
+    # Connections one API process serves at once; each open event stream holds one. The
+    # process needs a file descriptor limit (ulimit -n) above this.
+    api_worker_connections: int = 10_000
+    # A comment line goes down every quiet event stream this often, well under proxies' idle
+    # timeouts, so neither they nor clients take a slow run's stream for dead.
+    stream_keepalive_seconds: float = 5.0
+    # A client that sends nothing of its request body for this long gets a 408 and its
+    # connection closed, so stalled uploads do not hold connections.
+    api_body_timeout_seconds: float = 30.0
 
     # How long an API process trusts a key it has checked; a revoked key stops working
     # within this many seconds.
@@ -30,6 +38,9 @@ class Settings(BaseSettings):
 
     db_pool_min: int = 1
     db_pool_max: int = 20
+    # How long a caller waits for a pooled connection: while Postgres is away the API
+    # answers 503 after this, and a timer tick gives up.
+    db_pool_timeout_seconds: float = 1.0
 
     model_base_url: str = "http://127.0.0.1:11434/v1"
     model_api_key: str = "unused"
@@ -43,6 +54,8 @@ class Settings(BaseSettings):
     runs_processes: int = 2
     # After SIGTERM, how long a runs worker lets its runs go on before handing them back.
     worker_shutdown_grace_seconds: float = 5.0
+    # Set by `treadle up` for the processes it supervises: they stop when it is gone.
+    supervised: bool = False
     events_ttl_seconds: int = 24 * 3600
     poll_after_ms: int = 25
 

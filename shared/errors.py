@@ -45,6 +45,11 @@ class MethodNotAllowedError(TreadleError):
     type = "invalid_request_error"
 
 
+class ConflictError(TreadleError):
+    status = 409
+    type = "invalid_request_error"
+
+
 class ServerError(TreadleError):
     status = 500
     type = "server_error"

@@ -12,11 +12,20 @@ from api.fields import (
 )
 
 DETAILS = validate.OneOf(["auto", "low", "high"])
+# OpenAI's cap on a message's text, in characters.
+MAX_CONTENT_CHARS = 256_000
+
+
+def _capped(text: str) -> None:
+    if len(text) > MAX_CONTENT_CHARS:
+        raise ValidationError(
+            f"string too long. Expected a string with maximum length {MAX_CONTENT_CHARS}, "
+            f"but got a string with length {len(text)} instead.")
 
 
 class TextPart(RequestSchema):
     type = fields.String(required=True)
-    text = fields.String(required=True)
+    text = fields.String(required=True, validate=_capped)
 
 
 class ImageFile(RequestSchema):
@@ -49,6 +58,7 @@ class MessageContent(fields.Field):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if isinstance(value, str):
+            _capped(value)
             return value
         if not isinstance(value, list):
             raise ValidationError("Not a valid string or list of content parts.")

@@ -4,6 +4,7 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from api import idempotency
 from api.auth import project_id
 from api.fields import ListArgs, page_query
 from api.runs.schemas import (
@@ -33,7 +34,8 @@ def _poll_after(response: Response) -> Response:
 
 def _answer(created: runs.Created, stream: bool | None) -> Any:
     if stream:
-        return sse_response(created.run["id"], events.just_before(created.stream_from))
+        idempotency.stream_answered(created.run["id"], created.stream_after)
+        return sse_response(created.run["id"], created.stream_after)
     return created.run
 
 
@@ -96,7 +98,7 @@ class RunEvents(MethodView):
                          "`Last-Event-ID` header, followed live until the run ends.")
     def get(self, thread_id: str, run_id: str) -> Response:
         runs.get_run(project_id(), thread_id, run_id)
-        after = request.headers.get("Last-Event-ID") or "0-0"
+        after = events.cursor(request.headers.get("Last-Event-ID") or "0-0")
         return sse_response(run_id, after, until_terminal=True)
 
 

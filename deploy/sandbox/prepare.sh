@@ -4,8 +4,11 @@
 # Debian base rootfs (cached as a tar under /var/cache/treadle; bubblewrap binds its
 # extracted copy read-only) and the sandbox image. Idempotent: with the cache warm and the
 # engine up it takes seconds. Prints the environment the sandbox and its tests need.
+# --bwrap-only: bubblewrap and the Debian root alone (what `treadle up` prepares by itself).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+bwrap_only=false
+[[ ${1:-} == --bwrap-only ]] && bwrap_only=true
 
 cache=/var/cache/treadle
 socket=/run/treadle-docker.sock
@@ -16,9 +19,12 @@ base_id=$(echo "bookworm $packages" | sha256sum | cut -c1-12)
 rootfs=$cache/rootfs-$base_id
 base=treadle-sandbox-base:$base_id
 log() { echo "prepare.sh: $*" >&2; }
+# One preparation at a time on this host (`treadle up` may start one beside `make sandbox`).
+exec 9>/var/lock/treadle-prepare.lock
+flock 9
 
 missing=()
-command -v dockerd >/dev/null || missing+=(docker.io)
+$bwrap_only || command -v dockerd >/dev/null || missing+=(docker.io)
 command -v bwrap >/dev/null || missing+=(bubblewrap)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 if ((${#missing[@]})); then
@@ -28,7 +34,7 @@ if ((${#missing[@]})); then
 fi
 
 export DOCKER_HOST=unix://$socket
-if ! docker version >/dev/null 2>&1; then
+if ! $bwrap_only && ! docker version >/dev/null 2>&1; then
     log "starting dockerd on $socket"
     mkdir -p /var/log/treadle
     # No bridge and no iptables: sandbox containers run with --network none only.
@@ -59,6 +65,10 @@ if [[ ! -d $rootfs ]]; then
     mkdir -p "$rootfs.build" && tar -C "$rootfs.build" -xf "$rootfs.tar" && mv "$rootfs.build" "$rootfs"
 fi
 ln -sfn "$rootfs" "$cache/rootfs"
+if $bwrap_only; then
+    echo "export TREADLE_SANDBOX_ROOTFS=$cache/rootfs"
+    exit 0
+fi
 
 if ! docker image inspect "$base" >/dev/null 2>&1; then
     log "importing $base"

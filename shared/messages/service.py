@@ -3,14 +3,14 @@ attached for file_search go into the thread's vector store."""
 from typing import Any
 
 from shared.clock import now
-from shared.errors import InvalidRequestError
+from shared.errors import InvalidRequestError, NotFoundError
 from shared.files.service import require_file
 from shared.objects import deleted
 from shared.runs import repository as runs
 from shared.storage import repository
 from shared.storage.db import Conn, reading, unit_of_work
 from shared.storage.pagination import Page, PageQuery
-from shared.storage.repository import MESSAGES, THREADS
+from shared.storage.repository import MESSAGES, RUNS, THREADS
 from shared.vector_stores.stores import add_thread_files
 
 
@@ -104,12 +104,21 @@ def delete_message(project_id: str, thread_id: str, message_id: str) -> dict[str
     return deleted(message_id, "thread.message.deleted")
 
 
+def _require_run(conn: Conn, scope: dict[str, Any], run_id: str) -> None:
+    """The `run_id` filter resolved in the thread, as the `after`/`before` cursors are: a
+    run of another thread or project is refused (400 naming it), not silently matched."""
+    try:
+        repository.get(conn, RUNS, scope, run_id, "run_id")
+    except NotFoundError:
+        raise InvalidRequestError(f"No run found with id '{run_id}'.",
+                                  param="run_id") from None
+
+
 def list_messages(project_id: str, thread_id: str, query: PageQuery,
                   run_id: str | None = None) -> Page:
     with reading() as conn:
         scope: dict[str, Any] = _thread_scope(conn, project_id, thread_id)
         if run_id is not None:
-            # A filter within the thread's scope: another project's run filters every
-            # message out, exactly as a run that does not exist does.
+            _require_run(conn, scope, run_id)
             scope["run_id"] = run_id
         return repository.page(conn, MESSAGES, scope, query)

@@ -25,6 +25,8 @@ RUN_CODE = "sandbox.execute"
 EXPIRE_DUE_RUNS = "timers.expire_due"
 RECOVER_STALLED_RUNS = "timers.recover_stalled"
 
+TICK_EXPIRES_SECONDS = 5.0
+
 TASK_ROUTES = {
     "runs.*": {"queue": "runs"},
     "ingest.*": {"queue": "ingest"},
@@ -61,15 +63,28 @@ def _make_app() -> Celery:
         task_soft_time_limit=900,
         task_time_limit=960,
         broker_connection_retry_on_startup=True,
+        # A worker outlives any broker outage: it reconnects for as long as it takes (by
+        # default it gives up, and exits, after 100 tries).
+        broker_connection_retry=True,
+        broker_connection_max_retries=None,
+        # Sending a task rides out a broker restart as the Redis client does (about 5 s)
+        # rather than kombu's default 0.6 s; past that the run waits for recovery.
+        task_publish_retry_policy={"max_retries": 6, "interval_start": 0.1,
+                                   "interval_step": 0.5, "interval_max": 1.0},
         worker_hijack_root_logger=False,
         # Task events cost a runs worker about 7% of its CPU. Flower turns them on in every
         # worker while it watches (it broadcasts enable_events every few seconds).
         worker_send_task_events=False,
         # By module path: the core names the doors' task modules, it does not import them.
         include=[f"workers.{pool}.tasks" for pool in ("runs", "timers", "ingest", "sandbox")],
+        # A tick not started within a few periods is dropped (a later one does its work),
+        # so ticks sent while the timers could not run them do not pile up; a busy machine
+        # that starts them a little late still runs them.
         beat_schedule={
-            "expire-due-runs": {"task": EXPIRE_DUE_RUNS, "schedule": 1.0},
-            "recover-stalled-runs": {"task": RECOVER_STALLED_RUNS, "schedule": 2.0},
+            "expire-due-runs": {"task": EXPIRE_DUE_RUNS, "schedule": 1.0,
+                                "options": {"expires": TICK_EXPIRES_SECONDS}},
+            "recover-stalled-runs": {"task": RECOVER_STALLED_RUNS, "schedule": 2.0,
+                                     "options": {"expires": TICK_EXPIRES_SECONDS}},
         },
     )
     return app

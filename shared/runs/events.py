@@ -2,16 +2,23 @@
 
 Keys: `redis_keys.run_events`, expiring `events_ttl_seconds` after the last append. Entries
 hold the event name (`e`) and its JSON data (`d`) exactly as sent on the wire; a `done`
-entry ends each stretch of the run that a client request follows.
+entry ends each stretch of the run that a client request follows. Each append is announced,
+and followers are fed by their process's one relay (`shared/runs/relay.py`), so a quiet
+follower holds no Redis connection.
 """
 import json
-from collections.abc import Iterator
+import re
+import time
+from collections.abc import Generator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
 from redis.client import Pipeline
 
 from shared.config import get_settings
+from shared.errors import InvalidRequestError
+from shared.runs import relay
 from shared.storage import redis_keys
 from shared.storage.redis import get_redis
 
@@ -44,21 +51,43 @@ def append(pipe: Pipeline, run_id: str, events: list[tuple[str, Any]]) -> None:
         text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
         pipe.xadd(stream, {"e": name, "d": text})
     pipe.expire(stream, get_settings().events_ttl_seconds)
+    relay.announce(pipe, stream)
 
 
-def follow(run_id: str, after: str = "0-0", block_ms: int = 15_000) -> Iterator[Event | None]:
+def follow(run_id: str, after: str = "0-0", block_ms: int = 15_000
+           ) -> Generator[Event | None, None, None]:
     """Events after `after`, forever; yields None when `block_ms` passes with nothing new."""
-    redis = get_redis()
-    stream = redis_keys.run_events(run_id)
-    cursor = after
-    while True:
-        reply: Any = redis.xread({stream: cursor}, count=500, block=block_ms)
-        if not reply:
-            yield None
-            continue
-        for entry_id, fields in reply[0][1]:
-            cursor = entry_id.decode()
-            yield Event(cursor, fields[b"e"].decode(), fields[b"d"].decode())
+    entries = relay.get_relay().follow(redis_keys.run_events(run_id), after, block_ms / 1000)
+    with closing(entries):
+        for entry in entries:
+            if entry is None:
+                yield None
+            else:
+                yield Event(entry.id, entry.fields[b"e"].decode(), entry.fields[b"d"].decode())
+
+
+def recorded(run_id: str) -> list[tuple[str, str]]:
+    """Every event the run's stream holds, as (name, data): what any client was shown."""
+    entries: Any = get_redis().xrange(redis_keys.run_events(run_id))
+    return [(fields[b"e"].decode(), fields[b"d"].decode()) for _, fields in entries]
+
+
+_CURSOR = re.compile(r"\d{1,20}-\d{1,20}")
+
+
+def cursor(value: str) -> str:
+    """A client's `Last-Event-ID`, checked: an event id this stream gave out."""
+    if not _CURSOR.fullmatch(value):
+        raise InvalidRequestError(
+            f"Invalid 'Last-Event-ID' header: expected an event id such as '1700000000000-0', "
+            f"got '{value[:64]}'.", param="Last-Event-ID")
+    return value
+
+
+def cursor_now() -> str:
+    """A stream id for "from now on", when the last appended id is not known (Redis was
+    away): entries appended from now on have later ids, as Redis stamps them with its clock."""
+    return f"{time.time_ns() // 1_000_000 - 1}-0"
 
 
 def just_before(entry_id: str) -> str:

@@ -7,15 +7,19 @@ deadline index) in the same round trip as the events it publishes, then sends th
 task when the run goes back to the queue. So a worker never looks for a row that is not
 there yet, and no client sees an event for a change that did not commit.
 """
+import logging
 from collections.abc import Callable
 from typing import Any
+
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
 
 from shared.clock import now
 from shared.config import get_settings
 from shared.errors import InvalidRequestError
-from shared.objects import RUN, THREAD
+from shared.objects import MESSAGE, RUN, STEP, THREAD
 from shared.platform import tasks
-from shared.runs import events, repository
+from shared.runs import events, repository, streamed
 from shared.runs.leases import is_held
 from shared.runs.steps import dump_step
 from shared.storage import redis_keys
@@ -27,6 +31,8 @@ Batch = list[tuple[str, Any]]
 # Writes done in the same transaction as a run's end (its last message completing), and
 # the events that say so.
 Closing = Callable[[Conn], Batch]
+
+log = logging.getLogger(__name__)
 
 
 def _locked(conn: Conn, project_id: str, thread_id: str, run_id: str) -> dict[str, Any]:
@@ -62,24 +68,71 @@ def queued(run: dict[str, Any], thread: dict[str, Any] | None = None) -> str:
 def start(run_id: str) -> dict[str, Any] | None:
     """queued (or interrupted in_progress) -> in_progress, for the worker that now holds the
     thread's lease. None when there is nothing to execute: the run is gone or ended, or was
-    cancelled while waiting (then it ends `cancelled` here)."""
+    cancelled while waiting (then it ends `cancelled` here). An interrupted execution's open
+    message and steps are taken over first (`_take_over`)."""
+    withdrawn: Batch = []
     with unit_of_work() as conn:
         run = repository.find(conn, run_id)
-        if run is None or run["status"] == "cancelling":
-            moved = None
-        elif run["status"] == "in_progress":
-            repository.discard_interrupted(conn, run_id)
+        status = None if run is None else run["status"]
+        moved = None
+        if run is not None and status in ("in_progress", "cancelling"):
+            withdrawn = _take_over(conn, run)
+        if run is not None and status != "cancelling":
+            # Taking over, the status stays what the stream last said: no event, no stamp.
             moved = repository.move(conn, "runs", run_id, "in_progress",
-                                    {"attempts": run["attempts"] + 1}, stamp=False)
-        else:
-            moved = repository.move(conn, "runs", run_id, "in_progress",
-                                    {"attempts": run["attempts"] + 1})
-    if run is not None and run["status"] == "cancelling":
+                                    {"attempts": run["attempts"] + 1},
+                                    stamp=status != "in_progress")
+    if withdrawn:
+        events.publish(run_id, withdrawn)
+    if run is not None and status == "cancelling":
         cancel(run_id, run["usage"] or _no_usage())
         return None
-    if moved is not None:
+    if moved is not None and status != "in_progress":
         events.publish(run_id, [("thread.run.in_progress", RUN.dump(moved))])
     return moved
+
+
+def _take_over(conn: Conn, run: dict[str, Any]) -> Batch:
+    """A new execution takes over from one that was interrupted (its worker died or handed
+    the run back). What that one left open was shown on the run's stream, which keeps it:
+    its message is given the text the stream showed (the next model call carries on with it,
+    `withdraw` ends it otherwise), and its tool_calls step, whose calls the model makes anew
+    with new ids, is withdrawn holding what the stream showed. The events that say so."""
+    messages, steps = repository.interrupted(conn, run["id"])
+    tool_steps = [s for s in steps if s["type"] == "tool_calls"]
+    if not messages and not tool_steps:
+        return []
+    shown = streamed.fold(events.recorded(run["id"]), [m["id"] for m in messages],
+                          [s["id"] for s in tool_steps])
+    for message in messages:
+        tables.update(conn, tables.MESSAGES, {"run_id": run["id"]}, message["id"],
+                      "message_id", {"content": shown.content(message["id"])})
+    batch: Batch = []
+    for step in tool_steps:
+        failed = repository.move(conn, "run_steps", step["id"], "failed", {
+            "last_error": streamed.WORKER_LOST,
+            "step_details": {"type": "tool_calls", "tool_calls": shown.calls(step["id"])}})
+        if failed is not None:
+            batch.append(("thread.run.step.failed", dump_step(failed, run["include"])))
+    return batch
+
+
+def withdraw(run_id: str, message_id: str, step_id: str) -> None:
+    """An interrupted execution's message that the model call taking over did not write
+    again ends `incomplete` with what the stream showed of it, its step `failed`; the run
+    goes on without them, and later prompts leave the message out."""
+    with unit_of_work() as conn:
+        message = repository.move(conn, "messages", message_id, "incomplete", {
+            "incomplete_details": {"reason": streamed.WITHDRAWN_REASON}})
+        step = repository.move(conn, "run_steps", step_id, "failed",
+                               {"last_error": streamed.WORKER_LOST})
+    batch: Batch = []
+    if message is not None:
+        batch.append(("thread.message.incomplete", MESSAGE.dump(message)))
+    if step is not None:
+        batch.append(("thread.run.step.failed", STEP.dump(step)))
+    if batch:
+        events.publish(run_id, batch)
 
 
 def _no_usage() -> dict[str, int]:
@@ -130,7 +183,8 @@ def _outputs_by_call(run: dict[str, Any], outputs: list[dict[str, Any]]) -> dict
 def resume(project_id: str, thread_id: str, run_id: str, outputs: list[dict[str, Any]]
            ) -> tuple[dict[str, Any], str]:
     """requires_action -> queued with the function outputs recorded on the tool step; the
-    run's task is sent again. Returns the run and where a stream of this stretch starts."""
+    run's task is sent again. Returns the run and the stream id a stream of this stretch
+    reads after."""
     with unit_of_work() as conn:
         run = _locked(conn, project_id, thread_id, run_id)
         if run["status"] != "requires_action":
@@ -147,13 +201,20 @@ def resume(project_id: str, thread_id: str, run_id: str, outputs: list[dict[str,
                                {"step_details": details})
         resumed = repository.move(conn, "runs", run_id, "queued", {"required_action": None})
         assert resumed is not None and step is not None
-    pipe = get_redis().pipeline(transaction=False)
-    events.append(pipe, run_id, [("thread.run.step.completed", dump_step(step, run["include"])),
-                                 ("thread.run.queued", RUN.dump(resumed))])
-    pipe.zrem(redis_keys.RUN_DEADLINES, run_id)
-    first = pipe.execute()[0]
-    tasks.send_run(run_id)
-    return resumed, first.decode() if isinstance(first, bytes) else str(first)
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        events.append(pipe, run_id, [("thread.run.step.completed",
+                                      dump_step(step, run["include"])),
+                                     ("thread.run.queued", RUN.dump(resumed))])
+        pipe.zrem(redis_keys.RUN_DEADLINES, run_id)
+        first = pipe.execute()[0]
+        tasks.send_run(run_id)
+    except (RedisError, KombuError, OSError) as error:
+        # Committed `queued`: the timers send it (`recover_stalled`), so the outputs are
+        # taken and the answer says so rather than inviting a second submission.
+        log.warning("run %s resumed but not sent (%s): the timers will send it", run_id, error)
+        return resumed, events.cursor_now()
+    return resumed, events.just_before(first.decode() if isinstance(first, bytes) else str(first))
 
 
 def request_cancel(project_id: str, thread_id: str, run_id: str) -> dict[str, Any]:

@@ -48,11 +48,18 @@ def settle_children(conn: Conn, run_id: str, run_status: str) -> None:
     )
 
 
-def discard_interrupted(conn: Conn, run_id: str) -> None:
-    """What a dead worker's model call left half-written, dropped so the call is redone."""
-    conn.execute("DELETE FROM messages WHERE run_id = %s AND status = 'in_progress'", (run_id,))
-    conn.execute("DELETE FROM run_steps WHERE run_id = %s AND status = 'in_progress'",
-                 (run_id,))
+def interrupted(conn: Conn, run_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The messages and steps an interrupted execution left in progress, each in order. An
+    open message has its open step (they open and end together), found by the steps' index."""
+    steps = conn.execute("SELECT * FROM run_steps WHERE run_id = %s "
+                         "AND status = 'in_progress' ORDER BY seq", (run_id,)).fetchall()
+    ids = [s["step_details"]["message_creation"]["message_id"] for s in steps
+           if s["type"] == "message_creation"]
+    if not ids:
+        return [], steps
+    messages = conn.execute("SELECT * FROM messages WHERE id = ANY(%s) "
+                            "AND status = 'in_progress' ORDER BY seq", (ids,)).fetchall()
+    return messages, steps
 
 
 def find(conn: Conn, run_id: str) -> dict[str, Any] | None:

@@ -3,10 +3,13 @@
 The API only records; workers execute. Every status change, and the events and tasks it
 sends after its commit, is `shared/runs/lifecycle`'s.
 """
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
 
 from shared.clock import now
 from shared.config import get_settings
@@ -28,13 +31,32 @@ _ASSISTANT_DEFAULTS = ("model", "tools", "temperature", "top_p", "response_forma
                        "reasoning_effort")
 _RUN_OPTIONS = ("max_prompt_tokens", "max_completion_tokens", "truncation_strategy",
                 "tool_choice", "parallel_tool_calls", "metadata")
+# A new run's stream holds only its own events: a stream of its create starts at the top.
+_STREAM_START = "0-0"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Created:
     run: dict[str, Any]
     thread: dict[str, Any] | None
-    stream_from: str
+    # A streamed answer relays the run's events after this entry.
+    stream_after: str
+
+
+def _announce(run: dict[str, Any], thread: dict[str, Any] | None = None) -> Created:
+    """The run committed `queued`: publish its first events and send its task. When Redis or
+    the broker fails now, the run stays `queued` and the timers send it
+    (`lifecycle.recover_stalled` requeues queued runs no worker holds): the runs table is the
+    outbox. So the create answers 200 with the run it made, rather than an error that a
+    client would retry into a second run."""
+    try:
+        lifecycle.queued(run, thread)
+    except (RedisError, KombuError, OSError) as error:
+        log.warning("run %s committed but not sent (%s): the timers will send it",
+                    run["id"], error)
+    return Created(run, thread, _STREAM_START)
 
 
 def _assistant(conn: Conn, project_id: str, assistant_id: str) -> dict[str, Any]:
@@ -105,7 +127,7 @@ def create_run(project_id: str, thread_id: str, fields: dict[str, Any]) -> Creat
             insert_message(conn, project_id, thread_id, message,
                            f"additional_messages[{index}].")
         run = _insert_run(conn, thread_id, _run_row(project_id, thread_id, assistant, fields))
-    return Created(run, None, lifecycle.queued(run))
+    return _announce(run)
 
 
 def create_thread_and_run(project_id: str, fields: dict[str, Any]) -> Created:
@@ -123,7 +145,7 @@ def create_thread_and_run(project_id: str, fields: dict[str, Any]) -> Created:
                 conn, project_id, fields["tool_resources"], "tool_resources"
             )
         run = _insert_run(conn, thread["id"], row)
-    return Created(run, thread, lifecycle.queued(run, thread))
+    return _announce(run, thread)
 
 
 def _scope(conn: Conn, project_id: str, thread_id: str) -> dict[str, str]:
@@ -154,8 +176,8 @@ def cancel_run(project_id: str, thread_id: str, run_id: str) -> dict[str, Any]:
 
 def submit_tool_outputs(project_id: str, thread_id: str, run_id: str,
                         outputs: list[dict[str, Any]]) -> Created:
-    run, stream_from = lifecycle.resume(project_id, thread_id, run_id, outputs)
-    return Created(run, None, stream_from)
+    run, stream_after = lifecycle.resume(project_id, thread_id, run_id, outputs)
+    return Created(run, None, stream_after)
 
 
 def list_steps(project_id: str, thread_id: str, run_id: str, query: PageQuery,

@@ -1,8 +1,17 @@
-"""Postgres access: one connection pool per process and a unit of work per transaction."""
+"""Postgres access: one connection pool per process and a unit of work per transaction.
+
+Postgres may go away for a while (a restart, a failover). While it is away a caller waits
+at most `db_pool_timeout_seconds` for a connection before the pool's PoolTimeout (the API
+answers 503 at once rather than holding requests). Every connection is checked as it leaves
+the pool, so one that died with the old server is replaced rather than handed out, and
+while callers wait the pool tries to connect about once a second, so it serves again within
+a second or two of the server's return.
+"""
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
+import psycopg
 from psycopg import Connection
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
@@ -10,6 +19,12 @@ from psycopg_pool import ConnectionPool
 from shared.config import get_settings
 
 Conn = Connection[dict[str, Any]]
+# Postgres away or out of connections (PoolTimeout is one): worth trying again later.
+UNAVAILABLE = (psycopg.OperationalError,)
+# psycopg_pool backs off 1 s, then 2 s, ... between tries to connect, until this many
+# seconds have passed; then it gives up, and the next caller that waits starts afresh. Kept
+# short so the wait after Postgres returns stays short.
+_RECONNECT_SECONDS = 2.0
 
 _pool: ConnectionPool[Any] | None = None
 
@@ -24,9 +39,13 @@ def get_pool() -> ConnectionPool[Any]:
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
             # Autocommit, so a lone read is one round trip; writes open a transaction.
-            kwargs={"row_factory": dict_row, "autocommit": True},
+            # connect_timeout: a server that does not answer at all holds no pool worker
+            # for long.
+            kwargs={"row_factory": dict_row, "autocommit": True, "connect_timeout": 2},
             open=True,
-            timeout=10,
+            timeout=settings.db_pool_timeout_seconds,
+            check=ConnectionPool.check_connection,
+            reconnect_timeout=_RECONNECT_SECONDS,
             name="treadle",
         )
     return _pool

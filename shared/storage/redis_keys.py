@@ -12,7 +12,10 @@ written, or says here why it has none. Celery's broker keys are Celery's own.
   while held.
 - `deadlines:run:requires_action`: sorted set of run id -> `expires_at`. No TTL: an index of
   live deadlines whose members leave one by one as runs move on; rebuilt from Postgres when
-  a timers worker starts, so losing it costs nothing.
+  a timers worker starts and when Redis restarted, so losing it costs nothing.
+- `appended:events:streams`: a pub/sub channel, not a key, so it holds nothing to expire:
+  the name of each stream just appended to, which every process's stream relay
+  (shared/runs/relay.py) hears, to fetch what its followers wait for.
 - `reply:rpc:<uuid>`: the answer to one rpc call; `REPLY_TTL_SECONDS`.
 - `metrics:deployment:series` and `metrics:deployment:gauges`: every process's counters and
   gauges; TTL renewed on each flush.
@@ -22,6 +25,7 @@ import uuid
 RUN_DEADLINES = "deadlines:run:requires_action"
 METRIC_SERIES = "metrics:deployment:series"
 METRIC_GAUGES = "metrics:deployment:gauges"
+STREAMS_APPENDED = "appended:events:streams"
 
 
 def run_events(run_id: str) -> str:

@@ -1,11 +1,16 @@
 """Tenant isolation on every reference: a sweep of the API's own route table.
 
 Project A makes one object of every kind; project B then sends A's real ids in every place
-a request takes an id: paths (404), bodies (400 naming the field) and list cursors (400
-naming the parameter); the messages' `run_id` filter matches nothing, answering exactly as
-for a run no one has. Afterwards every row of both projects must be as it was, so nothing
-of A was read into an answer, changed, or attached to B, and nothing was made (or sent to
-a pool) for B.
+a request takes an id: paths (404), bodies (400 naming the field) and query parameters (the
+list cursors and the messages' `run_id` filter: 400 naming the parameter). Afterwards every
+row of both projects must be as it was, so nothing of A was read into an answer, changed, or
+attached to B, and nothing was made for B; and no task was sent to any pool.
+
+That last check needs a broker no worker reads: B's refused requests go through an API
+process of the sweep's own whose Celery broker is a Redis of its own, with no consumer, so
+a task sent by any door (also one sent inside a transaction that then rolled back) stays in
+its queue's list for the sweep to see. The worlds are built through the session's API,
+whose workers run A's run and index the stores.
 
 The sweep walks the routes of `create_app().url_map` and the id fields the running
 server's `/openapi.json` names: a route, or an id field, without a case here fails the
@@ -17,6 +22,7 @@ and the sandbox reads input files only of the run's project.
 """
 import json
 import re
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,9 +32,13 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+import redis
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+
+from tests.conftest import TREADLE, free_port, wait_until_healthy
+from tests.support.servers import RedisServer
 
 pytestmark = pytest.mark.usefixtures("workers")
 
@@ -40,9 +50,6 @@ TABLES = ("assistants", "threads", "messages", "runs", "run_steps", "files", "ve
           "vector_store_files", "vector_store_file_batches")
 LOOKUP = {"type": "function", "function": {
     "name": "lookup", "parameters": {"type": "object", "properties": {}}}}
-
-# Well-formed ids no object has.
-NOBODY = {"run": "run_" + "n" * 24}
 # Path parameters and the kind of object each names (the key of `Project.ids`).
 PATH_KINDS = {"assistant_id": "assistant", "thread_id": "thread", "message_id": "message",
               "run_id": "run", "step_id": "step", "file_id": "file",
@@ -65,13 +72,23 @@ class World:
     database_url: str
     a: Project
     b: Project
+    # The sweep's own API process, and the broker only it sends to.
+    sweep_base: str
+    broker: redis.Redis
 
     def call(self, project: Project, method: str, path: str, *, json_body: Any = None,
              params: dict[str, str] | None = None, files: Any = None,
-             data: dict[str, str] | None = None) -> httpx.Response:
-        return httpx.request(method, f"{self.base}{path}", json=json_body, params=params,
-                             files=files, data=data, timeout=30,
+             data: dict[str, str] | None = None, base: str | None = None) -> httpx.Response:
+        return httpx.request(method, f"{base or self.base}{path}", json=json_body,
+                             params=params, files=files, data=data, timeout=30,
                              headers={"Authorization": f"Bearer {project.key}"})
+
+    def enqueued(self) -> dict[bytes, int]:
+        """The tasks waiting in the sweep's broker, by queue. Celery's Redis transport keeps
+        a queue as a list named after it (its priority levels as lists of suffixed names),
+        and only queues are lists there; with no consumer, what was sent stays."""
+        return {key: int(self.broker.llen(key)) for key in self.broker.scan_iter()
+                if self.broker.type(key) == b"list"}
 
     def ok(self, project: Project, method: str, path: str, **kwargs: Any) -> Any:
         response = self.call(project, method, path, **kwargs)
@@ -144,12 +161,44 @@ def _first_step(world: World, project: Project) -> None:
 
 
 @pytest.fixture(scope="module")
-def world(api_base: str, database_url: str) -> World:
+def quiet_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a Redis of the sweep's own (the shared one's databases are flushed by
+    other test sessions), serving as a Celery broker that no worker consumes."""
+    server = RedisServer(tmp_path_factory.mktemp("quiet-broker"), tcp=True)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def sweep_api(server_env: dict[str, str], quiet_broker: str,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An API process like the session's (same database and Redis) sending its tasks to the
+    quiet broker; its root URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with open(tmp_path_factory.mktemp("sweep-api") / "api.log", "wb") as log:
+        process = subprocess.Popen([str(TREADLE), "api", "--port", str(port)],
+                                   env={**server_env, "TREADLE_BROKER_URL": quiet_broker},
+                                   stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until_healthy(base, process)
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def world(api_base: str, database_url: str, sweep_api: str,
+          quiet_broker: str) -> Iterator[World]:
     from shared.projects.api_keys import create_key, project_for_key
 
     keys = [create_key(f"isolation-{name}-{uuid.uuid4().hex}") for name in "ab"]
     a, b = (Project(key, str(project_for_key(key))) for key in keys)
-    w = World(api_base, database_url, a, b)
+    w = World(api_base, database_url, a, b, sweep_api, redis.Redis.from_url(quiet_broker))
 
     a.ids["file"] = _upload(w, a, "vault.txt", SECRET_A)
     _store_with_batch(w, a, a.ids["file"], _upload(w, a, "ledger.txt", SECRET_A2))
@@ -173,7 +222,8 @@ def world(api_base: str, database_url: str) -> World:
         _run_until(w, project, project.ids["thread"], run, ("completed",))
         _first_step(w, project)
         _indexed(w, project)
-    return w
+    with w.broker:
+        yield w
 
 
 def snapshot(world: World, project: Project) -> dict[str, list[dict[str, Any]]]:
@@ -206,8 +256,7 @@ class FieldCase:
     own: dict[str, str] = field(default_factory=dict)
     # Run before the case: makes what `own` names.
     prepare: Callable[[World], None] | None = None
-    # 200 for a filter: another project's id then matches nothing, exactly as an id that
-    # does not exist (the `nobody` answer).
+    # 404 where the id names the object the request is about (the run's assistant).
     status: int = 400
 
 
@@ -331,7 +380,8 @@ ROUTES: dict[tuple[str, str], Route] = {
 
     ("GET", "/v1/threads/<thread_id>/messages"): Route(fields=(
         *cursors("message"),
-        FieldCase("?run_id", "run_id", "run", lambda w, x: {"run_id": x}, status=200))),
+        FieldCase("?run_id", "run_id", "run", lambda w, x: {"run_id": x},
+                  not_found("run")))),
     ("POST", "/v1/threads/<thread_id>/messages"): Route(
         body=lambda w: {"role": "user", "content": "x"},
         fields=message_files("", lambda w, message: message)),
@@ -459,15 +509,17 @@ def _concrete(world: World, case: Case) -> str:
 
 
 def _send(world: World, case: Case) -> tuple[httpx.Response, str | None]:
+    """B's request, through the sweep's own API process."""
     path = _concrete(world, case)
+    door = world.sweep_base
     if case.field_case is None:
         body = case.route.body(world) if case.route.body else None
-        return world.call(world.b, case.method, path, json_body=body), None
+        return world.call(world.b, case.method, path, json_body=body, base=door), None
     foreign = world.a.ids[case.field_case.kind]
     request = case.field_case.request(world, foreign)
     if case.method == "GET":
-        return world.call(world.b, case.method, path, params=request), foreign
-    return world.call(world.b, case.method, path, json_body=request), foreign
+        return world.call(world.b, case.method, path, params=request, base=door), foreign
+    return world.call(world.b, case.method, path, json_body=request, base=door), foreign
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
@@ -475,6 +527,7 @@ def test_another_projects_id_is_not_found(world: World, case: Case) -> None:
     if case.field_case and case.field_case.prepare:
         case.field_case.prepare(world)
     before_a, before_b = snapshot(world, world.a), snapshot(world, world.b)
+    queued = world.enqueued()
 
     response, foreign = _send(world, case)
 
@@ -483,12 +536,8 @@ def test_another_projects_id_is_not_found(world: World, case: Case) -> None:
     assert not any(word in response.text for word in SECRET_WORDS), response.text
     assert snapshot(world, world.a) == before_a, f"{case.id} changed project A's objects"
     assert snapshot(world, world.b) == before_b, f"{case.id} changed project B's objects"
-    if expected == 200:
-        assert case.field_case is not None
-        nobody = case.field_case.request(world, NOBODY[case.field_case.kind])
-        unknown = world.call(world.b, case.method, _concrete(world, case), params=nobody)
-        assert response.json()["data"] == [] and response.json() == unknown.json()
-        return
+    # The task of a request is sent before its answer, so by now it would be listed.
+    assert world.enqueued() == queued, f"{case.id} sent a task"
     error = response.json()["error"]
     assert error["type"] == "invalid_request_error", error
     if case.field_case is not None:
@@ -512,6 +561,23 @@ def test_own_ids_still_work(world: World) -> None:
                       params={"run_id": b.ids["run"]})
     assert [m["role"] for m in listed["data"]] == ["assistant"]
     world.ok(b, "DELETE", f"/v1/assistants/{made['id']}")
+
+
+def test_the_sweeps_broker_sees_every_task_sent(world: World) -> None:
+    """The control of the enqueue check: the sweep's API process sends to the quiet broker,
+    and a sent task stays listed there. A project of its own, so B's rows never change
+    (the session's timers requeue its run, whose task never reached a worker, later)."""
+    from shared.projects.api_keys import create_key
+
+    c = Project(create_key(f"isolation-c-{uuid.uuid4().hex}"), "")
+    before = world.enqueued()
+    made = world.call(c, "POST", "/v1/threads/runs", base=world.sweep_base, json_body={
+        "assistant_id": world.ok(c, "POST", "/v1/assistants", json_body={"model": MODEL})["id"],
+        "thread": {"messages": [{"role": "user", "content": "hello"}]}})
+    assert made.status_code == 200, made.text
+    after = world.enqueued()
+    assert sum(after.values()) == sum(before.values()) + 1, (before, after)
+    assert after.get(b"runs", 0) == before.get(b"runs", 0) + 1, after
 
 
 # --------------------------------------------------------------------------- coverage

@@ -2,6 +2,7 @@
 import contextlib
 import json
 import time
+import urllib.error
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -124,6 +125,18 @@ def test_late_attach_replays_and_follows(client: openai.OpenAI, assistant: Any,
     assert text == " ".join(f"tok{i}" for i in range(30))
     resumed = read_events(api_base, api_key, thread.id, run.id, last_event_id=found[5]["id"])
     assert [e["id"] for e in resumed] == [e["id"] for e in found[6:]]
+
+
+@pytest.mark.parametrize("bad", ["$", "abc", "1-2-3", "9" * 30 + "-0"])
+def test_a_malformed_last_event_id_is_a_400(client: openai.OpenAI, assistant: Any,
+                                            api_base: str, api_key: str, bad: str) -> None:
+    run = client.beta.threads.create_and_run_poll(
+        assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "hi"}]})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        read_events(api_base, api_key, run.thread_id, run.id, last_event_id=bad)
+    assert refused.value.code == 400
+    error = json.loads(refused.value.read())["error"]
+    assert error["param"] == "Last-Event-ID" and "Invalid 'Last-Event-ID'" in error["message"]
 
 
 def test_events_of_a_function_run_span_its_stretches(client: openai.OpenAI, assistant: Any,

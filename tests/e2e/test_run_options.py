@@ -3,6 +3,7 @@ the scripted Chat Completions server, whose recorded requests show what the work
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -178,6 +179,45 @@ def test_assistant_defaults_apply_without_overrides(client: openai.OpenAI,
     assert [t["function"]["name"] for t in body["tools"]] == ["get_weather"]
     assert all(t["type"] == "function" for t in body["tools"])
     assert body["parallel_tool_calls"] is True
+
+
+@pytest.mark.parametrize("text", ["Sunny in Paris.", None], ids=["text-and-calls", "calls-only"])
+def test_tool_choice_none_drops_the_models_calls(client: openai.OpenAI, model_server: Any,
+                                                 workers: dict[str, Path],
+                                                 text: str | None) -> None:
+    """A model that calls tools anyway under `tool_choice: "none"`: its calls are left out
+    (logged), no built-in tool runs, nothing is required; the run completes with its text."""
+    marker = tag()
+    assistant = make_assistant(client, tools=[WEATHER_TOOL, {"type": "file_search"}])
+    plan: dict[str, Any] = {"tool_calls": [
+        {"name": "get_weather", "arguments": {"city": "Paris"}},
+        {"name": "file_search", "arguments": {"query": "weather"}}], "nonce": marker}
+    if text is not None:
+        plan["text"] = text
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": script(**plan)}])
+    events = list(client.beta.threads.runs.create(
+        thread_id=thread.id, assistant_id=assistant.id, tool_choice="none", stream=True))
+
+    names = [e.event for e in events]
+    assert names[-1] == "thread.run.completed", names
+    assert "thread.run.requires_action" not in names
+    assert "thread.run.step.delta" not in names, "no call is announced"
+    run = events[-1].data
+    assert run.tool_choice == "none" and run.required_action is None
+    steps = client.beta.threads.runs.steps.list(run.id, thread_id=thread.id).data
+    replies = client.beta.threads.messages.list(thread.id, run_id=run.id).data
+    if text is None:
+        assert steps == [] and replies == []
+    else:
+        assert [s.type for s in steps] == ["message_creation"]
+        assert [m.content[0].text.value for m in replies] == [text]
+    [request] = sent(model_server, marker)
+    assert request["body"]["tool_choice"] == "none"
+    logged = [line for line in workers["runs"].read_text(errors="replace").splitlines()
+              if f"run {run.id}" in line and "leaving out" in line]
+    assert len(logged) == 1, logged
+    assert "get_weather" in logged[0] and "file_search" in logged[0]
+    assert_thread_is_free(client, thread.id)
 
 
 # --------------------------------------------------------------------------- 2. truncation

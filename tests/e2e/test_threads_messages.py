@@ -82,7 +82,10 @@ def test_message_paging_and_run_filter(client: openai.OpenAI) -> None:
     assert [m.id for m in client.beta.threads.messages.list(thread.id, limit=9)] == ids[::-1]
     page = client.beta.threads.messages.list(thread.id, order="desc", limit=5, before=ids[10])
     assert [m.id for m in page.data] == ids[15:10:-1]
-    assert client.beta.threads.messages.list(thread.id, run_id="run_" + "x" * 24).data == []
+    # The run filter is resolved in the thread, as the cursors are: no such run is a 400.
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.beta.threads.messages.list(thread.id, run_id="run_" + "x" * 24)
+    assert refused.value.param == "run_id"
 
 
 def test_messages_of_one_thread_stay_there(client: openai.OpenAI) -> None:

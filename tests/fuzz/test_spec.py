@@ -1,9 +1,11 @@
 """Schemathesis drives the running server from OpenAI's spec (tests/spec) for a bounded time:
-no request may answer a 5xx, and every answer must match the spec's response schema.
+no request may answer a 5xx, and every answer must match the spec's response schema. A step
+of its own, `make fuzz` (`TREADLE_FUZZ_SECONDS`), which `.ci/run` runs and `make test` leaves
+out.
 
 The spec is fuzzed as OpenAI's API answers, not as it is written, where the two differ:
-`accepted_differences` applies each such difference (the README lists them too), and
-nothing else is left out.
+`accepted_differences` applies each such difference (the README's "Differences from
+OpenAI's spec" lists them too), and nothing else is left out.
 """
 import os
 import subprocess

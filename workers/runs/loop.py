@@ -11,13 +11,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from shared.clock import now
 from shared.objects import MESSAGE, STEP
 from shared.platform import metrics, worker_shutdown
-from shared.runs import events, lifecycle, repository, states
+from shared.runs import events, lifecycle, repository, states, streamed
 from shared.runs.leases import ThreadLease
 from shared.runs.steps import dump_step
-from shared.storage import redis_keys
+from shared.storage import db, redis_keys
 from shared.storage import repository as tables
 from shared.storage.db import reading, unit_of_work
 from shared.storage.redis import get_redis
@@ -34,6 +36,7 @@ FLUSH_SECONDS = 0.02
 CANCEL_CHECK_SECONDS = 0.05
 # Model calls answered by Treadle's own tools before the run must stop and say so.
 MAX_TOOL_ROUNDS = 25
+STORAGE_UNAVAILABLE = (RedisError, *db.UNAVAILABLE)
 
 
 class LeaseBusyError(Exception):
@@ -59,6 +62,15 @@ class ModelCall:
     tool_step: dict[str, Any] | None = None
     usage: Usage | None = None
     cancelled: bool = False
+    # The message an interrupted execution was writing, until this call's text begins and
+    # carries on with it; then `shown`, what the stream showed of it, which the call's text
+    # must write again before its deltas go out (`RunLoop._carry_on`).
+    carried: streamed.Carried | None = None
+    shown: str = ""
+
+    @property
+    def catching_up(self) -> bool:
+        return len(self.fold.text) < len(self.shown)
 
 
 def drive_run(run_id: str) -> None:
@@ -68,7 +80,7 @@ def drive_run(run_id: str) -> None:
     if run is None or run["status"] not in states.EXECUTABLE:
         return
     lease = ThreadLease(run["thread_id"])
-    if not lease.acquire():
+    if not lease.acquire(takeover=run["status"] != "queued"):
         raise LeaseBusyError(run["thread_id"])
     try:
         with lease:
@@ -89,6 +101,7 @@ class RunLoop:
         self.context: tools.Context | None = None
         # Images the run's code drew, shown in the next message the run writes.
         self.images: list[str] = []
+        self.carried: streamed.Carried | None = None
 
     def drive(self) -> None:
         # The status is read again now that the lease is held: a cancel may have landed.
@@ -97,6 +110,8 @@ class RunLoop:
             return
         if run["usage"]:
             self.usage = Usage(run["usage"]["prompt_tokens"], run["usage"]["completion_tokens"])
+        with reading() as conn:
+            self.carried = streamed.carried(*repository.interrupted(conn, self.run_id))
         self._loop(run)
 
     def _tool_context(self, run: dict[str, Any]) -> tools.Context:
@@ -128,6 +143,12 @@ class RunLoop:
             except RunAbandonedError:
                 result = "abandoned"
                 raise
+            except STORAGE_UNAVAILABLE as error:
+                # Redis or Postgres away for longer than their clients wait: not the model's
+                # failure. Recovery resumes the run once they are back.
+                result = "abandoned"
+                raise RunAbandonedError(f"storage unavailable: {error}",
+                                        hand_back=False) from error
             except Exception as error:  # every model failure ends the run, classified
                 self._fail(model.error_code(error), model.error_message(error))
                 return
@@ -195,7 +216,9 @@ class RunLoop:
         return None if limit is None else max(1, limit - self.usage.completion_tokens)
 
     def _call_model(self, run: dict[str, Any], built: prompt.Prompt) -> ModelCall:
-        call = ModelCall(fold=StreamFold(self._completion_budget(run), CallFilter.of(run)))
+        call = ModelCall(fold=StreamFold(self._completion_budget(run), CallFilter.of(run)),
+                         carried=self.carried)
+        self.carried = None
         fold = call.fold
         last_flush = 0.0
         with model.stream_chat(self._request(run, built)) as chunks:
@@ -205,9 +228,10 @@ class RunLoop:
                         self._open_message(run, call)
                     else:
                         self._open_tool_step(run, call)
+                self._carry_on(run, call)
                 moment = time.monotonic()
-                if fold.has_pending and (last_flush == 0.0
-                                         or moment - last_flush >= FLUSH_SECONDS):
+                if fold.has_pending and not call.catching_up and (
+                        last_flush == 0.0 or moment - last_flush >= FLUSH_SECONDS):
                     self._flush(call)
                     last_flush = moment
                 if fold.overran:
@@ -216,6 +240,7 @@ class RunLoop:
                     call.cancelled = True
                     return call
         call.usage = fold.end(built.tokens)
+        self._carry_on(run, call, ended=True)
         if fold.has_pending:
             self._flush(call)
         if fold.truncated:
@@ -229,10 +254,33 @@ class RunLoop:
                         json.dumps(run["tool_choice"]), run["parallel_tool_calls"])
         return call
 
+    def _carry_on(self, run: dict[str, Any], call: ModelCall, ended: bool = False) -> None:
+        """The message the call carries on with is withdrawn once the call's text departs
+        from what the stream showed of it, or ends short of it (or the call wrote none); the
+        call's text then goes to a new message, none of it sent yet."""
+        departs = bool(call.shown) and not streamed.agrees(call.fold.text, call.shown)
+        if not (departs or (ended and (call.carried is not None or call.catching_up))):
+            return
+        if call.carried is not None:
+            message, step = call.carried.message, call.carried.step
+        else:
+            assert call.message is not None and call.text_step is not None
+            message, step = call.message, call.text_step
+        lifecycle.withdraw(self.run_id, message["id"], step["id"])
+        call.carried, call.message, call.text_step, call.shown = None, None, None, ""
+        if call.fold.text:
+            self._open_message(run, call)
+
     def _flush(self, call: ModelCall) -> None:
         message_id = call.message["id"] if call.message is not None else None
         step_id = call.tool_step["id"] if call.tool_step is not None else None
-        batch = payloads.stream_deltas(message_id, step_id, call.fold.take_pending())
+        pending = call.fold.take_pending()
+        if call.shown:
+            # Caught up: what the stream showed already is not sent again.
+            before = len(call.fold.text) - len(pending.text)
+            pending.text = pending.text[max(0, len(call.shown) - before):]
+            call.shown = ""
+        batch = payloads.stream_deltas(message_id, step_id, pending)
         if batch:
             events.publish(self.run_id, list(batch))
 
@@ -246,6 +294,12 @@ class RunLoop:
         })
 
     def _open_message(self, run: dict[str, Any], model_call: ModelCall) -> None:
+        if model_call.carried is not None:
+            # The stream announced this message already.
+            carried, model_call.carried = model_call.carried, None
+            model_call.message, model_call.text_step = carried.message, carried.step
+            model_call.shown = carried.shown
+            return
         with unit_of_work() as conn:
             message = tables.insert(conn, MESSAGES, {
                 "project_id": run["project_id"], "thread_id": run["thread_id"],
@@ -379,6 +433,8 @@ class RunLoop:
 
     def _finish_cancel(self, model_call: ModelCall | None = None) -> None:
         partial = None
-        if model_call is not None and model_call.message is not None:
+        # Still catching up, the message keeps the longer text the stream showed.
+        if (model_call is not None and model_call.message is not None
+                and not model_call.catching_up):
             partial = (model_call.message["id"], payloads.text_content(model_call.fold.text))
         lifecycle.cancel(self.run_id, self.usage.to_dict(), partial)

@@ -72,10 +72,12 @@ class ToolCall:
 @dataclass(frozen=True)
 class CallFilter:
     """Which of the model's tool calls the run acts on, decided as each call's name arrives:
-    with a `tool_choice` naming one tool only calls of it, with `parallel_tool_calls: false`
-    only the first. The model is asked for the same, but not every model obeys."""
+    with `tool_choice: "none"` none (the run answers with its text only), with a
+    `tool_choice` naming one tool only calls of it, with `parallel_tool_calls: false` only
+    the first. The model is asked for the same, but not every model obeys."""
     name: str | None = None
     single: bool = False
+    none: bool = False
 
     @classmethod
     def of(cls, run: dict[str, Any]) -> "CallFilter":
@@ -83,11 +85,12 @@ class CallFilter:
         name = None
         if isinstance(choice, dict) and choice.get("type") == "function":
             name = (choice.get("function") or {}).get("name")
-        return cls(name, run["parallel_tool_calls"] is False)
+        return cls(name, run["parallel_tool_calls"] is False, choice == "none")
 
     def keeps(self, name: str, kept: int) -> bool:
         """Whether a call of `name` is acted on, `kept` calls being kept before it."""
-        return (self.name is None or name == self.name) and not (self.single and kept)
+        return (not self.none and (self.name is None or name == self.name)
+                and not (self.single and kept))
 
 
 class Began(Enum):

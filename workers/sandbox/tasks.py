@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 OUTPUT_PURPOSE = "assistants_output"
 REAP_EVERY_SECONDS = 60.0
+# While no sandbox can run (`treadle up` may be preparing one in the background), how often
+# the pool looks again.
+AWAIT_BACKEND_SECONDS = 5.0
 
 
 def _inputs(project_id: str, file_ids: list[str]) -> list[InputFile]:
@@ -84,7 +87,24 @@ def answer_run_code(reply: str, payload: dict[str, Any]) -> None:
         answer(reply, {"error": "The code sandbox could not run the code."})
 
 
+def _await_backend() -> None:
+    """Say which backend runs code, or why none can yet, and again once one can."""
+    waiting = False
+    while True:
+        try:
+            name = get_sessions().backend.name
+        except ServiceUnavailableError as error:
+            if not waiting:
+                log.error("%s", error.message)
+                waiting = True
+            time.sleep(AWAIT_BACKEND_SECONDS)
+            continue
+        log.info("sandbox backend%s: %s", " ready" if waiting else "", name)
+        return
+
+
 def _reap_forever() -> None:
+    _await_backend()
     while True:
         time.sleep(REAP_EVERY_SECONDS)
         try:
@@ -100,13 +120,9 @@ def _reap_forever() -> None:
 
 @worker_ready.connect
 def start_reaper(sender: Any = None, **kwargs: Any) -> None:
-    """Each sandbox worker reaps its host's idle sessions (the thread locks keep two
-    workers from ending one session twice) and names its backend at start."""
+    """Each sandbox worker names its backend once one can run, then reaps its host's idle
+    sessions (the thread locks keep two workers from ending one session twice)."""
     if sender is not None and "sandbox" not in {q.name for q in sender.app.amqp.queues
                                                 .consume_from.values()}:
         return
-    try:
-        log.info("sandbox backend: %s", get_sessions().backend.name)
-    except ServiceUnavailableError as error:
-        log.error("%s", error.message)
     threading.Thread(target=_reap_forever, name="sandbox-reaper", daemon=True).start()

@@ -1,8 +1,12 @@
 """Tasks of the timers pool: expire runs left in requires_action, recover stalled runs.
 
 Deadlines live in Postgres (`runs.expires_at`); Redis keeps only an index of them, rebuilt
-from Postgres whenever a timers worker starts. What each sweep does to a run is
-`shared/runs/lifecycle`'s.
+from Postgres when a timers worker starts and whenever Redis restarted (it may have come
+back without it). What each sweep does to a run is `shared/runs/lifecycle`'s.
+
+Each tick is sent with an expiry of a few periods (shared/platform/tasks.py), so while
+Postgres or Redis is away the ticks that could not run in time are dropped, not queued up
+behind each other.
 """
 from typing import Any
 
@@ -11,6 +15,18 @@ from celery.signals import worker_ready
 from shared.platform import tasks
 from shared.platform.tasks import app
 from shared.runs import lifecycle
+from shared.storage.redis import server_run_id
+
+# The Redis server (its run id) whose deadline index this process last rebuilt.
+_rebuilt_for: str | None = None
+
+
+def _rebuild_deadlines_if_new_redis() -> None:
+    global _rebuilt_for
+    server = server_run_id()
+    if server != _rebuilt_for:
+        lifecycle.rebuild_deadlines()
+        _rebuilt_for = server
 
 
 @worker_ready.connect
@@ -18,11 +34,12 @@ def rebuild_deadlines(sender: Any = None, **kwargs: Any) -> None:
     if sender is not None and "timers" not in {q.name for q in sender.app.amqp.queues
                                                .consume_from.values()}:
         return
-    lifecycle.rebuild_deadlines()
+    _rebuild_deadlines_if_new_redis()
 
 
 @app.task(name=tasks.EXPIRE_DUE_RUNS)
 def expire_due() -> int:
+    _rebuild_deadlines_if_new_redis()
     return lifecycle.expire_due()
 
 

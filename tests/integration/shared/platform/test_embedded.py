@@ -3,13 +3,7 @@
 Nothing here uses the machine's Postgres or Redis: every TREADLE_* variable naming a
 service is removed, so the platform must serve itself and keep its objects across restarts.
 """
-import os
-import re
-import shutil
-import signal
 import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,53 +11,15 @@ from typing import Any
 import openai
 import pytest
 
-from tests.conftest import TREADLE, free_port, wait_until_healthy
-
-SERVICE_VARIABLES = ("TREADLE_DATABASE_URL", "TREADLE_REDIS_URL", "TREADLE_BROKER_URL",
-                     "TREADLE_QDRANT_URL")
+from tests.conftest import TREADLE
+from tests.support.platform import Up, bare_env, data_dir, remove
 
 
 @pytest.fixture
-def data_dir() -> Iterator[Path]:
-    """Not under pytest's tmp_path: as root, pgserver runs PostgreSQL as another user, who
-    must traverse every parent, and pytest keeps resetting its own root to mode 0700."""
-    folder = Path(tempfile.mkdtemp(prefix="treadle-embedded-"))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def bare_env(data_dir: Path, model_server: Any) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
-    env.update({"TREADLE_DATA_DIR": str(data_dir / "data"), "TREADLE_API_PORT": str(free_port()),
-                "TREADLE_API_WORKERS": "1", "TREADLE_MODEL_BASE_URL": model_server.url,
-                "TREADLE_EMBEDDINGS_BASE_URL": model_server.url, "TREADLE_LOG_FORMAT": "text"})
-    return env
-
-
-class Up:
-    """One `treadle up` process and what it printed."""
-
-    def __init__(self, env: dict[str, str], log: Path):
-        self.env, self.log = env, log
-        self.base = f"http://127.0.0.1:{env['TREADLE_API_PORT']}"
-        with open(log, "wb") as out:
-            self.process = subprocess.Popen([str(TREADLE), "up"], env=env, stdout=out,
-                                            stderr=subprocess.STDOUT)
-        # Migrations, a first key and five processes: slower than one API alone.
-        wait_until_healthy(self.base, self.process, seconds=90)
-        deadline = time.monotonic() + 90
-        while not re.search(r"\bruns(-\d+)?@", self.cli("status").stdout):
-            assert time.monotonic() < deadline, "the runs pool never answered a ping"
-            time.sleep(0.5)
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(TREADLE), *args], env=self.env, capture_output=True,
-                              text=True, timeout=120)
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        assert self.process.wait(timeout=60) == 0
+def env(model_server: Any) -> Iterator[dict[str, str]]:
+    folder = data_dir()
+    yield bare_env(folder, model_server.url)
+    remove(folder)
 
 
 @pytest.fixture
@@ -76,14 +32,12 @@ def ups() -> Iterator[list[Up]]:
 
 
 def test_up_serves_itself_and_keeps_objects_across_restarts(
-        bare_env: dict[str, str], tmp_path: Path, ups: list[Up]) -> None:
-    data = Path(bare_env["TREADLE_DATA_DIR"])
-    first = Up(bare_env, tmp_path / "up-1.log")
+        env: dict[str, str], tmp_path: Path, ups: list[Up]) -> None:
+    data = Path(env["TREADLE_DATA_DIR"])
+    first = Up(env, tmp_path / "up-1.log")
     ups.append(first)
-    printed = first.log.read_text()
-    key = re.search(r"sk-treadle-\S+", printed)
-    assert key is not None, printed
-    client = openai.OpenAI(base_url=f"{first.base}/v1", api_key=key.group(0), max_retries=0)
+    key = first.key()
+    client = openai.OpenAI(base_url=f"{first.base}/v1", api_key=key, max_retries=0)
     assistant = client.beta.assistants.create(model="test-model", name="kept")
     uploaded = client.files.create(file=("notes.txt", b"kept bytes"), purpose="assistants")
     run = client.beta.threads.create_and_run_poll(
@@ -100,22 +54,23 @@ def test_up_serves_itself_and_keeps_objects_across_restarts(
     assert first.cli("migrate").stdout.strip() == "database is up to date"
     assert client.beta.assistants.retrieve(assistant.id).name == "kept"
 
-    first.stop()
+    assert first.stop() == 0
+    assert not first.leftovers()
     assert not (data / "postgres" / "postmaster.pid").exists()
     assert not (data / "redis" / "redis.sock").exists()
 
     # Alone, `treadle migrate` starts the embedded database for itself and stops it after.
-    alone = subprocess.run([str(TREADLE), "migrate"], env=bare_env, capture_output=True,
+    alone = subprocess.run([str(TREADLE), "migrate"], env=env, capture_output=True,
                            text=True, timeout=120)
     assert alone.stdout.strip() == "database is up to date", alone.stderr
     assert not (data / "postgres" / "postmaster.pid").exists()
 
-    second = Up(bare_env, tmp_path / "up-2.log")
+    second = Up(env, tmp_path / "up-2.log")
     ups.append(second)
     assert "First start" not in second.log.read_text()
-    client = openai.OpenAI(base_url=f"{second.base}/v1", api_key=key.group(0), max_retries=0)
+    client = openai.OpenAI(base_url=f"{second.base}/v1", api_key=key, max_retries=0)
     assert client.beta.assistants.retrieve(assistant.id).name == "kept"
     assert client.files.content(uploaded.id).read() == b"kept bytes"
     kept = client.beta.threads.messages.list(run.thread_id, run_id=run.id).data
     assert [m.content[0].text.value for m in kept] == [reply.content[0].text.value]
-    second.stop()
+    assert second.stop() == 0

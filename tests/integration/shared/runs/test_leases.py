@@ -111,16 +111,20 @@ def test_a_lease_not_renewed_lapses(redis: Redis, thread_id: str) -> None:
     assert eventually(lambda: not is_held(thread_id))
 
 
-def test_loss_is_noticed_when_the_key_is_deleted(redis: Redis, thread_id: str,
-                                                 leases: list[ThreadLease]) -> None:
+def test_a_key_redis_forgot_is_taken_back(redis: Redis, thread_id: str,
+                                          leases: list[ThreadLease]) -> None:
+    """What a Redis restarted without its data leaves: the holder's key gone, no one else's
+    in its place."""
+    key = redis_keys.thread_lease(thread_id)
     lease = take(leases, thread_id)
     assert lease.acquire()
-    redis.delete(redis_keys.thread_lease(thread_id))
-    assert eventually(lambda: lease.lost)
-    # The heartbeat gave up: it does not bring the key back.
-    time.sleep(LEASE_SECONDS)
-    assert not is_held(thread_id)
+    ours = redis.get(key)
+    redis.delete(key)
+    assert eventually(lambda: redis.get(key) == ours)
+    assert not lease.lost
+    assert not take(leases, thread_id).acquire()
     lease.release()
+    assert not is_held(thread_id)
 
 
 def test_loss_is_noticed_when_another_takes_over(redis: Redis, thread_id: str,

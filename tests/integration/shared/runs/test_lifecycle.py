@@ -15,14 +15,14 @@ from redis import Redis
 
 from shared.clock import now
 from shared.errors import InvalidRequestError
+from shared.messages.repository import thread_history
 from shared.platform import tasks
 from shared.projects.api_keys import ensure_project
-from shared.runs import lifecycle, repository
+from shared.runs import events, lifecycle, repository, streamed
 from shared.runs.leases import ThreadLease
 from shared.storage import redis_keys
 from shared.storage import repository as tables
 from shared.storage.db import reading, unit_of_work
-from shared.storage.pagination import PageQuery
 from shared.storage.redis import get_redis
 from shared.storage.repository import ASSISTANTS, MESSAGES, RUNS, STEPS, THREADS
 
@@ -136,22 +136,78 @@ def test_start_takes_a_queued_run(run: Run) -> None:
     assert run.names() == ["thread.run.in_progress"]
 
 
-def test_start_takes_over_an_interrupted_run_and_drops_its_half_written_call(
-        redis: Redis) -> None:
-    run = make_run("in_progress", attempts=1, started_at=123)
+def interrupted(run: Run) -> tuple[str, str, str]:
+    """A run whose execution died writing a message (after a tool step that completed) and
+    streaming a tool call: the message, its step and the tool step, as its stream showed."""
     done_step = run.add_step()
     with unit_of_work() as conn:
         repository.move(conn, "run_steps", done_step, "completed")
-    half_message, half_step = run.add_message(), run.add_step("message_creation")
+    message = run.add_message()
+    text_step = run.add_step("message_creation", {
+        "type": "message_creation", "message_creation": {"message_id": message}})
+    tool_step = run.add_step()
+    events.publish(run.id, [
+        ("thread.message.delta", {"id": message, "object": "thread.message.delta", "delta": {
+            "content": [{"index": 0, "type": "text", "text": {"value": "Echo: kill",
+                                                              "annotations": []}}]}}),
+        ("thread.run.step.delta", {"id": tool_step, "object": "thread.run.step.delta",
+                                   "delta": {"step_details": {"type": "tool_calls",
+                                                              "tool_calls": [CALL_SHOWN]}}}),
+    ])
+    return message, text_step, tool_step
+
+
+CALL_SHOWN = {"index": 0, "id": "call_x", "type": "function",
+              "function": {"name": "f", "arguments": '{"a"', "output": None}}
+
+
+def test_start_takes_over_an_interrupted_run_keeping_what_its_stream_showed(
+        redis: Redis) -> None:
+    run = make_run("in_progress", attempts=1, started_at=123)
+    message, text_step, tool_step = interrupted(run)
     started = lifecycle.start(run.id)
     assert started is not None
     assert (started["status"], started["attempts"], started["started_at"]) == (
         "in_progress", 2, 123)
+    # The message stays open with the text its stream showed, for the next call to go on.
+    kept = run.child(MESSAGES, message)
+    assert kept["status"] == "in_progress" and kept["content"] == [
+        {"type": "text", "text": {"value": "Echo: kill", "annotations": []}}]
+    assert run.child(STEPS, text_step)["status"] == "in_progress"
+    # The tool step is withdrawn holding the call its stream showed; the run's status did
+    # not change, so no second thread.run.in_progress.
+    failed = run.child(STEPS, tool_step)
+    assert failed["status"] == "failed" and failed["last_error"] == streamed.WORKER_LOST
+    shown = {k: v for k, v in CALL_SHOWN.items() if k != "index"}
+    assert failed["step_details"] == {"type": "tool_calls", "tool_calls": [shown]}
+    name, data = run.events()[-1]
+    assert name == "thread.run.step.failed" and json.loads(data)["id"] == tool_step
+    assert "thread.run.in_progress" not in run.names()
+
+
+def test_withdraw_ends_the_message_and_keeps_it_out_of_later_prompts(redis: Redis) -> None:
+    run = make_run("in_progress", attempts=1)
+    message, text_step, _ = interrupted(run)
+    assert lifecycle.start(run.id) is not None
+    lifecycle.withdraw(run.id, message, text_step)
+    ended = run.child(MESSAGES, message)
+    assert ended["status"] == "incomplete" and ended["incomplete_at"] is not None
+    assert ended["incomplete_details"] == {"reason": streamed.WITHDRAWN_REASON}
+    assert ended["content"][0]["text"]["value"] == "Echo: kill"
+    step = run.child(STEPS, text_step)
+    assert step["status"] == "failed" and step["last_error"] == streamed.WORKER_LOST
+    assert run.names()[-2:] == ["thread.message.incomplete", "thread.run.step.failed"]
     with reading() as conn:
-        kept = tables.page(conn, STEPS, {"run_id": run.id}, PageQuery(limit=20)).data
-        messages = tables.page(conn, MESSAGES, {"run_id": run.id}, PageQuery(limit=20)).data
-    assert [s["id"] for s in kept] == [done_step] and half_step != done_step
-    assert half_message not in [m["id"] for m in messages]
+        assert thread_history(conn, run.thread_id, "run_later") == []
+
+
+def test_a_run_cancelled_while_its_worker_died_keeps_the_shown_text(redis: Redis) -> None:
+    run = make_run("cancelling")
+    message, _, _ = interrupted(run)
+    assert lifecycle.start(run.id) is None
+    ended = run.child(MESSAGES, message)
+    assert ended["status"] == "incomplete"
+    assert ended["content"][0]["text"]["value"] == "Echo: kill"
 
 
 def test_start_ends_a_run_cancelled_while_it_waited(redis: Redis) -> None:
@@ -207,7 +263,7 @@ def test_resume_refuses_wrong_outputs_and_changes_nothing(
 
 def test_resume_records_the_outputs_and_requeues(redis: Redis, sent: list[str]) -> None:
     run, step_id = parked(sent)
-    resumed, stream_from = lifecycle.resume(run.project_id, run.thread_id, run.id, [
+    resumed, stream_after = lifecycle.resume(run.project_id, run.thread_id, run.id, [
         {"tool_call_id": "call_b", "output": "B"}, {"tool_call_id": "call_a", "output": "A"}])
     assert resumed["status"] == "queued" and resumed["required_action"] is None
     step = run.child(STEPS, step_id)
@@ -215,7 +271,8 @@ def test_resume_records_the_outputs_and_requeues(redis: Redis, sent: list[str]) 
     assert [c["function"]["output"] for c in step["step_details"]["tool_calls"]] == ["A", "B"]
     assert not redis.zscore(redis_keys.RUN_DEADLINES, run.id)
     assert run.names()[-2:] == ["thread.run.step.completed", "thread.run.queued"]
-    assert stream_from == redis.xrange(redis_keys.run_events(run.id))[-2][0].decode()
+    first = redis.xrange(redis_keys.run_events(run.id))[-2][0].decode()
+    assert stream_after == events.just_before(first)
     assert sent == [run.id]
 
 

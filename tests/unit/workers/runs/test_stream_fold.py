@@ -608,7 +608,8 @@ def test_call_filter_of_the_runs_options() -> None:
     def of(tool_choice: Any, parallel: bool = True) -> CallFilter:
         return CallFilter.of({"tool_choice": tool_choice, "parallel_tool_calls": parallel})
 
-    assert of("auto") == of("required") == of("none") == CallFilter()
+    assert of("auto") == of("required") == CallFilter()
+    assert of("none") == CallFilter(none=True)
     assert of("auto", parallel=False) == CallFilter(single=True)
     assert of({"type": "function", "function": {"name": "lookup"}}) == CallFilter("lookup")
     assert of({"type": "file_search"}) == CallFilter("file_search")
@@ -703,6 +704,19 @@ def test_when_every_call_is_dropped_no_step_opens() -> None:
     assert not fold.has_pending
     # Its arguments were still written by the model: they count when it sends no usage.
     assert fold.end(prompt_tokens=2) == Usage(2, 2 * count('{"n": 0}'))
+
+
+def test_tool_choice_none_keeps_no_call_and_all_the_text() -> None:
+    fold = StreamFold(keep=CallFilter(none=True))
+    chunks = [{**OPENAI, "choices": [{"index": 0, "delta": {"content": "Sunny."},
+                                      "logprobs": None, "finish_reason": None}], "usage": None},
+              *calls_of("get_weather", "file_search")]
+    began = [fold.add(chunk) for chunk in chunks]
+
+    assert began == [[Began.TEXT], [], [], []]
+    assert fold.calls == {} and fold.text == "Sunny."
+    assert [c.name for c in fold.dropped] == ["get_weather", "file_search"]
+    assert fold.take_pending() == Pending(text="Sunny.")
 
 
 def test_a_call_that_never_gets_a_name_is_dropped() -> None:
