@@ -115,8 +115,8 @@ class Relay:
     def __init__(self, redis_url: str, ping_seconds: float = PING_SECONDS) -> None:
         self._ping_seconds = ping_seconds
         self._subscriber = Redis.from_url(
-            redis_url, socket_timeout=READ_SOCKET_TIMEOUT, socket_keepalive=True,
-            retry=Retry(NoBackoff(), 0), client_name=CLIENT_NAME)
+            redis_url, socket_timeout=READ_SOCKET_TIMEOUT, retry=Retry(NoBackoff(), 0),
+            client_name=CLIENT_NAME)
         self._reads = Redis(connection_pool=BlockingConnectionPool.from_url(
             redis_url, max_connections=READ_CONNECTIONS, timeout=READ_POOL_WAIT,
             socket_timeout=READ_SOCKET_TIMEOUT, client_name=CLIENT_NAME))

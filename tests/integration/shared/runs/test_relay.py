@@ -19,9 +19,11 @@ PING_SECONDS = 0.5
 PATIENCE = 10.0
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"), tcp=True)
+# TCP as in a deployment, a Unix socket as `treadle up` embeds it.
+@pytest.fixture(scope="module", params=["tcp", "unix"])
+def server(tmp_path_factory: pytest.TempPathFactory,
+           request: pytest.FixtureRequest) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"), tcp=request.param == "tcp")
     server.start()
     yield server
     server.stop()
