@@ -68,3 +68,6 @@ bench: install
 	$(VENV)/bin/python bench/ingest.py
 	$(VENV)/bin/python bench/embed.py
 	$(VENV)/bin/python bench/sandbox.py
+	$(VENV)/bin/python bench/streams.py
+	$(VENV)/bin/python bench/connections.py
+	$(VENV)/bin/python bench/chaos.py
