@@ -200,21 +200,28 @@ def end_sandbox_sessions(env: dict[str, str]) -> None:
                    capture_output=True, timeout=120)
 
 
-@pytest.fixture(scope="session")
-def api_base(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[str]:
-    """The root URL of a running `treadle api` process."""
+@contextmanager
+def serving_api(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """A `treadle api` process on a free port, healthy; its root URL."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with open(tmp_path_factory.mktemp("server") / "api.log", "wb") as log:
+    with open(log_path, "wb") as log:
         process = subprocess.Popen([str(TREADLE), "api", "--port", str(port)],
-                                   env=server_env, stdout=log, stderr=subprocess.STDOUT)
+                                   env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_until_healthy(base, process)
             yield base
         finally:
             process.terminate()
             process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def api_base(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[str]:
+    """The root URL of the session's `treadle api` process."""
+    with serving_api(server_env, tmp_path_factory.mktemp("server") / "api.log") as base:
+        yield base
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ and the sandbox reads input files only of the run's project.
 """
 import json
 import re
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,7 +36,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from tests.conftest import TREADLE, free_port, wait_until_healthy
+from tests.conftest import serving_api
 from tests.support.servers import RedisServer
 
 pytestmark = pytest.mark.usefixtures("workers")
@@ -177,18 +176,9 @@ def sweep_api(server_env: dict[str, str], quiet_broker: str,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An API process like the session's (same database and Redis) sending its tasks to the
     quiet broker; its root URL."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with open(tmp_path_factory.mktemp("sweep-api") / "api.log", "wb") as log:
-        process = subprocess.Popen([str(TREADLE), "api", "--port", str(port)],
-                                   env={**server_env, "TREADLE_BROKER_URL": quiet_broker},
-                                   stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_until_healthy(base, process)
-            yield base
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
+    with serving_api({**server_env, "TREADLE_BROKER_URL": quiet_broker},
+                     tmp_path_factory.mktemp("sweep-api") / "api.log") as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
