@@ -19,7 +19,8 @@ base_id=$(echo "bookworm $packages" | sha256sum | cut -c1-12)
 rootfs=$cache/rootfs-$base_id
 base=treadle-sandbox-base:$base_id
 log() { echo "prepare.sh: $*" >&2; }
-# One preparation at a time on this host (`treadle up` may start one beside `make sandbox`).
+# One preparation at a time on this host (`treadle up` may start one beside `make sandbox`);
+# what outlives the script (dockerd) must not inherit the lock.
 exec 9>/var/lock/treadle-prepare.lock
 flock 9
 
@@ -41,7 +42,7 @@ if ! $bwrap_only && ! docker version >/dev/null 2>&1; then
     nohup dockerd --bridge=none --iptables=false --ip-forward=false \
         --data-root /var/lib/treadle-docker --exec-root /run/treadle-docker \
         --pidfile /run/treadle-docker.pid -H "$DOCKER_HOST" \
-        >/var/log/treadle/dockerd.log 2>&1 &
+        >/var/log/treadle/dockerd.log 2>&1 9>&- &
     for _ in $(seq 1 60); do docker version >/dev/null 2>&1 && break; sleep 0.5; done
     docker version >/dev/null
 fi
