@@ -255,29 +255,25 @@ def _platform(settings: Any) -> list[Any]:
 
 
 def _sandbox_preparation(settings: Any) -> list[Any]:
-    """The code sandbox's preparation, as a program to run once in the background, when no
-    sandbox can run here yet and this host can prepare bubblewrap's (root, apt); otherwise
-    nothing, with one line on what to run when code_interpreter cannot work."""
+    """bubblewrap's sandbox prepared once in the background, when it is the one to use
+    (no Docker engine named) and is not ready, and this host can prepare it (root, apt);
+    otherwise nothing, with one line on what to run when it is not ready. The sandbox pool
+    itself says which backend runs code once one can."""
     import shutil
 
-    from sandbox.sessions import make_backend
-    from shared.errors import ServiceUnavailableError
     from shared.platform.supervisor import PLATFORM, Program
 
-    try:
-        make_backend(settings)
+    if settings.sandbox == "docker" or settings.sandbox_docker_host is not None or (
+            shutil.which("bwrap") and settings.sandbox_rootfs.exists()):
         return []
-    except ServiceUnavailableError as error:
-        reason = error.message
     script = Path(__file__).resolve().parents[1] / "deploy" / "sandbox" / "prepare.sh"
-    if settings.sandbox != "docker" and os.geteuid() == 0 and shutil.which("apt-get") \
-            and script.exists():
+    if os.geteuid() == 0 and shutil.which("apt-get") and script.exists():
         click.echo("code_interpreter: preparing the bubblewrap sandbox in the background "
                    "(a few minutes the first time); the sandbox pool logs when it is ready.")
         return [Program(name="sandbox-prepare", command=["bash", str(script), "--bwrap-only"],
                         group=PLATFORM, once=True)]
-    click.echo(f"code_interpreter is off: {reason.rstrip('.')}. Run `sudo make sandbox` once "
-               "to prepare it.")
+    click.echo("code_interpreter is off until a sandbox is prepared here: run "
+               "`sudo make sandbox` once.")
     return []
 
 
