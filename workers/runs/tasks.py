@@ -1,7 +1,7 @@
 """Tasks of the runs pool."""
 from celery import Task
 
-from shared.platform import tasks
+from shared.platform import metrics, tasks
 from shared.platform.tasks import app
 from workers.runs.loop import LeaseBusyError, drive_run
 
@@ -9,7 +9,8 @@ from workers.runs.loop import LeaseBusyError, drive_run
 @app.task(name=tasks.EXECUTE_RUN, bind=True, max_retries=None)
 def execute_run(self: Task, run_id: str) -> None:
     try:
-        drive_run(run_id)
+        with metrics.run_in_flight():
+            drive_run(run_id)
     except LeaseBusyError as busy:
         # The thread's previous stretch is still finishing on another worker.
         raise self.retry(countdown=0.2) from busy
