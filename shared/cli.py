@@ -171,23 +171,25 @@ def worker(pool: str, concurrency: int | None, name: str | None, loglevel: str) 
     from shared.platform import logs, metrics, worker_shutdown
     from shared.platform.tasks import app
 
-    _embedded()
-    settings = get_settings()
-    logs.install_worker_hooks()
-    node = f"{name or pool}@{socket.gethostname()}"
-    metrics.install_worker_hooks(node)
-    worker_shutdown.install_worker_hooks(settings.worker_shutdown_grace_seconds)
     cooperative = pool == GEVENT_POOL
-    slots = concurrency or (settings.runs_concurrency if cooperative else 4)
     if cooperative:
         from shared.storage import db, redis
 
+        settings = get_settings()
         # Each run in flight holds a model stream; thousands of sockets need the file limit.
         _raise_open_files_limit()
         # Thousands of runs share a few dozen connections, each held for one statement or
         # transaction; a run that finds them all busy waits for one rather than failing.
         db.set_pool_timeout(settings.runs_db_pool_timeout_seconds)
         redis.share_connections(settings.runs_redis_connections)
+    _embedded()
+    settings = get_settings()
+    logs.install_worker_hooks()
+    node = f"{name or pool}@{socket.gethostname()}"
+    metrics.install_worker_hooks(node)
+    worker_shutdown.install_worker_hooks(settings.worker_shutdown_grace_seconds)
+    slots = concurrency or (settings.runs_concurrency if cooperative else 4)
+    if cooperative:
         metrics.set_runs_capacity(slots)
     # The ingest pool owns the vector engine, so it also answers searches.
     queues = "ingest,search" if pool == "ingest" else pool
