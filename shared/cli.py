@@ -191,6 +191,9 @@ def worker(pool: str, concurrency: int | None, name: str | None, loglevel: str) 
     slots = concurrency or (settings.runs_concurrency if cooperative else 4)
     if cooperative:
         metrics.set_runs_capacity(slots)
+        # Every run acknowledges its task on the consumer's Redis pool, which refuses a
+        # caller past its limit (10) rather than making it wait: room for all of them.
+        app.conf.broker_transport_options = {"max_connections": slots + 10}
     # The ingest pool owns the vector engine, so it also answers searches.
     queues = "ingest,search" if pool == "ingest" else pool
     app.worker_main(["worker", "--queues", queues,

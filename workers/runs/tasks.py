@@ -1,13 +1,17 @@
 """Tasks of the runs pool."""
 from celery import Task
 
-from shared.platform import metrics, tasks
+from shared.platform import metrics, tasks, worker_shutdown
 from shared.platform.tasks import app
+from shared.runs import lifecycle
 from workers.runs.loop import LeaseBusyError, drive_run
 
 
 @app.task(name=tasks.EXECUTE_RUN, bind=True, max_retries=None)
 def execute_run(self: Task, run_id: str) -> None:
+    if worker_shutdown.stopping():
+        lifecycle.hand_back(run_id)
+        return
     try:
         with metrics.run_in_flight():
             drive_run(run_id)
