@@ -101,7 +101,7 @@ class _Renewer:
     def __init__(self) -> None:
         self._held: set[ThreadLease] = set()
         self._guard = threading.Lock()
-        # Set when the first lease comes in, so an idle loop starts renewing at once.
+        # Set as a lease comes in, so a loop idle for want of leases starts renewing.
         self._wake = threading.Event()
         self._loop: threading.Thread | None = None
         self._script = get_redis().register_script(_RENEW)
