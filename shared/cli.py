@@ -1,4 +1,10 @@
 """The `treadle` command: serve, migrate and manage keys."""
+# First of all: a runs worker runs under gevent, which must patch the standard library before
+# any other module is imported (see shared/platform/greenlets.py).
+from shared.platform.greenlets import GEVENT_POOL, patch_for_command
+
+patch_for_command()
+
 import atexit
 import contextlib
 import os
@@ -123,8 +129,9 @@ def _serve_api(host: str, port: int, workers: int) -> None:
 
 
 def _raise_open_files_limit() -> None:
-    """Every open stream is a socket: let the API hold as many as the hard limit allows
-    (the usual soft limit of 1,024 would refuse connections past about a thousand)."""
+    """Every open stream is a socket: let the API (its clients' streams) and a runs worker
+    (its model streams) hold as many as the hard limit allows (the usual soft limit of 1,024
+    would refuse connections past about a thousand)."""
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -153,23 +160,45 @@ POOLS = ("runs", "ingest", "sandbox", "timers")
               "ingest, sandbox or timers (expiry and recovery).")
 @click.option("--pool", "pool", type=click.Choice(POOLS), required=True)
 @click.option("--concurrency", type=int, default=None,
-              help="Threads in this worker (default: TREADLE_RUNS_CONCURRENCY for runs, 4 else).")
+              help="Tasks at once in this worker (default: TREADLE_RUNS_CONCURRENCY greenlets "
+              "for runs, 4 threads else).")
 @click.option("--name", default=None,
               help="Node name (default: the pool's), unique per process on one host.")
 @click.option("--loglevel", default="INFO")
 def worker(pool: str, concurrency: int | None, name: str | None, loglevel: str) -> None:
+    import socket
+
     from shared.platform import logs, metrics, worker_shutdown
     from shared.platform.tasks import app
 
+    cooperative = pool == GEVENT_POOL
+    if cooperative:
+        from shared.storage import db, redis
+
+        settings = get_settings()
+        # Each run in flight holds a model stream; thousands of sockets need the file limit.
+        _raise_open_files_limit()
+        # Thousands of runs share a few dozen connections, each held for one statement or
+        # transaction; a run that finds them all busy waits for one rather than failing.
+        db.set_pool_timeout(settings.runs_db_pool_timeout_seconds)
+        redis.share_connections(settings.runs_redis_connections)
     _embedded()
+    settings = get_settings()
     logs.install_worker_hooks()
-    metrics.install_worker_hooks()
-    worker_shutdown.install_worker_hooks(get_settings().worker_shutdown_grace_seconds)
-    threads = concurrency or (get_settings().runs_concurrency if pool == "runs" else 4)
+    node = f"{name or pool}@{socket.gethostname()}"
+    metrics.install_worker_hooks(node)
+    worker_shutdown.install_worker_hooks(settings.worker_shutdown_grace_seconds)
+    slots = concurrency or (settings.runs_concurrency if cooperative else 4)
+    if cooperative:
+        metrics.set_runs_capacity(slots)
+        # Every run acknowledges its task on the consumer's Redis pool, which refuses a
+        # caller past its limit (10) rather than making it wait: room for all of them.
+        app.conf.broker_transport_options = {"max_connections": slots + 10}
     # The ingest pool owns the vector engine, so it also answers searches.
     queues = "ingest,search" if pool == "ingest" else pool
-    app.worker_main(["worker", "--queues", queues, "--pool", "threads",
-                     "--concurrency", str(threads), "--hostname", f"{name or pool}@%h",
+    app.worker_main(["worker", "--queues", queues,
+                     "--pool", "gevent" if cooperative else "threads",
+                     "--concurrency", str(slots), "--hostname", node,
                      "--loglevel", loglevel, "--without-gossip", "--without-mingle"])
 
 
@@ -397,12 +426,14 @@ def up() -> None:
 
 
 @main.command(help="Report the platform's health: Postgres, Redis and the broker reachable, "
-              "migrations applied, tasks waiting per queue, workers answering a ping, runs by "
+              "runs in flight and capacity per runs worker, migrations applied, tasks waiting "
+              "per queue, workers answering a ping, runs by "
               "status and files waiting to be indexed. Exits 1 when anything is down or a "
               "migration is pending.")
 @click.option("--timeout", type=float, default=1.0, show_default=True,
               help="Seconds to wait for workers to answer the ping.")
 def status(timeout: float) -> None:
+    from shared.platform import metrics
     from shared.platform import status as ps
     from shared.storage.migrate import pending
 
@@ -417,6 +448,10 @@ def status(timeout: float) -> None:
     for name, result in checks.items():
         line(name, result)
         healthy = healthy and result == "ok"
+    if checks["redis"] == "ok":
+        flying = metrics.runs_in_flight()
+        line("runs in flight", ", ".join(f"{process} {count}/{capacity}" for process, (
+            count, capacity) in flying.items()) or "no runs worker")
     if checks["postgres"] == "ok":
         waiting = pending(get_settings().database_url)
         line("migrations", f"pending: {', '.join(waiting)}" if waiting else "all applied")

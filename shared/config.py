@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     # How long a caller waits for a pooled connection: while Postgres is away the API
     # answers 503 after this, and a timer tick gives up.
     db_pool_timeout_seconds: float = 1.0
+    # A runs worker's thousands of runs share its pool: one finding every connection busy
+    # waits its turn (statements are short), and gives up only after Postgres has been away
+    # this long, when the run is abandoned for recovery.
+    runs_db_pool_timeout_seconds: float = 60.0
+    # Redis connections a runs worker's runs share (they wait for a free one, never fail).
+    runs_redis_connections: int = 64
 
     model_base_url: str = "http://127.0.0.1:11434/v1"
     model_api_key: str = "unused"
@@ -49,7 +55,8 @@ class Settings(BaseSettings):
 
     run_expiry_seconds: int = 600
     run_lease_seconds: int = 15
-    runs_concurrency: int = 32
+    # Runs one runs worker holds at once, each a greenlet waiting on its model stream.
+    runs_concurrency: int = 2000
     # Runs worker processes `treadle up` starts.
     runs_processes: int = 2
     # After SIGTERM, how long a runs worker lets its runs go on before handing them back.

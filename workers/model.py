@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
+import httpx2
 import openai
 
 from shared.config import get_settings
@@ -22,6 +23,11 @@ def client() -> openai.OpenAI:
         api_key=settings.model_api_key,
         timeout=settings.model_timeout_seconds,
         max_retries=settings.model_max_retries,
+        # A runs worker streams as many calls at once as it holds runs: no cap on open
+        # connections (the SDK's 1,000 would make the rest wait, then time out), and as
+        # many kept for reuse.
+        http_client=openai.DefaultHttpxClient(limits=httpx2.Limits(
+            max_connections=None, max_keepalive_connections=settings.runs_concurrency)),
     )
 
 

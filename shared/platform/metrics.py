@@ -10,7 +10,8 @@ if Redis loses the hash, which Prometheus treats like a process restart.
 
 Figures that Postgres or the broker already hold (runs by status, queue depth, ingest
 backlog) are read when scraped, never counted twice. Gauges only a process knows (sandbox
-sessions) are republished by it every second and summed while fresh.
+sessions, a runs worker's runs in flight and capacity) are republished by it every second
+and, while fresh, summed (sandbox sessions) or shown per process (runs).
 """
 import atexit
 import contextlib
@@ -62,6 +63,12 @@ FAMILIES: dict[str, tuple[str, str, tuple[float, ...]]] = {
 
 Labels = tuple[tuple[str, str], ...]
 
+# Gauges shown per process (label `process`: the worker's node name) rather than summed.
+PER_PROCESS_GAUGES = {
+    "treadle_runs_in_flight": "Runs a runs worker is executing now, by process.",
+    "treadle_runs_capacity": "Runs a runs worker may execute at once, by process.",
+}
+
 
 class _Recorder:
     """This process's additions since the last flush, and its own gauges."""
@@ -76,6 +83,8 @@ class _Recorder:
         self.gauges: dict[str, float] = {}
         self.flusher: threading.Thread | None = None
         self.pid = 0
+        # Names this process's gauges; a worker's node name when it is one.
+        self.publisher = f"{socket.gethostname()}:{os.getpid()}"
 
     def add(self, name: str, labels: Labels, amount: float) -> None:
         with self.lock:
@@ -113,9 +122,8 @@ class _Recorder:
         for (name, labels), amount in pending.items():
             pipe.hincrbyfloat(redis_keys.METRIC_SERIES, json.dumps([name, labels]), amount)
         pipe.expire(redis_keys.METRIC_SERIES, SERIES_TTL)
-        publisher = f"{socket.gethostname()}:{os.getpid()}"
         for name, value in gauges.items():
-            pipe.hset(redis_keys.METRIC_GAUGES, json.dumps([name, publisher]),
+            pipe.hset(redis_keys.METRIC_GAUGES, json.dumps([name, self.publisher]),
                       json.dumps([value, time.time()]))
         if gauges:
             pipe.expire(redis_keys.METRIC_GAUGES, 4 * GAUGE_FRESH_SECONDS)
@@ -154,6 +162,28 @@ def set_gauge(name: str, value: float) -> None:
     _recorder._ensure_flusher()
 
 
+def _add_to_gauge(name: str, amount: float) -> None:
+    with _recorder.lock:
+        _recorder.gauges[name] = _recorder.gauges.get(name, 0.0) + amount
+    _recorder._ensure_flusher()
+
+
+def set_runs_capacity(slots: int) -> None:
+    """A runs worker's concurrency: how many runs it may hold at once."""
+    set_gauge("treadle_runs_capacity", slots)
+    _add_to_gauge("treadle_runs_in_flight", 0)
+
+
+@contextlib.contextmanager
+def run_in_flight() -> Iterator[None]:
+    """Counts a run as in flight in this process while the block runs."""
+    _add_to_gauge("treadle_runs_in_flight", 1)
+    try:
+        yield
+    finally:
+        _add_to_gauge("treadle_runs_in_flight", -1)
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     inc("treadle_http_requests", method=method, route=route, status=str(status))
     observe("treadle_http_request_duration_seconds", seconds, method=method, route=route)
@@ -175,10 +205,12 @@ def flush() -> None:
     _recorder.flush()
 
 
-def install_worker_hooks() -> None:
-    """In a Celery worker: count every task and time it, from Celery's own signals."""
+def install_worker_hooks(node: str) -> None:
+    """In a Celery worker named `node`: count every task and time it, from Celery's own
+    signals; the worker's gauges carry its node name."""
     from celery.signals import task_postrun, task_prerun, worker_shutdown
 
+    _recorder.publisher = node
     started: dict[str, float] = {}
 
     def on_prerun(task_id: str = "", **_: Any) -> None:
@@ -207,15 +239,25 @@ def _stored_series() -> Iterator[tuple[str, Labels, float]]:
         yield name, tuple((k, v) for k, v in labels), float(value)
 
 
-def _stored_gauges() -> dict[str, float]:
+def stored_gauges() -> dict[str, dict[str, float]]:
+    """Each gauge's fresh values, by the process that published them."""
     raw: Any = get_redis().hgetall(redis_keys.METRIC_GAUGES)
-    sums: dict[str, float] = defaultdict(float)
+    found: dict[str, dict[str, float]] = defaultdict(dict)
     for field, stored in raw.items():
-        name, _ = json.loads(field)
+        name, publisher = json.loads(field)
         value, at = json.loads(stored)
         if time.time() - at <= GAUGE_FRESH_SECONDS:
-            sums[name] += value
-    return sums
+            found[name][publisher] = value
+    return found
+
+
+def runs_in_flight() -> dict[str, tuple[int, int]]:
+    """Per runs worker (its node name): the runs it executes now and the most it may hold,
+    as each published them within the last few seconds."""
+    gauges = stored_gauges()
+    flying = gauges.get("treadle_runs_in_flight", {})
+    return {process: (int(flying.get(process, 0)), int(capacity))
+            for process, capacity in sorted(gauges.get("treadle_runs_capacity", {}).items())}
 
 
 class DeploymentCollector:
@@ -254,9 +296,14 @@ class DeploymentCollector:
                     yield counter
             else:
                 yield from _histogram(name, text, series)
-        gauges = _stored_gauges()
+        gauges = stored_gauges()
         yield GaugeMetricFamily("treadle_sandbox_sessions", "Live code sandbox sessions.",
-                                value=gauges.get("treadle_sandbox_sessions", 0.0))
+                                value=sum(gauges.get("treadle_sandbox_sessions", {}).values()))
+        for name, text in PER_PROCESS_GAUGES.items():
+            family = GaugeMetricFamily(name, text, labels=["process"])
+            for process, value in sorted(gauges.get(name, {}).items()):
+                family.add_metric([process], value)
+            yield family
 
     def _postgres(self) -> Iterator[Metric]:
         from shared.platform import status as platform_status

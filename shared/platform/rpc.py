@@ -2,6 +2,8 @@
 
 The API and the runs pool may not open the vector engine, so they send a task carrying a
 reply key and block on that key; the pool that owns the engine pushes the answer there.
+The caller waits as a greenlet in the API and the runs pool (both run under gevent), on a
+connection of the waiting pool (`get_waiting_redis`), never one of the shared ones.
 Keys: `reply:rpc:<uuid>`, expiring a minute after the answer.
 """
 import json
@@ -11,7 +13,7 @@ from typing import Any
 from shared.errors import InvalidRequestError, ServiceUnavailableError
 from shared.platform.tasks import send_rpc
 from shared.storage import redis_keys
-from shared.storage.redis import get_redis
+from shared.storage.redis import get_redis, get_waiting_redis
 
 REPLY_TTL_SECONDS = 60
 BLOCK_SLICE_SECONDS = 4.0
@@ -25,7 +27,7 @@ def call(task: str, payload: dict[str, Any], timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     answered = None
     while answered is None and (left := deadline - time.monotonic()) > 0:
-        answered = get_redis().blpop([reply], timeout=min(left, BLOCK_SLICE_SECONDS))
+        answered = get_waiting_redis().blpop([reply], timeout=min(left, BLOCK_SLICE_SECONDS))
     if answered is None:
         raise ServiceUnavailableError(f"The {task} worker did not answer in time; retry soon.")
     result = json.loads(answered[1])

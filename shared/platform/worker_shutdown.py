@@ -9,23 +9,33 @@ another worker, which repeats only that call (as after a crash, without waiting 
 lease to lapse). The message stays unacknowledged until the task returns (acks_late), so
 even a SIGKILL during all this loses nothing.
 """
-import threading
+import time
 from typing import Any
 
-_handing_back = threading.Event()
+# When handing back begins (monotonic seconds); None until a shutdown starts.
+_hand_back_at: float | None = None
+
+
+def stopping() -> bool:
+    """A shutdown began: the worker starts no more runs. Under gevent, Celery's consumer
+    may still hand it tasks for a second or two; their runs go back to the queue at once."""
+    return _hand_back_at is not None
 
 
 def handing_back() -> bool:
-    return _handing_back.is_set()
+    return _hand_back_at is not None and time.monotonic() >= _hand_back_at
 
 
 def install_worker_hooks(grace_seconds: float) -> None:
-    """In a Celery worker: start handing back `grace_seconds` after a shutdown begins."""
+    """In a Celery worker: start handing back `grace_seconds` after a shutdown begins.
+
+    Only a deadline is noted: the signal arrives in a signal handler (under gevent, in the
+    event loop's callback), where nothing may block, so no timer is started there."""
     from celery.signals import worker_shutting_down
 
     def on_shutting_down(**_: Any) -> None:
-        timer = threading.Timer(grace_seconds, _handing_back.set)
-        timer.daemon = True
-        timer.start()
+        global _hand_back_at
+        if _hand_back_at is None:
+            _hand_back_at = time.monotonic() + grace_seconds
 
     worker_shutting_down.connect(on_shutting_down, weak=False)

@@ -1,8 +1,11 @@
 """The lease a worker holds on a thread while it executes one of its runs.
 
-A redis-py Lock with a token and a TTL, renewed by a heartbeat thread. If the worker dies,
-the lease lapses within `run_lease_seconds` and the timers pool hands the run to another.
-Key: `redis_keys.thread_lease`.
+A redis-py Lock with a token and a TTL. Every lease a process holds is renewed by one loop
+of that process (`_Renewer`, a thread, or a greenlet in a runs worker under gevent): each
+period it extends all of them in one pipelined round trip, so thousands of runs in flight
+cost one Redis command batch every few seconds, not a thread and a round trip each. If the
+worker dies, the lease lapses within `run_lease_seconds` and the timers pool hands the run
+to another. Key: `redis_keys.thread_lease`.
 
 Redis may restart, with its data or without. The holder counts its lease good until a
 lease period after the last renewal Redis confirmed, and takes back a lease Redis forgot
@@ -11,16 +14,35 @@ in progress, waits until Redis has been up for a lease period, so a missing leas
 holder that is gone rather than one that has not yet taken it back.
 """
 import contextlib
+import logging
+import os
 import threading
 import time
 from types import TracebackType
 
-from redis.exceptions import LockError, LockNotOwnedError
+from redis.exceptions import LockError
 from redis.lock import Lock
 
 from shared.config import get_settings
 from shared.storage import redis_keys
 from shared.storage.redis import UNAVAILABLE, get_redis, uptime_seconds
+
+log = logging.getLogger(__name__)
+
+# Extends a lease still ours; takes back one Redis forgot when ARGV[3] allows (our hold has
+# not lapsed); 0 when another holder has it or it is gone for good.
+_RENEW = """
+local held = redis.call('get', KEYS[1])
+if held == ARGV[1] then
+    redis.call('pexpire', KEYS[1], ARGV[2])
+    return 1
+end
+if not held and ARGV[3] == '1' then
+    redis.call('set', KEYS[1], ARGV[1], 'px', ARGV[2])
+    return 1
+end
+return 0
+"""
 
 
 def is_held(thread_id: str) -> bool:
@@ -32,8 +54,6 @@ class ThreadLease:
         self.seconds = get_settings().run_lease_seconds
         self.lock = Lock(get_redis(), redis_keys.thread_lease(thread_id), timeout=self.seconds,
                          blocking=False, thread_local=False)
-        self._stop = threading.Event()
-        self._heartbeat = threading.Thread(target=self._renew, daemon=True)
         self._lost = False
         self._confirmed = 0.0
 
@@ -49,35 +69,18 @@ class ThreadLease:
         if not self.lock.acquire():
             return False
         self._confirmed = time.monotonic()
-        self._heartbeat.start()
+        _renewer().hold(self)
         return True
 
-    def _renew(self) -> None:
-        while not self._stop.wait(self.seconds / 3):
-            began = time.monotonic()
-            try:
-                self._extend()
-            except LockError:
-                self._lost = True
-                return
-            except UNAVAILABLE:
-                # Redis is away for longer than its client waits; try again next beat.
-                continue
-            self._confirmed = began
+    def renewed(self, began: float) -> None:
+        """Redis confirmed the renewal sent at `began` (monotonic)."""
+        self._confirmed = began
 
-    def _extend(self) -> None:
-        try:
-            self.lock.reacquire()
-        except LockNotOwnedError:
-            # Redis restarted without the key: take it back, unless another worker has it
-            # or our hold lapsed meanwhile.
-            token = self.lock.local.token
-            if self.lost or token is None or not get_redis().set(
-                    self.lock.name, token, nx=True, px=int(self.seconds * 1000)):
-                raise
+    def mark_lost(self) -> None:
+        self._lost = True
 
     def release(self) -> None:
-        self._stop.set()
+        _renewer().drop(self)
         # Already lapsed, taken over, or Redis away (then it lapses by itself): nothing of
         # ours to release.
         with contextlib.suppress(LockError, *UNAVAILABLE):
@@ -89,3 +92,81 @@ class ThreadLease:
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.release()
+
+
+class _Renewer:
+    """This process's one loop renewing every lease it holds, a third of a lease period
+    apart, in one pipelined round trip."""
+
+    def __init__(self) -> None:
+        self._held: set[ThreadLease] = set()
+        self._guard = threading.Lock()
+        # Set as a lease comes in, so a loop idle for want of leases starts renewing.
+        self._wake = threading.Event()
+        self._loop: threading.Thread | None = None
+        self._script = get_redis().register_script(_RENEW)
+
+    def hold(self, lease: ThreadLease) -> None:
+        with self._guard:
+            self._held.add(lease)
+            self._wake.set()
+            if self._loop is None:
+                self._loop = threading.Thread(target=self._run, name="lease-renewer",
+                                              daemon=True)
+                self._loop.start()
+
+    def drop(self, lease: ThreadLease) -> None:
+        with self._guard:
+            self._held.discard(lease)
+
+    def _run(self) -> None:
+        while True:
+            with self._guard:
+                leases = list(self._held)
+                self._wake.clear()
+            if not leases:
+                self._wake.wait()
+                continue
+            time.sleep(min(lease.seconds for lease in leases) / 3)
+            with self._guard:
+                # Those held now, the ones taken meanwhile included (each was confirmed when
+                # taken, so at most a period ago).
+                leases = list(self._held)
+            try:
+                self._renew(leases)
+            except Exception:
+                # The loop must outlive anything; its leases count as good until they lapse.
+                log.exception("renewing %d thread leases failed", len(leases))
+
+    def _renew(self, leases: list[ThreadLease]) -> None:
+        began = time.monotonic()
+        pipe = get_redis().pipeline(transaction=False)
+        for lease in leases:
+            self._script(keys=[lease.lock.name],
+                         args=[lease.lock.local.token or b"", int(lease.seconds * 1000),
+                               "0" if lease.lost else "1"],
+                         client=pipe)
+        try:
+            answers = pipe.execute()
+        except UNAVAILABLE:
+            # Redis is away for longer than its client waits; try again next period.
+            return
+        for lease, renewed in zip(leases, answers, strict=True):
+            if renewed:
+                lease.renewed(began)
+            else:
+                lease.mark_lost()
+                self.drop(lease)
+
+
+_renewers: dict[int, _Renewer] = {}
+_renewers_guard = threading.Lock()
+
+
+def _renewer() -> _Renewer:
+    """This process's renewer, made on first use (after a fork, the child makes its own)."""
+    with _renewers_guard:
+        pid = os.getpid()
+        if pid not in _renewers:
+            _renewers[pid] = _Renewer()
+        return _renewers[pid]

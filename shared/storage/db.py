@@ -2,7 +2,9 @@
 
 Postgres may go away for a while (a restart, a failover). While it is away a caller waits
 at most `db_pool_timeout_seconds` for a connection before the pool's PoolTimeout (the API
-answers 503 at once rather than holding requests). Every connection is checked as it leaves
+answers 503 at once rather than holding requests); a runs worker waits longer
+(`set_pool_timeout`), because its thousands of runs share the pool and one finding every
+connection busy must wait its turn, not fail. Every connection is checked as it leaves
 the pool, so one that died with the old server is replaced rather than handed out, and
 while callers wait the pool tries to connect about once a second, so it serves again within
 a second or two of the server's return.
@@ -27,6 +29,13 @@ UNAVAILABLE = (psycopg.OperationalError,)
 _RECONNECT_SECONDS = 2.0
 
 _pool: ConnectionPool[Any] | None = None
+_timeout: float | None = None
+
+
+def set_pool_timeout(seconds: float) -> None:
+    """How long this process's callers wait for a pooled connection (before it opens)."""
+    global _timeout
+    _timeout = seconds
 
 
 def get_pool() -> ConnectionPool[Any]:
@@ -43,7 +52,7 @@ def get_pool() -> ConnectionPool[Any]:
             # for long.
             kwargs={"row_factory": dict_row, "autocommit": True, "connect_timeout": 2},
             open=True,
-            timeout=settings.db_pool_timeout_seconds,
+            timeout=settings.db_pool_timeout_seconds if _timeout is None else _timeout,
             check=ConnectionPool.check_connection,
             reconnect_timeout=_RECONNECT_SECONDS,
             name="treadle",

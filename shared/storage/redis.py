@@ -8,7 +8,7 @@ the API answers 503, a run's execution is abandoned for recovery to resume.
 """
 from typing import Any
 
-from redis import Redis
+from redis import BlockingConnectionPool, Redis
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, TimeoutError
 from redis.retry import Retry
@@ -23,19 +23,45 @@ _RETRY = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=8)
 UNAVAILABLE = (ConnectionError, TimeoutError)
 
 _client: Redis | None = None
+_waits: Redis | None = None
 _probe: Redis | None = None
+_shared_connections: int | None = None
+
+
+def share_connections(limit: int) -> None:
+    """Bound this process's connections (before its first command): callers share `limit`
+    and one finding them all busy waits for a free one, never fails. For a runs worker,
+    whose thousands of runs each need Redis only for a command at a time."""
+    global _shared_connections
+    _shared_connections = limit
+
+
+_OPTIONS: dict[str, Any] = {
+    "socket_timeout": 5, "socket_connect_timeout": 2,
+    "retry": _RETRY, "retry_on_error": list(UNAVAILABLE),
+    # A pooled connection idle this long is pinged before use, so one the network dropped
+    # silently is replaced rather than written into.
+    "health_check_interval": 30,
+}
 
 
 def get_redis() -> Redis:
     global _client
     if _client is None:
-        _client = Redis.from_url(
-            get_settings().redis_url, socket_timeout=5, socket_connect_timeout=2,
-            retry=_RETRY, retry_on_error=list(UNAVAILABLE),
-            # A pooled connection idle this long is pinged before use, so one the network
-            # dropped silently is replaced rather than written into.
-            health_check_interval=30)
+        url = get_settings().redis_url
+        _client = Redis.from_url(url, **_OPTIONS) if _shared_connections is None else Redis(
+            connection_pool=BlockingConnectionPool.from_url(
+                url, max_connections=_shared_connections, timeout=None, **_OPTIONS))
     return _client
+
+
+def get_waiting_redis() -> Redis:
+    """For blocking reads (BLPOP), which hold their connection while they wait: a pool of
+    their own, so waiters never take the shared connections from short commands."""
+    global _waits
+    if _waits is None:
+        _waits = Redis.from_url(get_settings().redis_url, **_OPTIONS)
+    return _waits
 
 
 def ping_now() -> None:

@@ -62,7 +62,11 @@ tool call max(1, words of its arguments JSON); total = the sum.
 Every chat/embeddings request is recorded as {"path", "body", "stream", "status",
 "completed", "disconnected", "headers"} (`completed`: the whole response was written;
 `disconnected`: the client went away before that). `GET /_requests[?path=...]` lists them,
-`DELETE /_requests` clears them (and the `fail_times` counters).
+`DELETE /_requests` clears them (and the `fail_times` counters and the peak below).
+
+`GET /_concurrency` answers `{"open": n, "peak": m}`: chat completion requests being answered
+now, and the most open at once since the start or the last `DELETE /_requests`; the count of
+runs in flight as the model sees it.
 
 Run in the foreground with `python -m tests.support.model_server --port 9100`.
 """
@@ -368,6 +372,8 @@ class _State:
         self.records: list[dict[str, Any]] = []
         self.seen: dict[str, int] = {}
         self.chat_count = 0
+        self.open_chats = 0
+        self.peak_chats = 0
         self.stopping = threading.Event()
         self.connections: set[socket.socket] = set()
         self.verbose = False
@@ -469,8 +475,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _peer_closed(self) -> bool:
         try:
-            readable, _, _ = select.select([self.connection], [], [], 0)
-            if not readable:
+            # poll, not select: with thousands of requests open, descriptors pass 1,024.
+            ready = select.poll()
+            ready.register(self.connection, select.POLLIN)
+            if not ready.poll(0):
                 return False
             return bool(self.connection.recv(1, socket.MSG_PEEK) == b"")
         except OSError:
@@ -510,6 +518,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(200, _model_object(path[len("/models/"):]))
             elif path == "/_requests" and method in ("GET", "DELETE"):
                 self._requests_endpoint(method)
+            elif path == "/_concurrency" and method == "GET":
+                self._read_body()
+                with self.server.state.lock:
+                    counts = {"open": self.server.state.open_chats,
+                              "peak": self.server.state.peak_chats}
+                self._send_json(200, counts)
             elif path in ("/_health", "/health") and method == "GET":
                 self._send_json(200, {"status": "ok"})
             else:
@@ -542,6 +556,7 @@ class _Handler(BaseHTTPRequestHandler):
             with state.lock:
                 state.records.clear()
                 state.seen.clear()
+                state.peak_chats = state.open_chats
             self._send_json(200, {"deleted": True})
             return
         wanted = parse_qs(urlsplit(self.path).query).get("path", [None])[0]
@@ -573,6 +588,17 @@ class _Handler(BaseHTTPRequestHandler):
     # ---- chat completions
 
     def _chat(self) -> None:
+        state = self.server.state
+        with state.lock:
+            state.open_chats += 1
+            state.peak_chats = max(state.peak_chats, state.open_chats)
+        try:
+            self._answer_chat()
+        finally:
+            with state.lock:
+                state.open_chats -= 1
+
+    def _answer_chat(self) -> None:
         body, record = self._parse_json("/v1/chat/completions")
         state = self.server.state
         with state.lock:
@@ -876,13 +902,22 @@ class ModelServer:
         return result
 
     def clear(self) -> None:
-        """Forget recorded requests and `fail_times` counters."""
+        """Forget recorded requests, `fail_times` counters and the peak of open requests."""
         if self._httpd is None:
             raise RuntimeError("ModelServer is not started")
         state = self._httpd.state
         with state.lock:
             state.records.clear()
             state.seen.clear()
+            state.peak_chats = state.open_chats
+
+    def concurrency(self) -> dict[str, int]:
+        """Chat completions open now and the most open at once (see `GET /_concurrency`)."""
+        if self._httpd is None:
+            raise RuntimeError("ModelServer is not started")
+        state = self._httpd.state
+        with state.lock:
+            return {"open": state.open_chats, "peak": state.peak_chats}
 
     def __enter__(self) -> ModelServer:
         self.start()

@@ -447,3 +447,19 @@ def test_bad_script_json_is_a_400(client: OpenAI) -> None:
     with pytest.raises(openai.BadRequestError, match="SCRIPT"):
         client.chat.completions.create(
             model="test-model", messages=[{"role": "user", "content": "SCRIPT: {nope"}])
+
+
+def test_concurrency_counts_requests_open_at_once(server: ModelServer) -> None:
+    """Delayed calls made together are open together; the peak stays after they end."""
+    async def run() -> None:
+        client = openai.AsyncOpenAI(base_url=server.url, api_key="sk-test", max_retries=0)
+        async with client:
+            await asyncio.gather(*(client.chat.completions.create(
+                model="test-model", messages=scripted({"delay_ms": 500})) for _ in range(20)))
+
+    asyncio.run(run())
+    assert server.concurrency() == {"open": 0, "peak": 20}
+    with urllib.request.urlopen(f"{server.base_url}/_concurrency") as response:
+        assert json.loads(response.read()) == {"open": 0, "peak": 20}
+    server.clear()
+    assert server.concurrency() == {"open": 0, "peak": 0}

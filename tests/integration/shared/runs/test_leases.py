@@ -1,4 +1,5 @@
 """The thread lease (`shared.runs.leases`) over a real Redis: held, renewed, lost, released."""
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -156,3 +157,18 @@ def test_release_after_a_lapse_spares_the_next_holder(redis: Redis, thread_id: s
     lease.release()
     assert redis.get(key) == b"another-worker"
     redis.delete(key)
+
+
+def test_one_loop_renews_every_lease_of_the_process(redis: Redis,
+                                                    leases: list[ThreadLease]) -> None:
+    """Hundreds of leases, one renewing loop; the one another worker took is lost alone."""
+    held = [take(leases, f"thread_{uuid.uuid4().hex}") for _ in range(300)]
+    assert all(lease.acquire() for lease in held)
+    usurped = held[0]
+    redis.set(usurped.lock.name, b"another-worker", px=LEASE_SECONDS * 10_000)
+    time.sleep(LEASE_SECONDS * 2.5)
+    assert usurped.lost
+    assert not any(lease.lost for lease in held[1:])
+    assert redis.get(usurped.lock.name) == b"another-worker"
+    assert sum(redis.pttl(lease.lock.name) > 0 for lease in held[1:]) == len(held) - 1
+    assert [t.name for t in threading.enumerate()].count("lease-renewer") == 1
