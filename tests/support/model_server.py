@@ -62,7 +62,9 @@ tool call max(1, words of its arguments JSON); total = the sum.
 Every chat/embeddings request is recorded as {"path", "body", "stream", "status",
 "completed", "disconnected", "headers"} (`completed`: the whole response was written;
 `disconnected`: the client went away before that). `GET /_requests[?path=...]` lists them,
-`DELETE /_requests` clears them (and the `fail_times` counters).
+`DELETE /_requests` clears them (and the `fail_times` counters). `GET /_stats` counts the
+chat completions open at once: `{"chat_requests", "chat_in_flight", "chat_in_flight_peak"}`
+(the peak since the start or since `DELETE /_requests`, which lowers it to those open then).
 
 Run in the foreground with `python -m tests.support.model_server --port 9100`.
 """
@@ -368,6 +370,8 @@ class _State:
         self.records: list[dict[str, Any]] = []
         self.seen: dict[str, int] = {}
         self.chat_count = 0
+        self.chat_in_flight = 0
+        self.chat_in_flight_peak = 0
         self.stopping = threading.Event()
         self.connections: set[socket.socket] = set()
         self.verbose = False
@@ -467,28 +471,40 @@ class _Handler(BaseHTTPRequestHandler):
         body = _dumps(obj).encode()
         self._write(self._head(status, "application/json", len(body), extra) + body, final=True)
 
+    def _readable(self, seconds: float) -> bool:
+        """Whether the client sent something or closed, waiting up to `seconds`. poll, not
+        select: select refuses descriptors past 1024, and a benchmark holds thousands."""
+        poller = select.poll()
+        poller.register(self.connection, select.POLLIN | select.POLLPRI)
+        return bool(poller.poll(max(0, math.ceil(seconds * 1000))))
+
     def _peer_closed(self) -> bool:
         try:
-            readable, _, _ = select.select([self.connection], [], [], 0)
-            if not readable:
-                return False
-            return bool(self.connection.recv(1, socket.MSG_PEEK) == b"")
+            return self._readable(0) and self.connection.recv(1, socket.MSG_PEEK) == b""
         except OSError:
             return True
 
     def _wait(self, ms: float) -> None:
-        """Sleep `ms` milliseconds; raise _Disconnected if the client goes away meanwhile."""
+        """Sleep `ms` milliseconds; raise _Disconnected if the client goes away meanwhile.
+
+        The sleep is a wait on the socket, so a client that closes wakes it at once, and
+        `stop()` (which shuts every connection down) too; thousands of delayed requests cost
+        no CPU while they wait. A client that sent more bytes is looked at every 50 ms.
+        """
         deadline = time.monotonic() + ms / 1000
         while True:
-            if self._peer_closed():
+            if self._peer_closed() or self.server.state.stopping.is_set():
                 self.close_connection = True
                 raise _Disconnected()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            if self.server.state.stopping.wait(min(remaining, 0.05)):
+            try:
+                if self._readable(remaining):
+                    time.sleep(min(remaining, 0.05))
+            except OSError:
                 self.close_connection = True
-                raise _Disconnected()
+                raise _Disconnected() from None
 
     # ---- routing
 
@@ -510,6 +526,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(200, _model_object(path[len("/models/"):]))
             elif path == "/_requests" and method in ("GET", "DELETE"):
                 self._requests_endpoint(method)
+            elif path == "/_stats" and method == "GET":
+                state = self.server.state
+                with state.lock:
+                    stats = {"chat_requests": state.chat_count,
+                             "chat_in_flight": state.chat_in_flight,
+                             "chat_in_flight_peak": state.chat_in_flight_peak}
+                self._send_json(200, stats)
             elif path in ("/_health", "/health") and method == "GET":
                 self._send_json(200, {"status": "ok"})
             else:
@@ -542,6 +565,7 @@ class _Handler(BaseHTTPRequestHandler):
             with state.lock:
                 state.records.clear()
                 state.seen.clear()
+                state.chat_in_flight_peak = state.chat_in_flight
             self._send_json(200, {"deleted": True})
             return
         wanted = parse_qs(urlsplit(self.path).query).get("path", [None])[0]
@@ -578,6 +602,17 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             index = state.chat_count
             state.chat_count += 1
+            state.chat_in_flight += 1
+            state.chat_in_flight_peak = max(state.chat_in_flight_peak, state.chat_in_flight)
+        try:
+            self._answer_chat(body, record, index)
+        finally:
+            with state.lock:
+                state.chat_in_flight -= 1
+
+    def _answer_chat(self, body: dict[str, Any] | None, record: dict[str, Any],
+                     index: int) -> None:
+        state = self.server.state
         if body is None:
             self._finish_error(record, 400, _error_body(
                 400, "We could not parse the JSON body of your request."))
@@ -883,6 +918,7 @@ class ModelServer:
         with state.lock:
             state.records.clear()
             state.seen.clear()
+            state.chat_in_flight_peak = state.chat_in_flight
 
     def __enter__(self) -> ModelServer:
         self.start()

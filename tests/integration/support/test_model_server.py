@@ -4,10 +4,13 @@ import base64
 import http.client
 import json
 import math
+import os
+import resource
 import struct
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import openai
@@ -346,6 +349,46 @@ def test_disconnect_during_delay_is_detected(server: ModelServer) -> None:
         client.chat.completions.create(model="test-model",
                                        messages=scripted({"delay_ms": 5000}))
     poll_records(server, lambda rs: rs[0]["disconnected"])
+
+
+def stats(server: ModelServer) -> dict[str, int]:
+    with urllib.request.urlopen(server.base_url + "/_stats") as response:
+        result: dict[str, int] = json.loads(response.read())
+    return result
+
+
+def test_stats_count_the_requests_open_at_once(server: ModelServer) -> None:
+    client = OpenAI(base_url=server.url, api_key="sk-test", max_retries=0, timeout=20)
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda _: client.chat.completions.create(
+            model="test-model", messages=scripted({"delay_ms": 500})), range(8)))
+    assert len(replies) == 8
+    assert stats(server) == {"chat_requests": 8, "chat_in_flight": 0, "chat_in_flight_peak": 8}
+    server.clear()
+    assert stats(server)["chat_in_flight_peak"] == 0
+
+
+def test_delay_on_a_descriptor_past_1024(server: ModelServer) -> None:
+    """Waits work on any descriptor (select refuses those past 1024; a benchmark holds
+    thousands of connections): the delay is served, and a client gone during it is seen."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.skip("needs an open-files limit of 2048")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        client = OpenAI(base_url=server.url, api_key="sk-test", max_retries=0, timeout=0.5)
+        reply = client.chat.completions.create(model="test-model",
+                                               messages=scripted({"delay_ms": 100}))
+        assert reply.choices[0].message.content
+        with pytest.raises(openai.APITimeoutError):
+            client.chat.completions.create(model="test-model",
+                                           messages=scripted({"delay_ms": 5000}))
+        poll_records(server, lambda rs: rs[-1]["disconnected"])
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def test_http_wire_format_and_keep_alive(server: ModelServer) -> None:
