@@ -64,6 +64,7 @@ fuzz: install
 bench: install
 	$(VENV)/bin/python bench/rest.py
 	$(VENV)/bin/python bench/runs.py
+	$(VENV)/bin/python bench/concurrency.py
 	$(VENV)/bin/python bench/search.py
 	$(VENV)/bin/python bench/ingest.py
 	$(VENV)/bin/python bench/embed.py

@@ -4,6 +4,8 @@ import base64
 import http.client
 import json
 import math
+import os
+import resource
 import struct
 import time
 import urllib.request
@@ -346,6 +348,29 @@ def test_disconnect_during_delay_is_detected(server: ModelServer) -> None:
         client.chat.completions.create(model="test-model",
                                        messages=scripted({"delay_ms": 5000}))
     poll_records(server, lambda rs: rs[0]["disconnected"])
+
+
+def test_delay_on_a_descriptor_past_1024(server: ModelServer) -> None:
+    """Waits work on any descriptor (select refuses those past 1024; a benchmark holds
+    thousands of connections): the delay is served, and a client gone during it is seen."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.skip("needs an open-files limit of 2048")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        client = OpenAI(base_url=server.url, api_key="sk-test", max_retries=0, timeout=0.5)
+        reply = client.chat.completions.create(model="test-model",
+                                               messages=scripted({"delay_ms": 100}))
+        assert reply.choices[0].message.content
+        with pytest.raises(openai.APITimeoutError):
+            client.chat.completions.create(model="test-model",
+                                           messages=scripted({"delay_ms": 5000}))
+        poll_records(server, lambda rs: rs[-1]["disconnected"])
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def test_http_wire_format_and_keep_alive(server: ModelServer) -> None:
