@@ -29,10 +29,11 @@ model server is `python -m tests.support.model_server`, a process of its own. Ev
 stopped and the data directory removed at the end, also on Ctrl-C, SIGTERM or --timeout
 (counted from the first creation; runs not ended by then are reported as unfinished).
 
-Run state is read from the platform's database every 0.25 s (not through the API, so
-watching costs the API nothing). RSS is sampled from /proc/<pid>/status of the runs
-processes supervisord reports; open model connections from /proc/<pid>/fd and
-/proc/net/tcp.
+Before the burst, batches of short runs warm every runs process up (its first runs load
+what it imports lazily); the "before" figures are taken after them. Run state is read from
+the platform's database every 0.25 s (not through the API, so watching costs the API
+nothing). RSS is sampled from /proc/<pid>/status of the runs processes supervisord reports;
+open model connections (idle pooled ones too) from /proc/<pid>/fd and /proc/net/tcp.
 
 Targets (defaults, N = 2,000, D = 30 s, this 2-core machine): peak in flight >= 1,900; the
 last run ends within D + 10 s of the last creation; 0 failed; <= 100 KB RSS per in-flight
