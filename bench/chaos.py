@@ -6,7 +6,9 @@ API, Redis, PostgreSQL): `--trials` times, start `--runs` runs streaming slowly 
 model, kill -9 the process, and time until it runs again and /ready answers; then follow
 every run to its end. Then stop and start the platform at each `--gaps` gap and time until
 the new instance is ready. Prints, per fault: trials, recovery seconds (min, median, max),
-and the runs: completed, failed, stuck, duplicated.
+and the runs: completed, failed, stuck, duplicated; and the streams followed through each
+kill by the SDK's event handler (all but the API's): how many, and how many broke or ended
+with other text than the run stored.
 
     .venv/bin/python bench/chaos.py [--trials 3] [--runs 6] [--gaps 0,0.5,5]
 """
@@ -32,8 +34,10 @@ def report(outcomes: list[chaos.Outcome]) -> None:
           f"{statistics.median(times):>8.1f}{max(times):>8.1f}"
           f"{sum(o.runs for o in outcomes):>7}{sum(o.completed for o in outcomes):>7}"
           f"{len(failed):>7}{sum(o.stuck for o in outcomes):>7}"
-          f"{sum(o.duplicated for o in outcomes):>7}", flush=True)
-    for line in failed:
+          f"{sum(o.duplicated for o in outcomes):>7}{sum(o.streams for o in outcomes):>8}"
+          f"{sum(len(o.broken_streams) + len(o.stream_mismatch) for o in outcomes):>7}",
+          flush=True)
+    for line in failed + [f for o in outcomes for f in o.broken_streams + o.stream_mismatch]:
         print(f"    {line}")
 
 
@@ -55,7 +59,7 @@ def main() -> None:
             api = chaos.client(up, key)
             assistant = api.beta.assistants.create(model="test-model", name="chaos").id
             print(f"{'fault':<26}{'trials':>7}{'min s':>8}{'med s':>8}{'max s':>8}"
-                  f"{'runs':>7}{'done':>7}{'failed':>7}{'stuck':>7}{'dup':>7}")
+                  f"{'runs':>7}{'done':>7}{'failed':>7}{'stuck':>7}{'dup':>7}{'streams':>8}{'bad':>7}")
             for kind in args.kinds.split(","):
                 report([chaos.kill_trial(up, api, assistant, kind, runs=args.runs)
                         for _ in range(args.trials)])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,10 +43,17 @@ class Outcome:
     stuck: int = 0
     # Completed with more or other assistant text than the model answered once.
     duplicated: int = 0
+    # Streams followed through the fault with the SDK's event handler: how many broke, and
+    # how many ended with other text than the run stored.
+    streams: int = 0
+    broken_streams: list[str] = field(default_factory=list)
+    stream_mismatch: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
-        return self.completed == self.runs and not (self.failed or self.stuck or self.duplicated)
+        return self.completed == self.runs and not (
+            self.failed or self.stuck or self.duplicated or self.broken_streams
+            or self.stream_mismatch)
 
 
 def client(up: Up, key: str) -> openai.OpenAI:
@@ -109,6 +117,50 @@ def settle(api: openai.OpenAI, runs: list[Started], outcome: Outcome, seconds: f
     return outcome
 
 
+class Follower(threading.Thread):
+    """One run created streaming and followed to its end by the SDK's event handler."""
+
+    def __init__(self, api: openai.OpenAI, assistant_id: str) -> None:
+        super().__init__(daemon=True)
+        self.api, self.assistant_id = api, assistant_id
+        self.message, self.expected = script(20, 100)
+        self.deltas = ""
+        self.final: list[str] = []
+        self.thread_id = self.run_id = ""
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        try:
+            with self.api.beta.threads.create_and_run_stream(
+                    assistant_id=self.assistant_id,
+                    thread={"messages": [{"role": "user", "content": self.message}]}) as stream:
+                for event in stream:
+                    if event.event == "thread.run.created":
+                        self.thread_id, self.run_id = event.data.thread_id, event.data.id
+                    elif event.event == "thread.message.delta":
+                        self.deltas += "".join(part.text.value or "" for part in
+                                               event.data.delta.content or []
+                                               if part.type == "text" and part.text)
+                self.final = [part.text.value for m in stream.get_final_messages()
+                              for part in m.content if part.type == "text"]
+        except Exception as error:
+            self.error = error
+
+    def judge(self, api: openai.OpenAI, outcome: Outcome, seconds: float) -> None:
+        self.join(seconds)
+        outcome.streams += 1
+        if self.is_alive() or self.error is not None:
+            outcome.broken_streams.append(f"{self.run_id}: {self.error or 'never ended'}")
+            return
+        stored = _retrying(lambda: api.beta.threads.messages.list(
+            self.thread_id, order="asc"), seconds)
+        texts = [part.text.value for m in getattr(stored, "data", []) if m.role == "assistant"
+                 for part in m.content if part.type == "text"]
+        if not (self.deltas == self.expected and self.final == texts == [self.expected]):
+            outcome.stream_mismatch.append(
+                f"{self.run_id}: deltas {self.deltas!r}, final {self.final}, stored {texts}")
+
+
 def _respawned(up: Up, program: str, old_pid: int) -> bool:
     info = up.info(program)
     return bool(info["pid"]) and info["pid"] != old_pid and info["statename"] in (
@@ -117,8 +169,12 @@ def _respawned(up: Up, program: str, old_pid: int) -> bool:
 
 def kill_trial(up: Up, api: openai.OpenAI, assistant_id: str, program: str, runs: int = 6,
                settle_seconds: float = 120) -> Outcome:
-    """Start `runs` slow runs, kill -9 `program` while they stream, and follow them to
-    their end. Recovery: from the kill until the program runs again and /ready answers."""
+    """Start `runs` slow runs, and one more followed by a streaming SDK client, kill -9
+    `program` while they stream, and follow them to their end. Recovery: from the kill until
+    the program runs again and /ready answers. Killing the API cuts its streams: that
+    client's stream is not judged (a client resumes with `Last-Event-ID`)."""
+    follower = Follower(api, assistant_id)
+    follower.start()
     started = start_runs(api, assistant_id, runs)
     time.sleep(1.0)
     old_pid = up.kill(program)
@@ -135,7 +191,10 @@ def kill_trial(up: Up, api: openai.OpenAI, assistant_id: str, program: str, runs
             return outcome
         time.sleep(0.05)
     outcome.recovered_seconds = time.monotonic() - killed
-    return settle(api, started, outcome, settle_seconds)
+    settle(api, started, outcome, settle_seconds)
+    if program != "api":
+        follower.judge(api, outcome, settle_seconds)
+    return outcome
 
 
 def restart_trial(up: Up, gap: float, log: Path, key: str, assistant_id: str) -> tuple[Up, Outcome]:
