@@ -22,7 +22,6 @@ and the sandbox reads input files only of the run's project.
 """
 import json
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from psycopg.types.json import Jsonb
 
 from tests.conftest import serving_api
 from tests.support.servers import RedisServer
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.usefixtures("workers")
 
@@ -99,23 +99,13 @@ def _script(steps: list[dict[str, Any]]) -> str:
     return f"case-{uuid.uuid4().hex}\nSCRIPT: " + json.dumps({"steps": steps})
 
 
-def _wait(predicate: Callable[[], Any], what: str, seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not reached in time")
-
-
 def _run_until(world: World, project: Project, thread_id: str, run_id: str,
                statuses: tuple[str, ...]) -> dict[str, Any]:
     def current() -> dict[str, Any] | None:
         run = world.ok(project, "GET", f"/v1/threads/{thread_id}/runs/{run_id}")
         assert run["status"] not in ("failed", "expired", "cancelled"), run
         return run if run["status"] in statuses else None
-    result: dict[str, Any] = _wait(current, f"run {run_id} {statuses}")
+    result: dict[str, Any] = wait_for(current, what=f"run {run_id} {statuses}")
     return result
 
 
@@ -136,8 +126,8 @@ def _store_with_batch(world: World, project: Project, first: str, second: str) -
 
 def _indexed(world: World, project: Project) -> None:
     path = f"/v1/vector_stores/{project.ids['vector_store']}"
-    _wait(lambda: world.ok(project, "GET", path)["file_counts"]["completed"] == 2,
-          "store indexed")
+    wait_for(lambda: world.ok(project, "GET", path)["file_counts"]["completed"] == 2,
+          what="store indexed")
 
 
 def _conversation(world: World, project: Project, content: str) -> str:

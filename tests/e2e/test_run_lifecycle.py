@@ -1,10 +1,10 @@
 """Cancel, expiry, the cancel/complete race and late attach, with real workers."""
 import contextlib
+import functools
 import json
 import time
 import urllib.error
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import RUN_EXPIRY_SECONDS
 from tests.e2e.events import read_events
+from tests.support import waiting
 
 pytestmark = pytest.mark.usefixtures("workers")
 
@@ -22,14 +23,8 @@ def script(**plan: Any) -> str:
     return f"{uuid.uuid4().hex}\nSCRIPT: " + json.dumps(plan)
 
 
-def wait_for(predicate: Callable[[], Any], seconds: float = 30, every: float = 0.05) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("condition not reached in time")
+# Polled often: the cancel tests act while a run is still streaming.
+wait_for = functools.partial(waiting.wait_for, seconds=30, every=0.05)
 
 
 @pytest.fixture

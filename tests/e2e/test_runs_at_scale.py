@@ -12,7 +12,6 @@ import signal
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -23,6 +22,7 @@ from psycopg.rows import dict_row
 
 from tests.conftest import TREADLE
 from tests.e2e.test_recovery import Stack, script, stack
+from tests.support.waiting import wait_for
 
 __all__ = ["stack"]
 
@@ -77,13 +77,6 @@ def wait_all_ended(stack: Stack, run_ids: list[str], seconds: float = 45
         if not active or time.monotonic() > deadline:
             return found
         time.sleep(0.5)
-
-
-def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
 
 
 def answered_once(outcome: dict[str, Any]) -> bool:

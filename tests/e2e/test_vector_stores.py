@@ -1,7 +1,7 @@
 """Vector stores through the SDK: ingest by the ingest pool, hybrid search, statuses."""
 import io
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import free_port, start_process, stop_processes, wait_until_healthy
 from tests.e2e.test_spec_shapes import check
 from tests.support import documents
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.usefixtures("workers")
 
@@ -29,16 +30,6 @@ LEDGER = b'{"account": "Northwind Traders", "balance_eur": 98231, "owner": "Ilse
 def stores(client: openai.OpenAI) -> Any:
     """`client.vector_stores` (openai 1.66+) or `client.beta.vector_stores` (up to 1.65)."""
     return getattr(client, "vector_stores", None) or client.beta.vector_stores
-
-
-def wait_for(predicate: Callable[[], Any], seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 def search(client: openai.OpenAI, store_id: str, **body: Any) -> dict[str, Any]:

@@ -6,7 +6,8 @@ from typing import Any
 import openai
 import pytest
 
-from tests.e2e.test_vector_stores import NOTES, POEM, search, wait_for
+from tests.e2e.test_vector_stores import NOTES, POEM, search
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.usefixtures("workers")
 
