@@ -6,17 +6,18 @@ from flask_smorest import Api
 
 from api import auth, errors, idempotency, requests
 from api.assistants.views import blp as assistants_blp
+from api.console.views import blp as console_blp
+from api.docs import views as docs_views
 from api.files.views import blp as files_blp
 from api.health.views import blp as health_blp
 from api.messages.views import blp as messages_blp
 from api.metrics import views as metrics_views
 from api.runs.views import blp as runs_blp
+from api.status.views import blp as status_blp
 from api.threads.views import blp as threads_blp
 from api.vector_stores.views import blp as vector_stores_blp
 from shared.config import get_settings
 from shared.objects import ErrorObject
-
-SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
 
 
 class _Api(Api):
@@ -33,7 +34,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL=SWAGGER_UI,
+        # Served by this app (api/docs), never a CDN; no online validator badge either.
+        OPENAPI_SWAGGER_UI_URL=docs_views.URL,
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
         API_SPEC_OPTIONS={
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
             "security": [{"bearer": []}],
@@ -44,9 +47,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     api = _Api(app)
     for blueprint in (health_blp, assistants_blp, threads_blp, runs_blp, messages_blp,
-                      files_blp, vector_stores_blp):
+                      files_blp, vector_stores_blp, status_blp):
         api.register_blueprint(blueprint)
     api.register_blueprint(metrics_views.blp)
+    app.register_blueprint(docs_views.blp)
+    app.register_blueprint(console_blp)
 
     app.before_request(metrics_views.start_timer)
     app.before_request(requests.assign_request_id)

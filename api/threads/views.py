@@ -4,8 +4,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import project_id
+from api.fields import ListArgs, page_query
 from api.threads.schemas import CreateThread, ModifyThread
-from shared.objects import DeletedObject, ThreadObject
+from shared.objects import DeletedObject, ThreadObject, list_schema
 from shared.threads import service as threads
 
 blp = Blueprint("threads", __name__, url_prefix="/v1/threads",
@@ -14,6 +15,15 @@ blp = Blueprint("threads", __name__, url_prefix="/v1/threads",
 
 @blp.route("")
 class Threads(MethodView):
+    @blp.doc(summary="List threads (Treadle extension)",
+             description="The key's project's threads, newest first by default, paged as "
+                         "every other list is (`limit`, `order`, `after`, `before`). OpenAI's "
+                         "API has no thread list.")
+    @blp.arguments(ListArgs, location="query")
+    @blp.response(200, list_schema(ThreadObject))
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        return threads.list_threads(project_id(), page_query(args)).to_dict()
+
     @blp.arguments(CreateThread)
     @blp.response(200, ThreadObject)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Figures about the running platform, read on demand by `treadle status` and `GET /metrics`."""
+"""Figures about the running platform, read on demand by `treadle status`, `GET /metrics` and
+`GET /v1/status` (shared/platform/health.py)."""
 import contextlib
 from typing import Any
 
@@ -54,6 +55,12 @@ def workers_online(timeout: float = 1.0) -> list[str]:
     return sorted(replies)
 
 
+def ping_broker() -> None:
+    """Raise unless the broker takes a connection."""
+    with app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=1, timeout=3)
+
+
 def check_postgres() -> str:
     try:
         with _reading() as conn:
@@ -73,8 +80,7 @@ def check_redis() -> str:
 
 def check_broker() -> str:
     try:
-        with app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, timeout=3)
+        ping_broker()
         return "ok"
     except Exception as exc:
         return f"unreachable: {exc}"

@@ -139,3 +139,11 @@ def completed_file_searches(conn: Conn, run_id: str) -> int:
 def count_by_status(conn: Conn) -> dict[str, int]:
     rows = conn.execute("SELECT status, count(*) AS n FROM runs GROUP BY status").fetchall()
     return {r["status"]: int(r["n"]) for r in rows}
+
+
+def count_project_by_status(conn: Conn, project_id: str) -> dict[str, int]:
+    """One project's runs by status (statuses it has no run in are left out)."""
+    rows = conn.execute(
+        "SELECT status, count(*) AS n FROM runs WHERE project_id = %s GROUP BY status",
+        (project_id,)).fetchall()
+    return {r["status"]: int(r["n"]) for r in rows}

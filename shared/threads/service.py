@@ -1,4 +1,5 @@
-"""Threads: created with their first messages in one transaction."""
+"""Threads: created with their first messages in one transaction; listed per project (a
+Treadle extension: OpenAI's API has no thread list)."""
 from typing import Any
 
 from shared.clock import now
@@ -7,6 +8,7 @@ from shared.messages.service import insert_message
 from shared.objects import deleted
 from shared.storage import repository
 from shared.storage.db import Conn, reading, unit_of_work
+from shared.storage.pagination import Page, PageQuery
 from shared.storage.repository import THREADS
 from shared.tool_resources.service import check_references as check_tool_references
 from shared.tool_resources.service import check_tool_resources, checked_changes
@@ -70,3 +72,8 @@ def delete_thread(project_id: str, thread_id: str) -> dict[str, Any]:
     with unit_of_work() as conn:
         repository.delete(conn, THREADS, {"project_id": project_id}, thread_id, "thread_id")
     return deleted(thread_id, "thread.deleted")
+
+
+def list_threads(project_id: str, query: PageQuery) -> Page:
+    with reading() as conn:
+        return repository.page(conn, THREADS, {"project_id": project_id}, query)

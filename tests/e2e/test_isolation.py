@@ -340,6 +340,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/metrics"): Route(no_ids="deployment figures, no objects"),
     ("GET", "/openapi.json"): Route(no_ids="the API's description"),
     ("GET", "/docs"): Route(no_ids="the docs page"),
+    ("GET", "/docs/swagger-ui/<version>/<path:filename>"): Route(
+        no_ids="Swagger UI's files for the docs page"),
+    ("GET", "/console"): Route(no_ids="the console's page; it asks for a key"),
+    ("GET", "/console/<path:path>"): Route(no_ids="the console's page at a deep link"),
+    ("GET", "/console/static/<path:path>"): Route(no_ids="the console's files"),
+    ("GET", "/v1/status"): Route(
+        no_ids="the key's own project's run counts and the deployment's health"),
     ("GET", "/static/<path:filename>"): Route(no_ids="Flask's static files, none served"),
     ("POST", "/v1/files"): Route(no_ids="an upload names no object"),
 
@@ -350,6 +357,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         body=lambda w: {"name": "taken"}, fields=tool_resources("", _modify)),
     ("DELETE", "/v1/assistants/<assistant_id>"): Route(),
 
+    ("GET", "/v1/threads"): Route(fields=cursors("thread")),
     ("POST", "/v1/threads"): Route(fields=(
         *tool_resources("", _modify),
         *message_files("messages[].", _in_thread))),
