@@ -5,6 +5,7 @@ test here is skipped.
 """
 import io
 import json
+import uuid
 from typing import Any
 
 import openai
@@ -372,3 +373,19 @@ def test_files_of_another_project_are_refused(client: openai.OpenAI,
     added = client.conversations.items.create(conversation.id, items=[
         {"role": "user", "content": [{"type": "input_file", "file_id": mine}]}])
     assert added.data[0].content[0].file_id == mine
+
+
+def test_a_retried_create_with_an_idempotency_key_makes_one_conversation(
+        client: openai.OpenAI) -> None:
+    headers = {"Idempotency-Key": f"conversation-{uuid.uuid4().hex}"}
+    first = client.conversations.with_raw_response.create(
+        items=[_say("once")], extra_headers=headers)
+    again = client.conversations.with_raw_response.create(
+        items=[_say("once")], extra_headers=headers)
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.parse() == first.parse()
+    conversation = first.parse()
+    assert len(client.conversations.items.list(conversation.id).data) == 1
+    body = _error(openai.ConflictError, lambda: client.conversations.items.create(
+        conversation.id, items=[_say("twice?")], extra_headers=headers))
+    assert body["code"] == "idempotency_key_reused"
