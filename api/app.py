@@ -6,6 +6,7 @@ from flask_smorest import Api
 
 from api import auth, errors, idempotency, requests
 from api.assistants.views import blp as assistants_blp
+from api.conversations.views import blp as conversations_blp
 from api.files.views import blp as files_blp
 from api.health.views import blp as health_blp
 from api.messages.views import blp as messages_blp
@@ -44,7 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     api = _Api(app)
     for blueprint in (health_blp, assistants_blp, threads_blp, runs_blp, messages_blp,
-                      files_blp, vector_stores_blp):
+                      files_blp, vector_stores_blp, conversations_blp):
         api.register_blueprint(blueprint)
     api.register_blueprint(metrics_views.blp)
 
