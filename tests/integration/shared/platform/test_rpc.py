@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,10 +81,10 @@ def sender(redis: Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[.
             thread.join(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """A redis-server of this module's own, whose every client is one of its tests'."""
-    server = RedisServer(tmp_path_factory.mktemp("redis"), tcp=True)
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, whose every client is the test's."""
+    server = RedisServer(tmp_path, tcp=True)
     server.start()
     yield server
     server.stop()
