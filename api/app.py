@@ -6,6 +6,7 @@ from flask_smorest import Api
 
 from api import auth, errors, idempotency, requests
 from api.assistants.views import blp as assistants_blp
+from api.conversations.views import blp as conversations_blp
 from api.console.views import blp as console_blp
 from api.docs import views as docs_views
 from api.files.views import blp as files_blp
@@ -47,7 +48,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     api = _Api(app)
     for blueprint in (health_blp, assistants_blp, threads_blp, runs_blp, messages_blp,
-                      files_blp, vector_stores_blp, status_blp):
+                      files_blp, vector_stores_blp, status_blp, conversations_blp):
         api.register_blueprint(blueprint)
     api.register_blueprint(metrics_views.blp)
     app.register_blueprint(docs_views.blp)

@@ -1,6 +1,6 @@
 """The `treadle` command: serve, migrate and manage keys."""
-# First of all: a runs worker runs under gevent, which must patch the standard library before
-# any other module is imported (see shared/platform/greenlets.py).
+# First of all: the API and a runs worker run under gevent, which must patch the standard library
+# before any other module is imported (see shared/platform/greenlets.py).
 from shared.platform.greenlets import GEVENT_POOL, patch_for_command
 
 patch_for_command()

@@ -19,6 +19,12 @@ PREFIXES: dict[str, str] = {
     "file_batch": "vsfb_",
     "project": "proj_",
     "api_key": "key_",
+    "conversation": "conv_",
+    # Conversation items (and, later, response items), by item type.
+    "function_call": "fc_",
+    "function_call_output": "fco_",
+    "file_search_call": "fs_",
+    "code_interpreter_call": "ci_",
 }
 
 

@@ -227,6 +227,24 @@ class VectorStoreFileBatchObject(_Object):
     file_counts = fields.Nested(FileCounts)
 
 
+class ConversationObject(_Object):
+    object = fields.Constant("conversation")
+    metadata = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class ConversationItemObject(Schema):
+    """An item of a conversation. Its fields depend on its `type` (the shapes of
+    `shared/items/`), so the whole item goes out; the fields declared are those every item
+    has, for the OpenAPI document."""
+    id = fields.String(required=True)
+    type = fields.String(required=True)
+
+    @post_dump(pass_original=True)
+    def _whole_item(self, data: dict[str, Any], original: dict[str, Any],
+                    **kwargs: Any) -> dict[str, Any]:
+        return dict(original)
+
+
 class ContentPart(Schema):
     type = fields.Constant("text")
     text = fields.String()

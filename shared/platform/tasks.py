@@ -1,9 +1,9 @@
 """Every task Treadle sends: its name, its queue, a typed sender; and the Celery app.
 
-Tasks carry ids only (rpc tasks: a reply key and a JSON payload); every task reloads
-state from Postgres and checks it first, so a redelivered or duplicated task is harmless.
-Results flow through each run's event stream or an rpc reply key, so there is no result
-backend. Workers declare each task with `@app.task(name=<the constant here>)`.
+Tasks carry ids only (rpc tasks: a reply channel, a request id and a JSON payload); every
+task reloads state from Postgres and checks it first, so a redelivered or duplicated task is
+harmless. Results flow through each run's event stream or an rpc reply channel, so there is
+no result backend. Workers declare each task with `@app.task(name=<the constant here>)`.
 """
 from typing import Any
 
@@ -116,7 +116,8 @@ def send_refresh_attributes(vector_store_id: str, file_id: str) -> None:
 RPC_TASKS = (SEARCH, RUN_CODE)
 
 
-def send_rpc(name: str, reply: str, payload: dict[str, Any]) -> None:
-    """An rpc task (one of RPC_TASKS): the worker answers on `reply` (see `rpc`)."""
+def send_rpc(name: str, channel: str, request_id: str, payload: dict[str, Any]) -> None:
+    """An rpc task (one of RPC_TASKS): the worker answers `request_id` on the caller's reply
+    `channel` (see `rpc`)."""
     assert name in RPC_TASKS, name
-    app.send_task(name, args=[reply, payload])
+    app.send_task(name, args=[channel, request_id, payload])

@@ -1,4 +1,4 @@
-"""Cursor pagination over a table's `seq` column, in OpenAI's list shape."""
+"""Cursor pagination over a table's order column (`seq` unless told), in OpenAI's list shape."""
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,11 +31,13 @@ class Page:
         }
 
 
-def _cursor_seq(conn: Conn, table: str, scope: dict[str, Any], cursor: str, param: str) -> int:
+def _cursor_seq(conn: Conn, table: str, scope: dict[str, Any], cursor: str, param: str,
+                order_column: str) -> int:
     where = sql.SQL(" AND ").join(
         [sql.SQL("id = %s")] + [sql.SQL("{} = %s").format(sql.Identifier(k)) for k in scope]
     )
-    query = sql.SQL("SELECT seq FROM {} WHERE {}").format(sql.Identifier(table), where)
+    query = sql.SQL("SELECT {} AS seq FROM {} WHERE {}").format(
+        sql.Identifier(order_column), sql.Identifier(table), where)
     row = conn.execute(query, [cursor, *scope.values()]).fetchone()
     if row is None:
         raise InvalidRequestError(
@@ -44,28 +46,32 @@ def _cursor_seq(conn: Conn, table: str, scope: dict[str, Any], cursor: str, para
     return int(row["seq"])
 
 
-def fetch_page(conn: Conn, table: str, scope: dict[str, Any], query: PageQuery) -> Page:
-    """Rows of `table` matching every `scope` column, one page after/before the cursors.
+def fetch_page(conn: Conn, table: str, scope: dict[str, Any], query: PageQuery,
+               order_column: str = "seq") -> Page:
+    """Rows of `table` matching every `scope` column, one page after/before the cursors,
+    in the order of `order_column` (unique within the scope).
 
     With only `before`, the page nearest the cursor is wanted, so the walk runs backwards
     and the rows are turned round before they are returned.
     """
     ascending = query.order == "asc"
     backwards = query.before is not None and query.after is None
+    order = sql.Identifier(order_column)
     conditions: list[sql.Composable] = [
         sql.SQL("{} = %s").format(sql.Identifier(k)) for k in scope
     ]
     params: list[Any] = list(scope.values())
     if query.after is not None:
-        conditions.append(sql.SQL("seq > %s" if ascending else "seq < %s"))
-        params.append(_cursor_seq(conn, table, scope, query.after, "after"))
+        conditions.append(sql.SQL("{} > %s" if ascending else "{} < %s").format(order))
+        params.append(_cursor_seq(conn, table, scope, query.after, "after", order_column))
     if query.before is not None:
-        conditions.append(sql.SQL("seq < %s" if ascending else "seq > %s"))
-        params.append(_cursor_seq(conn, table, scope, query.before, "before"))
+        conditions.append(sql.SQL("{} < %s" if ascending else "{} > %s").format(order))
+        params.append(_cursor_seq(conn, table, scope, query.before, "before", order_column))
     walk_ascending = ascending != backwards
-    statement = sql.SQL("SELECT * FROM {} WHERE {} ORDER BY seq {} LIMIT %s").format(
+    statement = sql.SQL("SELECT * FROM {} WHERE {} ORDER BY {} {} LIMIT %s").format(
         sql.Identifier(table),
         sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("TRUE"),
+        order,
         sql.SQL("ASC" if walk_ascending else "DESC"),
     )
     rows = conn.execute(statement, [*params, query.limit + 1]).fetchall()

@@ -23,7 +23,6 @@ _RETRY = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=8)
 UNAVAILABLE = (ConnectionError, TimeoutError)
 
 _client: Redis | None = None
-_waits: Redis | None = None
 _probe: Redis | None = None
 _shared_connections: int | None = None
 
@@ -53,15 +52,6 @@ def get_redis() -> Redis:
             connection_pool=BlockingConnectionPool.from_url(
                 url, max_connections=_shared_connections, timeout=None, **_OPTIONS))
     return _client
-
-
-def get_waiting_redis() -> Redis:
-    """For blocking reads (BLPOP), which hold their connection while they wait: a pool of
-    their own, so waiters never take the shared connections from short commands."""
-    global _waits
-    if _waits is None:
-        _waits = Redis.from_url(get_settings().redis_url, **_OPTIONS)
-    return _waits
 
 
 def ping_now() -> None:

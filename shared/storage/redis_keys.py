@@ -16,7 +16,9 @@ written, or says here why it has none. Celery's broker keys are Celery's own.
 - `appended:events:streams`: a pub/sub channel, not a key, so it holds nothing to expire:
   the name of each stream just appended to, which every process's stream relay
   (shared/runs/relay.py) hears, to fetch what its followers wait for.
-- `reply:rpc:<uuid>`: the answer to one rpc call; `REPLY_TTL_SECONDS`.
+- `replies:process:<uuid>`: the answers to one process's rpc calls, a list its reply reader
+  (shared/platform/replies.py) empties as they come; `REPLY_TTL_SECONDS` after the last
+  answer pushed, so the answers of a process that died go with it.
 - `metrics:deployment:series` and `metrics:deployment:gauges`: every process's counters and
   gauges; TTL renewed on each flush.
 """
@@ -44,5 +46,5 @@ def thread_lease(thread_id: str) -> str:
     return f"lease:thread:{thread_id}"
 
 
-def new_rpc_reply() -> str:
-    return f"reply:rpc:{uuid.uuid4().hex}"
+def new_process_replies() -> str:
+    return f"replies:process:{uuid.uuid4().hex}"

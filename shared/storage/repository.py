@@ -52,6 +52,7 @@ VECTOR_STORES = Table("vector_stores", "vector_store", "vector store")
 VECTOR_STORE_FILES = Table("vector_store_files", "file", "vector store file")
 FILE_BATCHES = Table("vector_store_file_batches", "file_batch", "vector store file batch")
 STEPS = Table("run_steps", "step", "run step")
+CONVERSATIONS = Table("conversations", "conversation", "conversation")
 
 
 def bind(column: str, value: Any) -> Any:

@@ -46,13 +46,15 @@ SECRET_A = b"Project A only. The vault code is AZ-9931-KESTREL; never tell proje
 SECRET_A2 = b"Project A ledger: the Oslo account holds 77,120 crowns.\n"
 SECRET_WORDS = ("AZ-9931-KESTREL", "77,120")
 TABLES = ("assistants", "threads", "messages", "runs", "run_steps", "files", "vector_stores",
-          "vector_store_files", "vector_store_file_batches")
+          "vector_store_files", "vector_store_file_batches", "conversations",
+          "conversation_items")
 LOOKUP = {"type": "function", "function": {
     "name": "lookup", "parameters": {"type": "object", "properties": {}}}}
 # Path parameters and the kind of object each names (the key of `Project.ids`).
 PATH_KINDS = {"assistant_id": "assistant", "thread_id": "thread", "message_id": "message",
               "run_id": "run", "step_id": "step", "file_id": "file",
-              "vector_store_id": "vector_store", "batch_id": "batch"}
+              "vector_store_id": "vector_store", "batch_id": "batch",
+              "conversation_id": "conversation", "item_id": "item"}
 
 
 # --------------------------------------------------------------------------- the projects
@@ -142,6 +144,17 @@ def _conversation(world: World, project: Project, content: str) -> str:
     return ids["run"]
 
 
+def _conversation_with_item(world: World, project: Project) -> None:
+    """A conversation (Responses API) holding one message that names the project's file."""
+    ids = project.ids
+    ids["conversation"] = world.ok(project, "POST", "/v1/conversations", json_body={
+        "items": [{"role": "user", "content": [
+            {"type": "input_text", "text": "Read the file."},
+            {"type": "input_file", "file_id": ids["file"]}]}]})["id"]
+    ids["item"] = world.ok(project, "GET", f"/v1/conversations/{ids['conversation']}/items")[
+        "data"][0]["id"]
+
+
 def _first_step(world: World, project: Project) -> None:
     ids = project.ids
     steps = world.ok(project, "GET",
@@ -198,6 +211,8 @@ def world(api_base: str, database_url: str, sweep_api: str,
     b.ids["assistant"] = w.ok(b, "POST", "/v1/assistants",
                               json_body={"model": MODEL, "tools": [LOOKUP]})["id"]
     run_b = _conversation(w, b, "hello")
+    for project in (a, b):
+        _conversation_with_item(w, project)
     for project, run in ((a, run_a), (b, run_b)):
         _run_until(w, project, project.ids["thread"], run, ("completed",))
         _first_step(w, project)
@@ -299,6 +314,23 @@ def message_files(prefix: str, wrap: Callable[[World, dict[str, Any]], dict[str,
                   lambda w, x: wrap(w, {"role": "user", "content": [
                       {"type": "text", "text": "look"},
                       {"type": "image_file", "image_file": {"file_id": x}}]}),
+                  not_found("file")),
+    )
+
+
+def item_files(wrap: Callable[[World, list[dict[str, Any]]], dict[str, Any]]
+               ) -> tuple[FieldCase, ...]:
+    """The files conversation items name: a message's input_image (or input_file) parts and
+    a function output's input_file (or input_image) parts."""
+    return (
+        FieldCase("items[].content[].file_id", "items[0].content[1].file_id", "file",
+                  lambda w, x: wrap(w, [{"role": "user", "content": [
+                      {"type": "input_text", "text": "look"},
+                      {"type": "input_image", "file_id": x}]}]),
+                  not_found("file")),
+        FieldCase("items[].output[].file_id", "items[0].output[0].file_id", "file",
+                  lambda w, x: wrap(w, [{"type": "function_call_output", "call_id": "c",
+                                         "output": [{"type": "input_file", "file_id": x}]}]),
                   not_found("file")),
     )
 
@@ -443,6 +475,18 @@ ROUTES: dict[tuple[str, str], Route] = {
         body=lambda w: {}),
     ("GET", "/v1/vector_stores/<vector_store_id>/file_batches/<batch_id>/files"): Route(
         fields=cursors("file")),
+
+    ("POST", "/v1/conversations"): Route(fields=item_files(lambda w, items: {"items": items})),
+    ("GET", "/v1/conversations/<conversation_id>"): Route(),
+    ("POST", "/v1/conversations/<conversation_id>"): Route(
+        body=lambda w: {"metadata": {"k": "v"}}),
+    ("DELETE", "/v1/conversations/<conversation_id>"): Route(),
+    ("GET", "/v1/conversations/<conversation_id>/items"): Route(fields=cursors("item")[:1]),
+    ("POST", "/v1/conversations/<conversation_id>/items"): Route(
+        body=lambda w: {"items": [{"role": "user", "content": "x"}]},
+        fields=item_files(lambda w, items: {"items": items})),
+    ("GET", "/v1/conversations/<conversation_id>/items/<item_id>"): Route(),
+    ("DELETE", "/v1/conversations/<conversation_id>/items/<item_id>"): Route(),
 }
 
 _PATH_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
@@ -548,6 +592,9 @@ def test_own_ids_still_work(world: World) -> None:
     listed = world.ok(b, "GET", f"/v1/threads/{b.ids['thread']}/messages",
                       params={"run_id": b.ids["run"]})
     assert [m["role"] for m in listed["data"]] == ["assistant"]
+    item = world.ok(b, "GET", f"/v1/conversations/{b.ids['conversation']}/items/"
+                              f"{b.ids['item']}")
+    assert item["content"][1]["file_id"] == b.ids["file"]
     world.ok(b, "DELETE", f"/v1/assistants/{made['id']}")
 
 

@@ -158,18 +158,20 @@ def refresh_attributes(vector_store_id: str, file_id: str) -> None:
 
 
 @app.task(name=tasks.SEARCH)
-def search(reply: str, payload: dict[str, Any]) -> None:
+def search(channel: str, request_id: str, payload: dict[str, Any]) -> None:
     """Answer a search over vector stores: each query embedded, hybrid ranking, merged."""
     try:
-        answer(reply, {"result": run_search(payload)})
+        answer(channel, request_id, {"result": run_search(payload)})
     except FilterError as error:
-        answer(reply, {"invalid_request": str(error), "param": getattr(error, "param", None)})
+        answer(channel, request_id,
+               {"invalid_request": str(error), "param": getattr(error, "param", None)})
     except openai.OpenAIError as error:
         log.warning("query rewrite failed: %s", error)
-        answer(reply, {"error": f"The query could not be rewritten. {error_message(error)}"})
+        answer(channel, request_id,
+               {"error": f"The query could not be rewritten. {error_message(error)}"})
     except Exception:
         log.exception("search failed")
-        answer(reply, {"error": "The search could not be served."})
+        answer(channel, request_id, {"error": "The search could not be served."})
 
 
 def run_search(payload: dict[str, Any]) -> dict[str, Any]:

@@ -75,16 +75,16 @@ def run_code(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @app.task(name=tasks.RUN_CODE)
-def answer_run_code(reply: str, payload: dict[str, Any]) -> None:
+def answer_run_code(channel: str, request_id: str, payload: dict[str, Any]) -> None:
     try:
-        answer(reply, {"result": run_code(payload)})
+        answer(channel, request_id, {"result": run_code(payload)})
     except (InvalidRequestError, NotFoundError) as error:
-        answer(reply, {"invalid_request": error.message, "param": error.param})
+        answer(channel, request_id, {"invalid_request": error.message, "param": error.param})
     except ServiceUnavailableError as error:
-        answer(reply, {"error": error.message})
+        answer(channel, request_id, {"error": error.message})
     except Exception:
         log.exception("sandbox call failed")
-        answer(reply, {"error": "The code sandbox could not run the code."})
+        answer(channel, request_id, {"error": "The code sandbox could not run the code."})
 
 
 def _await_backend() -> None:

@@ -21,6 +21,11 @@ EXPECTED_PREFIXES = {
     "file_batch": "vsfb_",
     "project": "proj_",
     "api_key": "key_",
+    "conversation": "conv_",
+    "function_call": "fc_",
+    "function_call_output": "fco_",
+    "file_search_call": "fs_",
+    "code_interpreter_call": "ci_",
 }
 
 
