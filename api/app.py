@@ -6,8 +6,8 @@ from flask_smorest import Api
 
 from api import auth, errors, idempotency, requests
 from api.assistants.views import blp as assistants_blp
-from api.conversations.views import blp as conversations_blp
 from api.console.views import blp as console_blp
+from api.conversations.views import blp as conversations_blp
 from api.docs import views as docs_views
 from api.files.views import blp as files_blp
 from api.health.views import blp as health_blp
