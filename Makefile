@@ -50,7 +50,9 @@ lint: install
 test: lint test-sdk3 test-sdk1
 
 test-sdk3: install
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) tests --ignore=tests/fuzz
+	@test -x /usr/bin/chromium || echo "tests/console: SKIPPED, no /usr/bin/chromium" \
+		"(apt-get install chromium)"
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -rs tests --ignore=tests/fuzz
 
 test-sdk1: install $(SDK1_VENV)/.installed
 	TREADLE_TEST_SERVER_PYTHON=$(CURDIR)/$(VENV)/bin/python \
