@@ -20,7 +20,10 @@ WAIT_MS = 30_000
 expect.set_options(timeout=WAIT_MS)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an asyncio loop running while it is
+# started, and a test of another module that runs on the same xdist worker meanwhile could not
+# call asyncio.run (pytest ends a module's fixtures before the next module's test).
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip(f"browser tests need Chromium at {CHROMIUM}: apt-get install chromium")
