@@ -9,12 +9,12 @@ the pool, so one that died with the old server is replaced rather than handed ou
 while callers wait the pool tries to connect about once a second, so it serves again within
 a second or two of the server's return. The check costs no round trip (`_check`).
 """
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from typing import Any, cast
 
 import psycopg
-from psycopg import Connection
+from psycopg import Connection, sql
 from psycopg.pq import ConnStatus
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
@@ -22,6 +22,8 @@ from psycopg_pool import ConnectionPool
 from shared.config import get_settings
 
 Conn = Connection[dict[str, Any]]
+# A statement and its parameters.
+Statement = tuple[sql.Composed, Sequence[Any]]
 # Postgres away or out of connections (PoolTimeout is one): worth trying again later.
 UNAVAILABLE = (psycopg.OperationalError,)
 # psycopg_pool backs off 1 s, then 2 s, ... between tries to connect, until this many
@@ -88,6 +90,26 @@ def unit_of_work() -> Iterator[Conn]:
     """A transaction that commits when the block ends cleanly and rolls back otherwise."""
     with get_pool().connection() as conn, conn.transaction():
         yield cast(Conn, conn)
+
+
+def in_one_trip(statements: list[Statement]) -> list[dict[str, Any] | None]:
+    """Run `statements` as one transaction in one round trip: BEGIN, the statements and
+    COMMIT go out together in libpq's pipeline mode, and the first row each returned is
+    read after. For writes that need nothing read in between: a unit of work costs a
+    round trip for BEGIN, one per statement and one for COMMIT. A failure rolls it all
+    back and raises, as a unit of work does."""
+    with get_pool().connection() as conn:
+        try:
+            with conn.pipeline():
+                conn.execute("BEGIN")
+                cursors = [conn.execute(query, params) for query, params in statements]
+                conn.execute("COMMIT")
+        except BaseException:
+            # Left in the failed transaction (or broken: then the pool drops it).
+            with suppress(psycopg.Error):
+                conn.execute("ROLLBACK")
+            raise
+        return [cursor.fetchone() for cursor in cursors]
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from shared.clock import now
+from shared.ids import new_id
 from shared.objects import MESSAGE, STEP
 from shared.platform import metrics, worker_shutdown
 from shared.runs import events, lifecycle, repository, states, streamed
@@ -301,14 +302,14 @@ class RunLoop:
         if batch:
             events.publish(self.run_id, batch)
 
-    def _new_step(self, conn: Any, run: dict[str, Any], kind: str,
+    def _step_row(self, run: dict[str, Any], kind: str,
                   details: dict[str, Any]) -> dict[str, Any]:
-        return tables.insert(conn, STEPS, {
+        return {
             "project_id": run["project_id"], "run_id": run["id"],
             "thread_id": run["thread_id"], "assistant_id": run["assistant_id"],
             "created_at": now(), "type": kind, "status": "in_progress",
             "step_details": details,
-        })
+        }
 
     def _open_message(self, run: dict[str, Any], model_call: ModelCall) -> None:
         if model_call.carried is not None:
@@ -317,15 +318,18 @@ class RunLoop:
             model_call.message, model_call.text_step = carried.message, carried.step
             model_call.shown = carried.shown
             return
-        with unit_of_work() as conn:
-            message = tables.insert(conn, MESSAGES, {
-                "project_id": run["project_id"], "thread_id": run["thread_id"],
-                "created_at": now(), "status": "in_progress", "role": "assistant",
-                "content": [], "assistant_id": run["assistant_id"], "run_id": run["id"],
-                "attachments": [], "metadata": {},
-            })
-            step = self._new_step(conn, run, "message_creation", {
-                "type": "message_creation", "message_creation": {"message_id": message["id"]}})
+        message_id = new_id(MESSAGES.kind)
+        message, step = db.in_one_trip([
+            tables.insertion(MESSAGES, {
+                "id": message_id, "project_id": run["project_id"],
+                "thread_id": run["thread_id"], "created_at": now(), "status": "in_progress",
+                "role": "assistant", "content": [], "assistant_id": run["assistant_id"],
+                "run_id": run["id"], "attachments": [], "metadata": {},
+            }),
+            tables.insertion(STEPS, self._step_row(run, "message_creation", {
+                "type": "message_creation", "message_creation": {"message_id": message_id}})),
+        ])
+        assert message is not None and step is not None
         model_call.message, model_call.text_step = message, step
         dumped_step, dumped_message = STEP.dump(step), MESSAGE.dump(message)
         self.unsent.extend([
@@ -337,8 +341,8 @@ class RunLoop:
 
     def _open_tool_step(self, run: dict[str, Any], model_call: ModelCall) -> None:
         with unit_of_work() as conn:
-            step = self._new_step(conn, run, "tool_calls",
-                                  {"type": "tool_calls", "tool_calls": []})
+            step = tables.insert(conn, STEPS, self._step_row(
+                run, "tool_calls", {"type": "tool_calls", "tool_calls": []}))
         model_call.tool_step = step
         dumped = STEP.dump(step)
         self.unsent.extend([("thread.run.step.created", dumped),
