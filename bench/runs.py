@@ -18,6 +18,7 @@ Prints, for streamed runs driven by the official openai SDK against a fake model
     of the bench database, the Redis server, and "other" (the rest of the machine: other
     work running there skews every figure), and Postgres transactions per run.
 
+    TREADLE_BENCH_REDIS=redis://127.0.0.1:6379 \
     .venv/bin/python bench/runs.py [--runs 200] [--concurrency 16] [--client-processes 4]
                                    [--duration 10] [--warmup 2] [--wait stream|poll]
                                    [--answer both|one-chunk|long] [--redis-db 14]
@@ -64,7 +65,9 @@ from serving import free_port, http_ok, prepare_database, tear_down
 from serving import treadle as treadle_command
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-REDIS_BASE = "redis://127.0.0.1:6379"
+# The Redis server to use (its database index comes from --redis-db): TREADLE_BENCH_REDIS,
+# else the local default.
+REDIS_BASE = os.environ.get("TREADLE_BENCH_REDIS", "redis://127.0.0.1:6379").rstrip("/")
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "test-model"
 INSTRUCTIONS = "Be brief."

@@ -1,10 +1,10 @@
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.assistants.schemas import CreateAssistant, ModifyAssistant
 from api.auth import project_id
+from api.blueprint import Blueprint
 from api.fields import ListArgs, page_query
 from shared.assistants import service as assistants
 from shared.objects import AssistantObject, DeletedObject, list_schema

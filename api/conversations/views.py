@@ -1,9 +1,9 @@
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth import project_id
+from api.blueprint import Blueprint
 from api.conversations.schemas import (
     CreateConversation,
     CreateItems,

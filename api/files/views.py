@@ -3,9 +3,9 @@ from urllib.parse import quote
 
 from flask import Response, stream_with_context
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth import project_id
+from api.blueprint import Blueprint
 from api.fields import page_query
 from api.files.schemas import ListFilesArgs, UploadFile, UploadForm
 from shared.files import service as files

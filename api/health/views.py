@@ -1,8 +1,8 @@
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from api.blueprint import Blueprint
 from shared.errors import ServiceUnavailableError
 from shared.storage import db
 from shared.storage.redis import ping_now

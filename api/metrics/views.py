@@ -4,9 +4,9 @@ import time
 
 from flask import Response, g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from api.blueprint import Blueprint
 from shared.platform import metrics
 
 blp = Blueprint("metrics", __name__, description="Prometheus metrics of the whole deployment.")

@@ -2,10 +2,10 @@ from typing import Any
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api import idempotency
 from api.auth import project_id
+from api.blueprint import Blueprint
 from api.fields import ListArgs, page_query
 from api.runs.schemas import (
     CreateRun,

@@ -1,9 +1,9 @@
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth import project_id
+from api.blueprint import Blueprint
 from api.fields import ListArgs, page_query
 from api.threads.schemas import CreateThread, ModifyThread
 from shared.objects import DeletedObject, ThreadObject, list_schema

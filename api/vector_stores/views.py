@@ -2,9 +2,9 @@ from typing import Any
 
 from flask import Response, stream_with_context
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth import project_id
+from api.blueprint import Blueprint
 from api.fields import ListArgs, page_query
 from api.vector_stores.schemas import (
     CreateFileBatch,

@@ -2,9 +2,9 @@
 
 Keys: `redis_keys.run_events`, expiring `events_ttl_seconds` after the last append. Entries
 hold the event name (`e`) and its JSON data (`d`) exactly as sent on the wire; a `done`
-entry ends each stretch of the run that a client request follows. Each append is announced,
-and followers are fed by their process's one relay (`shared/runs/relay.py`), so a quiet
-follower holds no Redis connection.
+entry ends each stretch of the run that a client request follows. Each append is announced
+with its entries, and followers are fed by their process's one relay (`shared/runs/relay.py`),
+so a quiet follower holds no Redis connection.
 """
 import json
 import re
@@ -39,19 +39,25 @@ def publish(run_id: str, events: list[tuple[str, Any]]) -> str:
     """Append events in one round trip; returns the id of the first."""
     pipe = get_redis().pipeline(transaction=False)
     append(pipe, run_id, events)
-    ids: list[Any] = pipe.execute()
-    first = ids[0]
-    return first.decode() if isinstance(first, bytes) else str(first)
+    return first_id(pipe.execute()[0])
 
 
 def append(pipe: Pipeline, run_id: str, events: list[tuple[str, Any]]) -> None:
-    """Queue the appends on `pipe`, so other writes can share the round trip."""
-    stream = redis_keys.run_events(run_id)
-    for name, data in events:
-        text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-        pipe.xadd(stream, {"e": name, "d": text})
-    pipe.expire(stream, get_settings().events_ttl_seconds)
-    relay.announce(pipe, stream)
+    """Queue the appends on `pipe`, so other writes can share the round trip; the command's
+    answer is the list of the events' ids (`first_id` reads the first)."""
+    relay.append(pipe, redis_keys.run_events(run_id),
+                 [(name, data if isinstance(data, str) else _json(data)) for name, data in events],
+                 get_settings().events_ttl_seconds)
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"))
+
+
+def first_id(answer: list[Any]) -> str:
+    """The id of the first event of an `append`'s answer."""
+    first = answer[0]
+    return first.decode() if isinstance(first, bytes) else str(first)
 
 
 def follow(run_id: str, after: str = "0-0", block_ms: int = 15_000

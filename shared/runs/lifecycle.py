@@ -24,7 +24,7 @@ from shared.runs.leases import is_held
 from shared.runs.steps import dump_step
 from shared.storage import redis_keys
 from shared.storage import repository as tables
-from shared.storage.db import Conn, unit_of_work
+from shared.storage.db import Conn, reading, unit_of_work
 from shared.storage.redis import get_redis
 
 Batch = list[tuple[str, Any]]
@@ -69,7 +69,13 @@ def start(run_id: str) -> dict[str, Any] | None:
     """queued (or interrupted in_progress) -> in_progress, for the worker that now holds the
     thread's lease. None when there is nothing to execute: the run is gone or ended, or was
     cancelled while waiting (then it ends `cancelled` here). An interrupted execution's open
-    message and steps are taken over first (`_take_over`)."""
+    message and steps are taken over first (`_take_over`). A queued run moves in one
+    statement, with no transaction around it."""
+    with reading() as conn:
+        moved = repository.start_queued(conn, run_id)
+    if moved is not None:
+        events.publish(run_id, [("thread.run.in_progress", RUN.dump(moved))])
+        return moved
     withdrawn: Batch = []
     with unit_of_work() as conn:
         run = repository.find(conn, run_id)
@@ -207,14 +213,14 @@ def resume(project_id: str, thread_id: str, run_id: str, outputs: list[dict[str,
                                       dump_step(step, run["include"])),
                                      ("thread.run.queued", RUN.dump(resumed))])
         pipe.zrem(redis_keys.RUN_DEADLINES, run_id)
-        first = pipe.execute()[0]
+        first = events.first_id(pipe.execute()[0])
         tasks.send_run(run_id)
     except (RedisError, KombuError, OSError) as error:
         # Committed `queued`: the timers send it (`recover_stalled`), so the outputs are
         # taken and the answer says so rather than inviting a second submission.
         log.warning("run %s resumed but not sent (%s): the timers will send it", run_id, error)
         return resumed, events.cursor_now()
-    return resumed, events.just_before(first.decode() if isinstance(first, bytes) else str(first))
+    return resumed, events.just_before(first)
 
 
 def request_cancel(project_id: str, thread_id: str, run_id: str) -> dict[str, Any]:

@@ -1,12 +1,15 @@
 """One Redis subscriber per process that hands stream entries to every local follower.
 
-A follower holds no Redis connection while it waits. Whoever appends to a followed stream
-also publishes the stream's name (`announce`, in the same pipeline, after the appends); each
-process's relay is subscribed, and when a stream it follows is named, one fetcher reads what
-is new in it (batched with every other stream named meanwhile) and puts it in the inboxes of
-that stream's followers. So followers cost memory, not connections, and a busy moment costs
-a read of the streams that moved, not of every stream followed. (One blocking XREAD over
-every followed stream would cost a command naming all of them each time any one moves.)
+A follower holds no Redis connection while it waits. Whoever appends to a stream does it
+through `append`, one script that adds the entries and publishes them, with their ids and the
+id of the entry before them; each process's relay is subscribed. When a stream it follows
+was handed up to that entry before, the relay hands the published entries on as they are:
+an event reaches its followers with no read. Otherwise (a gap: an announcement missed, or a
+follower that joined since) one fetcher reads what is new in the stream (batched with every
+other stream due meanwhile) and puts it in the inboxes of that stream's followers. So
+followers cost memory, not connections, and a busy moment costs a read of the streams that
+moved and only of those. (One blocking XREAD over every followed stream would cost a command
+naming all of them each time any one moves.)
 
 A new follower first catches up on its own with non-blocking reads (so a replay of a finished
 stream never reaches the relay), then joins; its stream is fetched once as it joins, for what
@@ -59,9 +62,33 @@ CLIENT_NAME = "treadle-relay"
 Order = tuple[int, int]
 
 
-def announce(pipe: Pipeline, stream: str) -> None:
-    """Queue on `pipe`, after its appends to `stream`, the word that has relays fetch it."""
-    pipe.publish(redis_keys.STREAMS_APPENDED, stream)
+# KEYS[1] the stream; ARGV[1] its TTL, ARGV[2] the channel, then a name and data per entry.
+# Published: the stream, the id of its newest entry before these ('0-0' if none), then per
+# entry its id, name, data length and data, each part ending in a newline but the last.
+_APPEND = """
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local parts = {KEYS[1], newest[1] and newest[1][1] or '0-0'}
+local ids = {}
+for i = 3, #ARGV, 2 do
+    local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[i], 'd', ARGV[i + 1])
+    ids[#ids + 1] = id
+    parts[#parts + 1] = id .. '\\n' .. ARGV[i] .. '\\n' .. #ARGV[i + 1] .. '\\n' .. ARGV[i + 1]
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[2], table.concat(parts, '\\n'))
+return ids
+"""
+
+
+def append(pipe: Pipeline, stream: str, entries: list[tuple[str, str]], ttl: int) -> None:
+    """Queue on `pipe` the appends of (name, data) entries to `stream`, its TTL renewed, and
+    their announcement; the command's answer is the list of their ids. By EVAL, so the
+    pipeline needs no check that a script is loaded (redis-py's scripts cost one more
+    round trip in a pipeline)."""
+    args: list[str | int] = [ttl, redis_keys.STREAMS_APPENDED]
+    for name, data in entries:
+        args += [name, data]
+    pipe.eval(_APPEND, 1, stream, *args)
 
 
 def order(entry_id: str) -> Order:
@@ -74,6 +101,24 @@ def order(entry_id: str) -> Order:
 class Entry:
     id: str
     fields: dict[bytes, bytes]
+
+
+def _announced(message: bytes) -> tuple[str, str, list[tuple[Order, Entry]]]:
+    """An announcement read: the stream, the id before its entries, and the entries."""
+    stream, before, rest = message.split(b"\n", 2)
+    entries: list[tuple[Order, Entry]] = []
+    at = 0
+    while at < len(rest):
+        id_end = rest.index(b"\n", at)
+        name_end = rest.index(b"\n", id_end + 1)
+        size_end = rest.index(b"\n", name_end + 1)
+        start = size_end + 1
+        stop = start + int(rest[name_end + 1:size_end])
+        entry_id = rest[at:id_end].decode()
+        entries.append((order(entry_id), Entry(entry_id, {b"e": rest[id_end + 1:name_end],
+                                                          b"d": rest[start:stop]})))
+        at = stop + 1
+    return stream.decode(), before.decode(), entries
 
 
 class Follower:
@@ -215,6 +260,24 @@ class Relay:
             if self._due:
                 self._fetch_wanted.set()
 
+    def _hear(self, message: bytes) -> None:
+        """Hand an announcement's entries on, or have the stream read when they do not
+        follow on from where its followers stand."""
+        name, newline, _ = message.partition(b"\n")
+        stream = name.decode()
+        if stream not in self._cursors:
+            return
+        if not newline:
+            # A bare stream name (a publisher of an earlier release): read the stream.
+            self._mark_due([stream])
+            return
+        stream, before, entries = _announced(message)
+        with self._lock:
+            if self._cursors.get(stream) == before:
+                self._hand_over(stream, entries)
+                return
+        self._mark_due([stream])
+
     def _listen(self) -> None:
         backoff = FIRST_BACKOFF
         while not self._closed:
@@ -232,7 +295,7 @@ class Relay:
                         continue
                     unanswered = False
                     if message["type"] == "message":
-                        self._mark_due([message["data"].decode()])
+                        self._hear(message["data"])
                     elif message["type"] == "subscribe":
                         # Announcements from here on reach this subscriber; what was
                         # appended before may not have: read every stream from its place.
@@ -292,12 +355,18 @@ class Relay:
             entries.append((order(entry_id), Entry(entry_id, fields)))
         with self._lock:
             if self._cursors.get(stream) != read_from:
-                # Left, or left and joined again at another place, while this read was on.
+                # Left, or left and joined again at another place, or handed on from an
+                # announcement, while this read was on.
                 return stream not in self._cursors
-            self._cursors[stream] = entries[-1][1].id
-            for follower in self._followers[stream]:
-                follower.hand(entries)
+            self._hand_over(stream, entries)
         return len(entries) < COUNT
+
+    def _hand_over(self, stream: str, entries: list[tuple[Order, Entry]]) -> None:
+        """Under the lock: the stream's followers get `entries`, which follow on from its
+        cursor."""
+        self._cursors[stream] = entries[-1][1].id
+        for follower in self._followers[stream]:
+            follower.hand(entries)
 
 
 _relay: Relay | None = None

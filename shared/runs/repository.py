@@ -30,6 +30,14 @@ def move(conn: Conn, table: str, object_id: str, target: str,
     return conn.execute(statement, params).fetchone()
 
 
+def start_queued(conn: Conn, run_id: str) -> dict[str, Any] | None:
+    """queued -> in_progress in one statement (the commonest start: a new run); None when
+    the run is not queued."""
+    return conn.execute(
+        "UPDATE runs SET status = 'in_progress', attempts = attempts + 1, started_at = %s "
+        "WHERE id = %s AND status = 'queued' RETURNING *", (now(), run_id)).fetchone()
+
+
 def settle_children(conn: Conn, run_id: str, run_status: str) -> None:
     """When a run ends early, its open steps and messages end with it."""
     ending = states.child_ending(run_status)

@@ -31,6 +31,8 @@ _ASSISTANT_DEFAULTS = ("model", "tools", "temperature", "top_p", "response_forma
                        "reasoning_effort")
 _RUN_OPTIONS = ("max_prompt_tokens", "max_completion_tokens", "truncation_strategy",
                 "tool_choice", "parallel_tool_calls", "metadata")
+# The index that holds a thread to one active run.
+ACTIVE_RUN_INDEX = "runs_one_active_per_thread"
 # A new run's stream holds only its own events: a stream of its create starts at the top.
 _STREAM_START = "0-0"
 
@@ -99,34 +101,35 @@ def _run_row(project_id: str, thread_id: str, assistant: dict[str, Any],
     return row
 
 
-def _insert_run(conn: Conn, thread_id: str, row: dict[str, Any]) -> dict[str, Any]:
-    try:
-        with conn.transaction():
-            return tables.insert(conn, RUNS, row)
-    except psycopg.errors.UniqueViolation:
+def _active_run_error(thread_id: str) -> InvalidRequestError:
+    with reading() as conn:
         active = repository.active_run_id(conn, thread_id)
-        raise InvalidRequestError(
-            f"Thread {thread_id} already has an active run {active}.", param=None
-        ) from None
+    named = f" {active}" if active is not None else ""
+    return InvalidRequestError(f"Thread {thread_id} already has an active run{named}.",
+                               param=None)
 
 
 def create_run(project_id: str, thread_id: str, fields: dict[str, Any]) -> Created:
-    with unit_of_work() as conn:
-        tables.get(conn, THREADS, {"project_id": project_id}, thread_id, "thread_id",
+    try:
+        with unit_of_work() as conn:
+            tables.get(conn, THREADS, {"project_id": project_id}, thread_id, "thread_id",
                        for_update=True)
-        active = repository.active_run_id(conn, thread_id)
-        if active is not None:
-            raise InvalidRequestError(f"Thread {thread_id} already has an active run {active}.")
-        # Every id the body names is resolved before anything is written or sent.
-        assistant = _assistant(conn, project_id, fields["assistant_id"])
-        messages = fields.get("additional_messages") or []
-        for index, message in enumerate(messages):
-            check_message_references(conn, project_id, message,
-                                     f"additional_messages[{index}].")
-        for index, message in enumerate(messages):
-            insert_message(conn, project_id, thread_id, message,
-                           f"additional_messages[{index}].")
-        run = _insert_run(conn, thread_id, _run_row(project_id, thread_id, assistant, fields))
+            # Every id the body names is resolved before anything is written or sent.
+            assistant = _assistant(conn, project_id, fields["assistant_id"])
+            messages = fields.get("additional_messages") or []
+            for index, message in enumerate(messages):
+                check_message_references(conn, project_id, message,
+                                         f"additional_messages[{index}].")
+            for index, message in enumerate(messages):
+                insert_message(conn, project_id, thread_id, message,
+                               f"additional_messages[{index}].")
+            run = tables.insert(conn, RUNS, _run_row(project_id, thread_id, assistant, fields))
+    except psycopg.errors.UniqueViolation as violation:
+        # A thread with an active run is refused by the index the insert meets, so a new
+        # run costs no query (nor savepoint) to look for one first; the refusal names it.
+        if violation.diag.constraint_name != ACTIVE_RUN_INDEX:
+            raise
+        raise _active_run_error(thread_id) from None
     return _announce(run)
 
 
@@ -144,7 +147,7 @@ def create_thread_and_run(project_id: str, fields: dict[str, Any]) -> Created:
             row["tool_resources"] = check_tool_resources(
                 conn, project_id, fields["tool_resources"], "tool_resources"
             )
-        run = _insert_run(conn, thread["id"], row)
+        run = tables.insert(conn, RUNS, row)
     return _announce(run, thread)
 
 

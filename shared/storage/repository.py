@@ -7,7 +7,7 @@ from psycopg.types.json import Jsonb
 
 from shared.errors import NotFoundError
 from shared.ids import check_id, is_well_formed, new_id
-from shared.storage.db import Conn
+from shared.storage.db import Conn, Statement
 from shared.storage.pagination import Page, PageQuery, fetch_page
 
 # Columns stored as JSONB; any value bound to them is wrapped, strings included.
@@ -63,14 +63,20 @@ def _where(scope: dict[str, Any]) -> sql.Composed:
     return sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in scope)
 
 
-def insert(conn: Conn, table: Table, row: dict[str, Any]) -> dict[str, Any]:
+def insertion(table: Table, row: dict[str, Any]) -> Statement:
+    """The INSERT of `row` (given an id unless it has one), returning the row."""
     row = {"id": new_id(table.kind), **row}
     statement = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING *").format(
         sql.Identifier(table.name),
         sql.SQL(", ").join(map(sql.Identifier, row)),
         sql.SQL(", ").join(sql.Placeholder() * len(row)),
     )
-    created = conn.execute(statement, [bind(k, v) for k, v in row.items()]).fetchone()
+    return statement, [bind(k, v) for k, v in row.items()]
+
+
+def insert(conn: Conn, table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    statement, params = insertion(table, row)
+    created = conn.execute(statement, params).fetchone()
     assert created is not None
     return created
 

@@ -14,6 +14,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from shared.clock import now
+from shared.ids import new_id
 from shared.objects import MESSAGE, STEP
 from shared.platform import metrics, worker_shutdown
 from shared.runs import events, lifecycle, repository, states, streamed
@@ -102,6 +103,9 @@ class RunLoop:
         # Images the run's code drew, shown in the next message the run writes.
         self.images: list[str] = []
         self.carried: streamed.Carried | None = None
+        # Events of a message or step just opened, sent with the deltas that follow in the
+        # same chunk: the first delta costs one round trip to Redis, not two.
+        self.unsent: list[tuple[str, Any]] = []
 
     def drive(self) -> None:
         # The status is read again now that the lease is held: a cancel may have landed.
@@ -110,8 +114,10 @@ class RunLoop:
             return
         if run["usage"]:
             self.usage = Usage(run["usage"]["prompt_tokens"], run["usage"]["completion_tokens"])
-        with reading() as conn:
-            self.carried = streamed.carried(*repository.interrupted(conn, self.run_id))
+        if run["attempts"] > 1:
+            # Only a later execution may find what an interrupted one left open.
+            with reading() as conn:
+                self.carried = streamed.carried(*repository.interrupted(conn, self.run_id))
         self._loop(run)
 
     def _tool_context(self, run: dict[str, Any]) -> tools.Context:
@@ -221,6 +227,10 @@ class RunLoop:
         self.carried = None
         fold = call.fold
         last_flush = 0.0
+        # Its start, or the tools before, saw the run not cancelled: the first look at the
+        # flag is due a check period in, so a quick answer costs no look at all (a cancel
+        # that comes meanwhile still ends it, `lifecycle.end`).
+        self.next_cancel_check = time.monotonic() + CANCEL_CHECK_SECONDS
         with model.stream_chat(self._request(run, built)) as chunks:
             for chunk in chunks:
                 for began in fold.add(chunk):
@@ -234,6 +244,7 @@ class RunLoop:
                         last_flush == 0.0 or moment - last_flush >= FLUSH_SECONDS):
                     self._flush(call)
                     last_flush = moment
+                self._send()
                 if fold.overran:
                     break  # leaving the block closes the stream
                 if self._cancel_requested():
@@ -243,6 +254,7 @@ class RunLoop:
         self._carry_on(run, call, ended=True)
         if fold.has_pending:
             self._flush(call)
+        self._send()
         if fold.truncated:
             log.info("run %s: the model went past the %d completion tokens left to the run "
                      "(max_tokens ignored, or no count of its own); its answer ends there",
@@ -266,6 +278,7 @@ class RunLoop:
         else:
             assert call.message is not None and call.text_step is not None
             message, step = call.message, call.text_step
+        self._send()
         lifecycle.withdraw(self.run_id, message["id"], step["id"])
         call.carried, call.message, call.text_step, call.shown = None, None, None, ""
         if call.fold.text:
@@ -280,18 +293,23 @@ class RunLoop:
             before = len(call.fold.text) - len(pending.text)
             pending.text = pending.text[max(0, len(call.shown) - before):]
             call.shown = ""
-        batch = payloads.stream_deltas(message_id, step_id, pending)
-        if batch:
-            events.publish(self.run_id, list(batch))
+        self._send(list(payloads.stream_deltas(message_id, step_id, pending)))
 
-    def _new_step(self, conn: Any, run: dict[str, Any], kind: str,
+    def _send(self, batch: list[tuple[str, Any]] | None = None) -> None:
+        """Publish the events not sent yet, then `batch`, in one round trip."""
+        batch = [*self.unsent, *(batch or [])]
+        self.unsent = []
+        if batch:
+            events.publish(self.run_id, batch)
+
+    def _step_row(self, run: dict[str, Any], kind: str,
                   details: dict[str, Any]) -> dict[str, Any]:
-        return tables.insert(conn, STEPS, {
+        return {
             "project_id": run["project_id"], "run_id": run["id"],
             "thread_id": run["thread_id"], "assistant_id": run["assistant_id"],
             "created_at": now(), "type": kind, "status": "in_progress",
             "step_details": details,
-        })
+        }
 
     def _open_message(self, run: dict[str, Any], model_call: ModelCall) -> None:
         if model_call.carried is not None:
@@ -300,18 +318,21 @@ class RunLoop:
             model_call.message, model_call.text_step = carried.message, carried.step
             model_call.shown = carried.shown
             return
-        with unit_of_work() as conn:
-            message = tables.insert(conn, MESSAGES, {
-                "project_id": run["project_id"], "thread_id": run["thread_id"],
-                "created_at": now(), "status": "in_progress", "role": "assistant",
-                "content": [], "assistant_id": run["assistant_id"], "run_id": run["id"],
-                "attachments": [], "metadata": {},
-            })
-            step = self._new_step(conn, run, "message_creation", {
-                "type": "message_creation", "message_creation": {"message_id": message["id"]}})
+        message_id = new_id(MESSAGES.kind)
+        message, step = db.in_one_trip([
+            tables.insertion(MESSAGES, {
+                "id": message_id, "project_id": run["project_id"],
+                "thread_id": run["thread_id"], "created_at": now(), "status": "in_progress",
+                "role": "assistant", "content": [], "assistant_id": run["assistant_id"],
+                "run_id": run["id"], "attachments": [], "metadata": {},
+            }),
+            tables.insertion(STEPS, self._step_row(run, "message_creation", {
+                "type": "message_creation", "message_creation": {"message_id": message_id}})),
+        ])
+        assert message is not None and step is not None
         model_call.message, model_call.text_step = message, step
         dumped_step, dumped_message = STEP.dump(step), MESSAGE.dump(message)
-        events.publish(self.run_id, [
+        self.unsent.extend([
             ("thread.run.step.created", dumped_step),
             ("thread.run.step.in_progress", dumped_step),
             ("thread.message.created", dumped_message),
@@ -320,12 +341,12 @@ class RunLoop:
 
     def _open_tool_step(self, run: dict[str, Any], model_call: ModelCall) -> None:
         with unit_of_work() as conn:
-            step = self._new_step(conn, run, "tool_calls",
-                                  {"type": "tool_calls", "tool_calls": []})
+            step = tables.insert(conn, STEPS, self._step_row(
+                run, "tool_calls", {"type": "tool_calls", "tool_calls": []}))
         model_call.tool_step = step
         dumped = STEP.dump(step)
-        events.publish(self.run_id, [("thread.run.step.created", dumped),
-                                     ("thread.run.step.in_progress", dumped)])
+        self.unsent.extend([("thread.run.step.created", dumped),
+                            ("thread.run.step.in_progress", dumped)])
 
     def _image_message(self, run: dict[str, Any]) -> None:
         """The run's code drew images but the model said nothing after: show them anyway."""
@@ -343,8 +364,7 @@ class RunLoop:
     def _close_text(self, model_call: ModelCall) -> None:
         with unit_of_work() as conn:
             batch = self._closed_text(conn, model_call)
-        if batch:
-            events.publish(self.run_id, batch)
+        self._send(batch)
 
     def _closed_text(self, conn: Any, model_call: ModelCall) -> list[tuple[str, Any]]:
         """Complete the model call's message and its step; the events that say so."""

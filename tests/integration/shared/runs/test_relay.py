@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from shared.runs.relay import READ_CONNECTIONS, Entry, Relay, announce
+from shared.runs.relay import READ_CONNECTIONS, Entry, Relay, append
 from tests.support.servers import RedisServer
 
 # Short, so waiting out a quiet follower costs the suite little.
@@ -51,10 +51,8 @@ def stream() -> str:
 def add(client: redis.Redis, stream: str, *names: str) -> list[str]:
     """Append and announce, as `shared.runs.events` does."""
     pipe = client.pipeline(transaction=False)
-    for name in names:
-        pipe.xadd(stream, {"e": name})
-    announce(pipe, stream)
-    return [entry_id.decode() for entry_id in pipe.execute()[:-1]]
+    append(pipe, stream, [(name, "") for name in names], 60)
+    return [entry_id.decode() for entry_id in pipe.execute()[0]]
 
 
 def names(entries: list[Entry]) -> list[str]:
