@@ -54,7 +54,7 @@ def message_item(message: dict[str, Any], filenames: dict[str, str],
                            container)
                for part in message["content"] if part["type"] == "text"]
     return {"id": message["id"], "type": "message", "role": "assistant",
-            "status": _MESSAGE_STATUS.get(message["status"], "incomplete"),
+            "status": message_status(message["status"]),
             "content": content}
 
 
@@ -77,6 +77,17 @@ def annotation(note: dict[str, Any], filenames: dict[str, str],
             "file_id": note["file_path"]["file_id"],
             "filename": note["text"].removeprefix(SANDBOX_DIR),
             "start_index": note["start_index"], "end_index": note["end_index"]}
+
+
+def tool_status(call_type: str, step_status: str) -> str:
+    """A call's item status from its step's (`call_type`: the step's call type)."""
+    if call_type == "function":
+        return _FUNCTION_STATUS.get(step_status, "incomplete")
+    return _TOOL_STATUS[step_status]
+
+
+def message_status(status: str) -> str:
+    return _MESSAGE_STATUS.get(status, "incomplete")
 
 
 def function_call_id(call_id: str) -> str:
@@ -113,20 +124,20 @@ def _search_filenames(steps: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def _tool_item(call: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
-    status = step["status"]
+    status = tool_status(call["type"], step["status"])
     if call["type"] == "function":
         function = call["function"]
         return {"id": function_call_id(call["id"]), "type": "function_call",
-                "status": _FUNCTION_STATUS.get(status, "incomplete"),
+                "status": status,
                 "call_id": call["id"], "name": function["name"],
                 "arguments": function["arguments"]}
     if call["type"] == "file_search":
         return {"id": file_search_call_id(call["id"]), "type": "file_search_call",
-                "status": _TOOL_STATUS[status], "queries": _queries(call),
+                "status": status, "queries": _queries(call),
                 "results": [_search_result(r) for r in call["file_search"].get("results", [])]}
     ran = call["code_interpreter"]
     return {"id": code_interpreter_call_id(call["id"]), "type": "code_interpreter_call",
-            "status": _TOOL_STATUS[status], "code": ran["input"],
+            "status": status, "code": ran["input"],
             "container_id": container_id(step["thread_id"]),
             "outputs": [_interpreter_output(o) for o in ran["outputs"]]}
 
