@@ -5,7 +5,7 @@ Every refusal names its field in `param` as OpenAI does (`tools[1].vector_store_
 needs storage (the previous response, the conversation, the files, vector stores and the
 assistant a body names) is resolved by `shared.responses.service`.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from shared.errors import InvalidRequestError
@@ -44,19 +44,21 @@ class Request:
     prompt_id: str | None
     echo: dict[str, Any]
     run: dict[str, Any]
+    # The fields the body gave (not null): the prompt bridge fills in the others.
+    given: frozenset[str]
 
     def file_ids(self) -> list[tuple[str, str]]:
         """`(file_id, param)` for each file the tools hand the sandbox."""
         code = self.run["tool_resources"].get("code_interpreter") or {}
-        where = f"tools[{_tool_index(self.run['tools'], 'code_interpreter')}].container"
-        return [(file_id, f"{where}.file_ids[{position}]")
+        return [(file_id, f"tools[{_tool_index(self.run['tools'], 'code_interpreter')}]"
+                          f".container.file_ids[{position}]")
                 for position, file_id in enumerate(code.get("file_ids", []))]
 
     def vector_store_ids(self) -> list[tuple[str, str]]:
         """`(vector_store_id, param)` for each store file_search reaches."""
         search = self.run["tool_resources"].get("file_search") or {}
-        where = f"tools[{_tool_index(self.run['tools'], 'file_search')}]"
-        return [(store_id, f"{where}.vector_store_ids[{position}]")
+        return [(store_id, f"tools[{_tool_index(self.run['tools'], 'file_search')}]"
+                           f".vector_store_ids[{position}]")
                 for position, store_id in enumerate(search.get("vector_store_ids", []))]
 
     def container(self) -> tuple[str, str] | None:
@@ -468,6 +470,7 @@ def parse_request(body: Any) -> Request:
         prompt_id=prompt["id"] if prompt is not None else None,
         echo=echo,
         run=run,
+        given=frozenset(given),
     )
 
 
@@ -487,22 +490,18 @@ def bridged(request: Request, assistant: dict[str, Any]) -> Request:
     """The request with what it leaves out taken from the assistant its `prompt` names:
     model, instructions, tools (with the assistant's tool_resources), temperature, top_p."""
     echo, run = dict(request.echo), dict(request.run)
-    if request.model is None:
+    if "model" not in request.given:
         echo["model"] = run["model"] = assistant["model"]
-    if echo["instructions"] is None:
+    if "instructions" not in request.given:
         echo["instructions"] = assistant["instructions"]
         run["instructions"] = assistant["instructions"] or ""
-    if not echo["tools"] and assistant["tools"]:
+    if "tools" not in request.given:
         resources = assistant["tool_resources"] or {}
         run["tools"] = [tool for tool in assistant["tools"] if tool["type"] in TOOL_TYPES]
         run["tool_resources"] = {kind: resources[kind] for kind in resources
                                  if any(t["type"] == kind for t in run["tools"])}
         echo["tools"] = [_responses_tool(tool, resources) for tool in run["tools"]]
     for name in ("temperature", "top_p"):
-        if echo[name] is None:
+        if name not in request.given:
             echo[name] = run[name] = assistant[name]
-    return Request(model=echo["model"], input=request.input,
-                   previous_response_id=request.previous_response_id,
-                   conversation_id=request.conversation_id, store=request.store,
-                   background=request.background, prompt_id=request.prompt_id, echo=echo,
-                   run=run)
+    return replace(request, model=echo["model"], echo=echo, run=run)

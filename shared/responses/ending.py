@@ -1,0 +1,33 @@
+"""What a response's end writes, in the same transaction as its run's terminal move
+(`shared/runs/lifecycle` calls `record_end` wherever a run ends): the output items, the
+input and output appended to its conversation, and, for a response made with
+`store: false`, its rows deleted. The run's terminal events are published after that commit
+from the rows in hand, so a client waiting on the stream still gets the whole answer."""
+from contextlib import suppress
+from typing import Any
+
+from shared.conversations.service import append_items
+from shared.errors import NotFoundError
+from shared.items.wire import INCLUDABLE
+from shared.responses import outputs, repository
+from shared.storage.db import Conn
+
+
+def is_response(run_id: str) -> bool:
+    return run_id.startswith("resp_")
+
+
+def record_end(conn: Conn, run: dict[str, Any]) -> None:
+    response = repository.find_any(conn, run["id"], for_update=True)
+    if response is None or response["output"] is not None:
+        return
+    output = outputs.output_items(repository.steps_of(conn, run["id"]),
+                                  repository.messages_of(conn, run["id"]), INCLUDABLE)
+    repository.set_output(conn, run["id"], output)
+    if response["conversation_id"] is not None:
+        # A conversation deleted while the response ran has nothing to append to.
+        with suppress(NotFoundError):
+            append_items(conn, response["project_id"], response["conversation_id"],
+                         [*response["input"], *output])
+    if not response["store"]:
+        repository.forget(conn, run["id"])
