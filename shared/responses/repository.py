@@ -61,6 +61,13 @@ def chain(conn: Conn, response_id: str) -> list[dict[str, Any]]:
         (response_id,)).fetchall()
 
 
+def conversation_items(conn: Conn, conversation_id: str) -> list[dict[str, Any]]:
+    """Every item of the conversation in order, as stored items: a response's history."""
+    rows = conn.execute("SELECT id, item FROM conversation_items WHERE conversation_id = %s "
+                        "ORDER BY position", (conversation_id,)).fetchall()
+    return [{"id": row["id"], **row["item"]} for row in rows]
+
+
 def steps_of(conn: Conn, run_id: str) -> list[dict[str, Any]]:
     return conn.execute("SELECT * FROM run_steps WHERE run_id = %s ORDER BY seq",
                         (run_id,)).fetchall()
