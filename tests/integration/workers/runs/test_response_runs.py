@@ -1,0 +1,121 @@
+"""Responses executed by a real runs worker against the test model: a response is a run on
+a thread of its own, its function calls end it (no `requires_action`), the next response
+answers them, max_tool_calls bounds the built-in tools, its end writes the output and its
+conversation's items, an unstored one leaves nothing behind, and a background one cancels.
+"""
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.conversations import service as conversations
+from shared.errors import NotFoundError
+from shared.projects.api_keys import ensure_project
+from shared.responses import service
+from shared.runs.states import TERMINAL
+from shared.storage.db import reading
+from shared.storage.pagination import PageQuery
+from tests.e2e.scripts import script, sent
+from tests.support.waiting import wait_for
+
+WEATHER = {"type": "function", "name": "get_weather",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
+
+
+@pytest.fixture
+def project(workers: dict[str, Path]) -> str:
+    return ensure_project(f"response-runs-{uuid.uuid4().hex}")
+
+
+def _status(response_id: str) -> str | None:
+    with reading() as conn:
+        row = conn.execute("SELECT status FROM runs WHERE id = %s", (response_id,)).fetchone()
+    return None if row is None else str(row["status"])
+
+
+def _ended(project_id: str, body: dict[str, Any]) -> service.Loaded:
+    response_id = service.create_response(project_id, body).response["id"]
+    wait_for(lambda: _status(response_id) in TERMINAL, 60, f"{response_id} ended")
+    return service.get_response_row(project_id, response_id)
+
+
+def test_a_plain_response_answers(project: str) -> None:
+    loaded = _ended(project, {"model": "test-model", "input": "Hello there",
+                              "instructions": "Be brief."})
+    assert loaded.run["status"] == "completed"
+    output = loaded.response["output"]
+    assert [item["type"] for item in output] == ["message"]
+    assert output[0]["content"][0]["text"] == "You said: Hello there"
+    assert loaded.run["usage"]["total_tokens"] > 0
+
+
+def test_function_calls_end_the_response_and_the_next_one_answers_them(
+        project: str, model_server: Any) -> None:
+    marker = uuid.uuid4().hex
+    first = _ended(project, {"model": "test-model", "tools": [WEATHER], "input": script(
+        marker=marker, tool_calls=[{"name": "get_weather", "arguments": {"city": "Oslo"}}])})
+    assert first.run["status"] == "completed" and first.run["required_action"] is None
+    calls = [item for item in first.response["output"] if item["type"] == "function_call"]
+    assert len(calls) == 1 and calls[0]["name"] == "get_weather"
+    assert calls[0]["arguments"] == '{"city": "Oslo"}'
+    second = _ended(project, {"model": "test-model", "tools": [WEATHER],
+                              "previous_response_id": first.response["id"],
+                              "input": [{"type": "function_call_output",
+                                         "call_id": calls[0]["call_id"], "output": "sunny"}]})
+    assert second.response["output"][0]["content"][0]["text"] == "Tool results: sunny"
+    last = sent(model_server, marker)[-1]["body"]["messages"]
+    assert [m["role"] for m in last] == ["user", "assistant", "tool"]
+    assert last[1]["tool_calls"][0]["id"] == calls[0]["call_id"]
+
+
+def test_max_tool_calls_bounds_the_builtin_calls(project: str, model_server: Any) -> None:
+    marker = uuid.uuid4().hex
+    loaded = _ended(project, {
+        "model": "test-model", "max_tool_calls": 1,
+        "tools": [{"type": "file_search", "vector_store_ids": []}],
+        "input": script(marker=marker, steps=[
+            {"tool_calls": [{"name": "file_search", "arguments": {"query": "a"}},
+                            {"name": "file_search", "arguments": {"query": "b"}}]},
+            {"text": "done"}])})
+    assert loaded.run["status"] == "completed"
+    searches = [i for i in loaded.response["output"] if i["type"] == "file_search_call"]
+    assert len(searches) == 2
+    tool_answers = [m["content"] for m in sent(model_server, marker)[-1]["body"]["messages"]
+                    if m["role"] == "tool"]
+    assert tool_answers[1] == "Not run: the response's max_tool_calls is reached."
+    assert "Not run" not in tool_answers[0]
+    # The bound reached, the model is offered no built-in tool any more.
+    assert "tools" not in sent(model_server, marker)[-1]["body"]
+
+
+def test_the_conversation_gets_the_input_and_output(project: str) -> None:
+    conversation = conversations.create_conversation(project, {})["id"]
+    first = _ended(project, {"model": "test-model", "input": "one",
+                             "conversation": conversation})
+    second = _ended(project, {"model": "test-model", "input": "two",
+                              "conversation": conversation})
+    assert second.response["output"][0]["content"][0]["text"] == "You said: two"
+    items = conversations.list_items(project, conversation, PageQuery(order="asc"), ()).data
+    assert [item["id"] for item in items] == [
+        first.response["input"][0]["id"], first.response["output"][0]["id"],
+        second.response["input"][0]["id"], second.response["output"][0]["id"]]
+
+
+def test_an_unstored_response_leaves_nothing(project: str) -> None:
+    response_id = service.create_response(project, {"model": "test-model", "input": "x",
+                                                    "store": False}).response["id"]
+    wait_for(lambda: _status(response_id) is None, 60, f"{response_id} forgotten")
+    with pytest.raises(NotFoundError):
+        service.get_response_row(project, response_id)
+
+
+def test_a_background_response_is_cancelled_mid_answer(project: str) -> None:
+    response_id = service.create_response(project, {
+        "model": "test-model", "background": True,
+        "input": script(hang=True, chunk_delay_ms=50)}).response["id"]
+    wait_for(lambda: _status(response_id) == "in_progress", 60, "the response started")
+    service.cancel_response(project, response_id)
+    wait_for(lambda: _status(response_id) == "cancelled", 60, "the response cancelled")
+    loaded = service.get_response_row(project, response_id)
+    assert loaded.response["output"] is not None
