@@ -18,3 +18,7 @@ CREATE TABLE responses (
     output jsonb
 );
 CREATE INDEX responses_project_seq ON responses (project_id, seq);
+
+-- The Assistants API's threads: every thread but those of responses. GET /v1/threads lists
+-- this view, so a response's thread never shows there.
+CREATE VIEW assistant_threads AS SELECT * FROM threads WHERE id LIKE 'thread\_%';

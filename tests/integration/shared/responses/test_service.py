@@ -27,6 +27,7 @@ from shared.storage.db import reading, unit_of_work
 from shared.storage.pagination import PageQuery
 from shared.storage.redis import get_redis
 from shared.storage.repository import MESSAGES, STEPS
+from shared.threads.service import create_thread, list_threads
 from shared.vector_stores.stores import create_vector_store
 
 USAGE = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
@@ -287,3 +288,9 @@ def test_input_items_page_by_id(project: str) -> None:
     assert [item["content"][0]["text"] for item in ascending.data] == ["m0", "m1"]
     with pytest.raises(InvalidRequestError):
         service.list_input_items(project, response_id, PageQuery(after="msg_nope"), ())
+
+
+def test_the_thread_list_leaves_out_the_threads_of_responses(project: str) -> None:
+    thread = create_thread(project, {})
+    service.create_response(project, {"model": "m", "input": "x"})
+    assert [t["id"] for t in list_threads(project, PageQuery()).data] == [thread["id"]]
