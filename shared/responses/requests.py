@@ -12,6 +12,7 @@ from shared.errors import InvalidRequestError
 from shared.ids import check_id
 from shared.items.inputs import invalid_type, invalid_value, missing, parse_items, text
 from shared.items.wire import INCLUDABLE
+from shared.vectors.filters import FilterError, parse_filters
 
 # Fields the SDK may send that change nothing here: streaming is the API's to serve, and
 # tiers, caching keys and safety ids have no meaning on a self-hosted server.
@@ -222,8 +223,11 @@ def _file_search_tool(tool: dict[str, Any], param: str) -> tuple[dict[str, Any],
         options["ranking_options"] = _ranking(tool["ranking_options"],
                                               f"{param}.ranking_options")
     if tool.get("filters") is not None:
-        if not isinstance(tool["filters"], dict):
-            raise invalid_type(f"{param}.filters", "an object", tool["filters"])
+        try:
+            parse_filters(tool["filters"], f"{param}.filters")
+        except FilterError as error:
+            raise InvalidRequestError(f"Invalid '{error.param}': {error}", param=error.param,
+                                      code="invalid_value") from None
         options["filters"] = tool["filters"]
     return {"type": "file_search", "file_search": options}, store_ids
 

@@ -135,6 +135,10 @@ def test_a_response_is_a_run_on_a_thread_of_its_own(project: str, sent: list[str
      "input[0].content[0].type"),
     ({"model": "m", "tools": [{"type": "web_search"}]}, "tools[0].type"),
     ({"model": "m", "tools": [{"type": "file_search"}]}, "tools[0].vector_store_ids"),
+    ({"model": "m", "tools": [{"type": "file_search", "vector_store_ids": [],
+                               "filters": {"type": "near"}}]}, "tools[0].filters.type"),
+    ({"model": "m", "tools": [{"type": "code_interpreter", "container": "sess_1"}]},
+     "tools[0].container"),
     ({"model": "m", "tools": [{"type": "code_interpreter", "container": {"type": "x"}}]},
      "tools[0].container.type"),
     ({"model": "m", "previous_response_id": "resp_abc", "conversation": "conv_abc"},
@@ -173,6 +177,15 @@ def test_ids_of_another_project_are_not_there(project: str, sent: list[str]) -> 
         {"type": "function", "name": "f"},
         {"type": "file_search", "vector_store_ids": [store["id"]]}]})
     assert refused.param == "tools[1].vector_store_ids[0]"
+    container = "cntr_" + theirs.removeprefix("resp_")
+    with pytest.raises(NotFoundError) as missing:
+        service.create_response(project, {"model": "m", "tools": [
+            {"type": "code_interpreter", "container": container}]})
+    assert missing.value.param == "tools[0].container"
+    reused = service.create_response(other, {"model": "m", "tools": [
+        {"type": "code_interpreter", "container": container}]})
+    assert reused.run["tool_resources"] == {
+        "code_interpreter": {"container_id": container, "file_ids": []}}
     with pytest.raises(NotFoundError):
         service.get_response_row(project, theirs)
     with pytest.raises(NotFoundError):
