@@ -1,0 +1,239 @@
+"""The Responses API through the official SDK (3.x: `client.responses`), against the API and
+real runs workers; the model is the scripted test server.
+
+The previous SDK generation has no `client.responses`; under it (`make test-sdk1`) every test
+here is skipped.
+"""
+import json
+from typing import Any
+
+import openai
+import pytest
+
+from tests.e2e.scripts import sent
+
+pytestmark = pytest.mark.usefixtures("workers")
+
+MODEL = "test-model"
+
+
+@pytest.fixture(autouse=True)
+def _needs_responses(client: openai.OpenAI) -> None:
+    if not hasattr(client, "responses"):
+        pytest.skip("this openai SDK has no client.responses")
+
+
+def script(marker: str, **plan: Any) -> str:
+    return f"{marker}\nSCRIPT: " + json.dumps(plan)
+
+
+def _error(exc_class: type[openai.APIStatusError], call: Any) -> dict[str, Any]:
+    with pytest.raises(exc_class) as info:
+        call()
+    body = info.value.body
+    assert isinstance(body, dict), body
+    return body
+
+
+def test_plain_text_answer(client: openai.OpenAI) -> None:
+    response = client.responses.create(model=MODEL, input="Hello there")
+    assert response.id.startswith("resp_")
+    assert response.object == "response"
+    assert response.status == "completed"
+    assert response.output_text == "You said: Hello there"
+    [message] = response.output
+    assert message.type == "message" and message.role == "assistant"
+    assert message.status == "completed"
+    assert response.usage is not None
+    assert response.usage.total_tokens == (response.usage.input_tokens
+                                           + response.usage.output_tokens)
+    assert response.model == MODEL
+    assert response.store is True if hasattr(response, "store") else True
+    again = client.responses.retrieve(response.id)
+    assert again.model_dump() == response.model_dump()
+
+
+def test_instructions_reach_the_model_as_system(client: openai.OpenAI,
+                                                model_server: Any) -> None:
+    marker = "resp-instructions-1"
+    response = client.responses.create(model=MODEL, instructions="Talk like a pirate.",
+                                       input=script(marker, text="Arr."),
+                                       metadata={"case": "pirate"}, temperature=0.25)
+    assert response.output_text == "Arr."
+    assert response.instructions == "Talk like a pirate."
+    assert response.metadata == {"case": "pirate"}
+    assert response.temperature == 0.25
+    [request] = sent(model_server, marker)
+    messages = request["body"]["messages"]
+    assert messages[0] == {"role": "system", "content": "Talk like a pirate."}
+    assert request["body"]["temperature"] == 0.25
+
+
+def test_chained_with_previous_response_id(client: openai.OpenAI, model_server: Any) -> None:
+    first = client.responses.create(model=MODEL, input="My name is Ada.")
+    marker = "resp-chain-1"
+    second = client.responses.create(model=MODEL, previous_response_id=first.id,
+                                     input=script(marker, text="Your name is Ada."))
+    assert second.previous_response_id == first.id
+    assert second.output_text == "Your name is Ada."
+    [request] = sent(model_server, marker)
+    texts = [m["content"] for m in request["body"]["messages"]]
+    assert "My name is Ada." in json.dumps(texts)
+    assert "You said: My name is Ada." in json.dumps(texts)
+
+
+def test_streamed_with_the_sdk_helper(client: openai.OpenAI) -> None:
+    marker = "resp-stream-1"
+    text = "one two three four five"
+    with client.responses.stream(model=MODEL,
+                                 input=script(marker, text=text, chunk_delay_ms=5)) as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert kinds[0] == "response.created"
+    assert kinds[-1] == "response.completed"
+    assert "response.output_text.delta" in kinds
+    assert final.output_text == text
+    assert final.status == "completed"
+    retrieved = client.responses.retrieve(final.id)
+    assert retrieved.output_text == final.output_text
+    assert retrieved.model_dump(exclude={"output"}) == final.model_dump(exclude={"output"})
+    assert [_plain(i) for i in retrieved.output] == [_plain(i) for i in final.output]
+
+
+def _plain(item: Any) -> dict[str, Any]:
+    """An output item without what the stream helper adds (`parsed`)."""
+    dumped: dict[str, Any] = item.model_dump()
+    for part in dumped.get("content") or []:
+        part.pop("parsed", None)
+    dumped.pop("parsed_arguments", None)
+    return dumped
+
+
+def test_stream_resumed_with_starting_after(client: openai.OpenAI) -> None:
+    marker = "resp-resume-1"
+    stream = client.responses.create(model=MODEL, stream=True,
+                                     input=script(marker, text="alpha beta gamma delta"))
+    seen = list(stream)
+    numbers = [event.sequence_number for event in seen]
+    assert numbers == list(range(len(seen)))
+    response_id = seen[0].response.id
+    resumed = list(client.responses.retrieve(response_id, stream=True, starting_after=3))
+    assert [e.sequence_number for e in resumed] == numbers[4:]
+    assert [e.model_dump() for e in resumed] == [e.model_dump() for e in seen[4:]]
+
+
+def test_background_then_cancel(client: openai.OpenAI) -> None:
+    marker = "resp-background-1"
+    response = client.responses.create(model=MODEL, background=True,
+                                       input=script(marker, hang=True, hang_s=30,
+                                                    chunk_delay_ms=50))
+    assert response.status in ("queued", "in_progress")
+    assert response.background is True
+    cancelled = client.responses.cancel(response.id)
+    assert cancelled.status in ("cancelled", "in_progress")
+    final = _wait_ended(client, response.id)
+    assert final.status == "cancelled"
+
+
+def _wait_ended(client: openai.OpenAI, response_id: str) -> Any:
+    """Follow the response's own stream to its end, then read it."""
+    with client.responses.retrieve(response_id, stream=True) as events:
+        for _ in events:
+            pass
+    return client.responses.retrieve(response_id)
+
+
+def test_background_answers_at_once_and_ends(client: openai.OpenAI) -> None:
+    response = client.responses.create(model=MODEL, background=True, input="Later, please")
+    assert response.status in ("queued", "in_progress", "completed")
+    final = _wait_ended(client, response.id)
+    assert final.status == "completed"
+    assert final.output_text == "You said: Later, please"
+
+
+def test_store_false_is_never_retrievable(client: openai.OpenAI) -> None:
+    response = client.responses.create(model=MODEL, input="Forget me", store=False)
+    assert response.output_text == "You said: Forget me"
+    body = _error(openai.NotFoundError, lambda: client.responses.retrieve(response.id))
+    assert body["message"] == f"Response with id '{response.id}' not found."
+
+
+def test_delete(client: openai.OpenAI) -> None:
+    response = client.responses.create(model=MODEL, input="Delete me")
+    assert client.responses.delete(response.id) is None
+    _error(openai.NotFoundError, lambda: client.responses.retrieve(response.id))
+    _error(openai.NotFoundError, lambda: client.responses.delete(response.id))
+
+
+def test_input_items_list(client: openai.OpenAI) -> None:
+    response = client.responses.create(model=MODEL, input=[
+        {"role": "user", "content": "first"}, {"role": "user", "content": "second"}])
+    items = client.responses.input_items.list(response.id, order="asc")
+    assert [item.content[0].text for item in items.data] == ["first", "second"]
+    assert all(item.id for item in items.data)
+    page = client.responses.input_items.list(response.id, limit=1)
+    assert page.has_more is True
+    assert page.data[0].content[0].text == "second"
+
+
+def test_function_call_round_trip(client: openai.OpenAI, model_server: Any) -> None:
+    marker = "resp-function-1"
+    tools: Any = [{"type": "function", "name": "get_weather",
+                   "description": "The weather in a city.",
+                   "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                                  "required": ["city"]}}]
+    first = client.responses.create(model=MODEL, tools=tools, input=script(
+        marker, steps=[{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]},
+                       {"text": "It is sunny in Oslo."}]))
+    assert first.status == "completed"
+    [call] = first.output
+    assert call.type == "function_call"
+    assert call.name == "get_weather" and json.loads(call.arguments) == {"city": "Oslo"}
+    assert call.id is not None and call.id.startswith("fc_")
+    second = client.responses.create(
+        model=MODEL, tools=tools, previous_response_id=first.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}])
+    assert second.status == "completed"
+    assert second.output_text == "It is sunny in Oslo."
+    last = sent(model_server, marker)[-1]["body"]["messages"]
+    assert last[-1] == {"role": "tool", "tool_call_id": call.call_id, "content": "sunny"}
+
+
+def test_conversation_gets_the_items(client: openai.OpenAI) -> None:
+    conversation = client.conversations.create()
+    first = client.responses.create(model=MODEL, conversation=conversation.id,
+                                    input="Remember 42")
+    assert first.conversation is not None and first.conversation.id == conversation.id
+    items = client.conversations.items.list(conversation.id, order="asc").data
+    assert [item.type for item in items] == ["message", "message"]
+    assert items[1].id == first.output[0].id
+    second = client.responses.create(model=MODEL, conversation=conversation.id,
+                                     input="What did I say?")
+    assert second.output_text == "You said: What did I say?"
+    assert len(client.conversations.items.list(conversation.id).data) == 4
+
+
+def test_another_projects_response_is_not_found(client: openai.OpenAI,
+                                                other_client: openai.OpenAI) -> None:
+    response = client.responses.create(model=MODEL, input="Mine")
+    for call in (lambda: other_client.responses.retrieve(response.id),
+                 lambda: other_client.responses.delete(response.id),
+                 lambda: other_client.responses.input_items.list(response.id),
+                 lambda: other_client.responses.create(model=MODEL, input="x",
+                                                       previous_response_id=response.id)):
+        _error(openai.NotFoundError, call)
+    assert client.responses.retrieve(response.id).id == response.id
+
+
+def test_bad_input_is_a_400_naming_the_field(client: openai.OpenAI) -> None:
+    body = _error(openai.BadRequestError, lambda: client.responses.create(
+        model=MODEL, input=[{"role": "user", "content": 5}]))
+    assert body["param"] == "input[0].content"
+    body = _error(openai.BadRequestError, lambda: client.responses.create(
+        model=MODEL, input="x", tools=[{"type": "web_search_preview_nope"}]))
+    assert body["param"] is not None and body["param"].startswith("tools")
+    body = _error(openai.BadRequestError, lambda: client.responses.create(
+        model=MODEL, input="x", stream="yes"))  # type: ignore[call-overload]
+    assert body["param"] == "stream"
+    body = _error(openai.BadRequestError, lambda: client.responses.retrieve("run_abc"))
+    assert body["param"] == "response_id"
