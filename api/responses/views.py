@@ -46,7 +46,11 @@ class Responses(MethodView):
             return streaming.sse_response(response, include)
         if response["background"]:
             return wire.response_object(response, created.run, [])
-        return streaming.final_response(response, include)
+        answer = streaming.final_response(response, include)
+        if not response["store"]:
+            return answer
+        # Ended: the stored output is read back, so the answer is what a retrieve shows.
+        return _shown(responses.get_response_row(project_id(), response["id"]), include)
 
 
 @blp.route("/<response_id>")

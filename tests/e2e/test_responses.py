@@ -4,6 +4,7 @@ real runs workers; the model is the scripted test server.
 The previous SDK generation has no `client.responses`; under it (`make test-sdk1`) every test
 here is skipped.
 """
+import io
 import json
 from typing import Any
 
@@ -237,3 +238,80 @@ def test_bad_input_is_a_400_naming_the_field(client: openai.OpenAI) -> None:
     assert body["param"] == "stream"
     body = _error(openai.BadRequestError, lambda: client.responses.retrieve("run_abc"))
     assert body["param"] == "response_id"
+
+
+MANUAL = b"""Maintenance manual for the Kestrel pump.
+The service code for a blocked impeller is QV-7731. Replace the seal every 400 hours.
+"""
+
+
+def _store(client: openai.OpenAI) -> str:
+    store = client.vector_stores.create(name="Manuals")
+    batch = client.vector_stores.file_batches.upload_and_poll(
+        vector_store_id=store.id, files=[("kestrel.txt", io.BytesIO(MANUAL))])
+    assert batch.file_counts.completed == 1
+    return store.id
+
+
+def test_file_search_with_citations(client: openai.OpenAI) -> None:
+    store_id = _store(client)
+    answer = "Use code QV-7731【0:0†kestrel.txt】."
+    marker = "resp-search-1"
+    plan = script(marker, steps=[
+        {"tool_calls": [{"name": "file_search", "arguments": {"query": "blocked impeller"}}]},
+        {"text": answer}])
+    response = client.responses.create(
+        model=MODEL, input=plan, include=["file_search_call.results"],
+        tools=[{"type": "file_search", "vector_store_ids": [store_id]}])
+    assert response.status == "completed", response.error
+    search, message = response.output
+    assert search.type == "file_search_call" and search.status == "completed"
+    assert search.queries == ["blocked impeller"]
+    assert search.results and search.results[0].filename == "kestrel.txt"
+    assert "QV-7731" in (search.results[0].text or "")
+    assert message.type == "message"
+    [part] = message.content
+    assert part.type == "output_text" and part.text == answer
+    [citation] = part.annotations
+    assert citation.type == "file_citation" and citation.filename == "kestrel.txt"
+    assert citation.file_id == search.results[0].file_id
+    plain = client.responses.retrieve(response.id)
+    assert plain.output[0].results is None  # type: ignore[union-attr]
+
+
+def test_code_interpreter_with_outputs(client: openai.OpenAI) -> None:
+    marker = "resp-code-1"
+    plan = script(marker, steps=[
+        {"tool_calls": [{"name": "code_interpreter", "arguments": {"code": "print(6 * 7)"}}]},
+        {"text": "The answer is 42."}])
+    with client.responses.stream(
+            model=MODEL, input=plan, include=["code_interpreter_call.outputs"],
+            tools=[{"type": "code_interpreter", "container": {"type": "auto"}}]) as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert final.status == "completed", final.error
+    for kind in ("response.code_interpreter_call.in_progress",
+                 "response.code_interpreter_call_code.done",
+                 "response.code_interpreter_call.completed"):
+        assert kind in kinds
+    call, message = final.output
+    assert call.type == "code_interpreter_call" and call.code == "print(6 * 7)"
+    assert call.container_id.startswith("cntr_")
+    assert call.outputs is not None
+    assert [(o.type, getattr(o, "logs", None)) for o in call.outputs] == [("logs", "42\n")]
+    assert final.output_text == "The answer is 42."
+
+
+def test_prompt_bridge_runs_an_assistants_configuration(client: openai.OpenAI,
+                                                        model_server: Any) -> None:
+    assistant = client.beta.assistants.create(model=MODEL, instructions="You are terse.",
+                                              temperature=0.3)
+    marker = "resp-bridge-1"
+    response = client.responses.create(prompt={"id": assistant.id},
+                                       input=script(marker, text="Fine."))
+    assert response.status == "completed", response.error
+    assert response.output_text == "Fine."
+    assert response.model == MODEL
+    [request] = sent(model_server, marker)
+    assert request["body"]["messages"][0] == {"role": "system", "content": "You are terse."}
+    assert request["body"]["temperature"] == 0.3
