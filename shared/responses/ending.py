@@ -2,7 +2,8 @@
 (`shared/runs/lifecycle` calls `record_end` wherever a run ends): the output items, the
 input and output appended to its conversation, and, for a response made with
 `store: false`, its rows deleted. The run's terminal events are published after that commit
-from the rows in hand, so a client waiting on the stream still gets the whole answer."""
+from the rows in hand, with the output ahead of the terminal event, so a client waiting on
+the stream still gets the whole answer."""
 from contextlib import suppress
 from typing import Any
 
@@ -10,6 +11,7 @@ from shared.conversations.service import append_items
 from shared.errors import NotFoundError
 from shared.items.wire import INCLUDABLE
 from shared.responses import outputs, repository
+from shared.responses.stream import OUTPUT_EVENT
 from shared.storage.db import Conn
 
 
@@ -17,10 +19,14 @@ def is_response(run_id: str) -> bool:
     return run_id.startswith("resp_")
 
 
-def record_end(conn: Conn, run: dict[str, Any]) -> None:
+def record_end(conn: Conn, run: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The writes, and the event that carries the output to the response's stream (ahead
+    of the run's terminal event: for an unstored response the stream is all that is left)."""
     response = repository.find_any(conn, run["id"], for_update=True)
-    if response is None or response["output"] is not None:
-        return
+    if response is None:
+        return []
+    if response["output"] is not None:
+        return [(OUTPUT_EVENT, {"output": response["output"]})]
     output = outputs.output_items(repository.steps_of(conn, run["id"]),
                                   repository.messages_of(conn, run["id"]), INCLUDABLE)
     repository.set_output(conn, run["id"], output)
@@ -31,3 +37,4 @@ def record_end(conn: Conn, run: dict[str, Any]) -> None:
                          [*response["input"], *output])
     if not response["store"]:
         repository.forget(conn, run["id"])
+    return [(OUTPUT_EVENT, {"output": output})]

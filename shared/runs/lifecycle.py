@@ -43,12 +43,12 @@ def _locked(conn: Conn, project_id: str, thread_id: str, run_id: str) -> dict[st
                       run_id, "run_id", for_update=True)
 
 
-def _settle(conn: Conn, run: dict[str, Any]) -> None:
+def _settle(conn: Conn, run: dict[str, Any]) -> Batch:
     """In the transaction of a run's terminal move: what the run left open ends with it,
-    and a response's end is recorded (`shared/responses/ending`)."""
+    and a response's end is recorded (`shared/responses/ending`). The events to publish
+    ahead of the terminal one."""
     repository.settle_children(conn, run["id"], run["status"])
-    if ending.is_response(run["id"]):
-        ending.record_end(conn, run)
+    return ending.record_end(conn, run) if ending.is_response(run["id"]) else []
 
 
 def _publish_ended(run_id: str, batch: Batch) -> None:
@@ -247,10 +247,11 @@ def _request_cancel(lock: Callable[[Conn], dict[str, Any]]) -> dict[str, Any]:
     with unit_of_work() as conn:
         run = lock(conn)
         run_id = run["id"]
+        settled: Batch = []
         if run["status"] in ("queued", "requires_action"):
             moved = repository.move(conn, "runs", run_id, "cancelled")
             if moved is not None:
-                _settle(conn, moved)
+                settled = _settle(conn, moved)
         elif run["status"] == "in_progress":
             moved = repository.move(conn, "runs", run_id, "cancelling")
         else:
@@ -258,7 +259,7 @@ def _request_cancel(lock: Callable[[Conn], dict[str, Any]]) -> dict[str, Any]:
                 f"Cannot cancel run with status '{run['status']}'.", param=None)
         assert moved is not None
     if moved["status"] == "cancelled":
-        _publish_ended(run_id, _ended_events(moved))
+        _publish_ended(run_id, [*settled, *_ended_events(moved)])
         return moved
     pipe = get_redis().pipeline(transaction=False)
     pipe.set(redis_keys.run_cancel(run_id), "1", ex=get_settings().events_ttl_seconds)
@@ -277,12 +278,11 @@ def cancel(run_id: str, usage: dict[str, int],
             tables.update(conn, tables.MESSAGES, {"run_id": run_id}, message_id, "message_id",
                           {"content": content})
         ended = repository.move(conn, "runs", run_id, "cancelled", {"usage": usage})
-        if ended is not None:
-            _settle(conn, ended)
+        settled = [] if ended is None else _settle(conn, ended)
     if ended is None:
         get_redis().delete(redis_keys.run_cancel(run_id))
         return None
-    _publish_ended(run_id, _ended_events(ended))
+    _publish_ended(run_id, [*settled, *_ended_events(ended)])
     return ended
 
 
@@ -297,7 +297,7 @@ def end(run_id: str, status: str, usage: dict[str, int], changes: dict[str, Any]
         if ended is None:
             current = repository.status_of(conn, run_id)
         else:
-            _settle(conn, ended)
+            batch.extend(_settle(conn, ended))
     if ended is not None:
         _publish_ended(run_id, [*batch, *_ended_events(ended)])
         return ended
@@ -318,12 +318,13 @@ def expire(run_id: str) -> bool:
     with unit_of_work() as conn:
         run = repository.expiry_of(conn, run_id)
         moved = None
+        settled: Batch = []
         if run is not None and run["expires_at"] is not None and run["expires_at"] <= now():
             moved = repository.move(conn, "runs", run_id, "expired")
             if moved is not None:
-                _settle(conn, moved)
+                settled = _settle(conn, moved)
     if moved is not None:
-        _publish_ended(run_id, _ended_events(moved))
+        _publish_ended(run_id, [*settled, *_ended_events(moved)])
         return True
     if run is None or run["expires_at"] is None or run["expires_at"] <= now():
         get_redis().zrem(redis_keys.RUN_DEADLINES, run_id)

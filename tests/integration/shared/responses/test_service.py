@@ -6,6 +6,7 @@ Sending the run's task is recorded instead of sent (`tasks.send_run` is the one 
 replaced), so no worker takes these runs up; their ends are driven through the lifecycle.
 """
 import io
+import json
 import uuid
 from typing import Any
 
@@ -53,6 +54,11 @@ def project(redis: Redis, sent: list[str]) -> str:
 def _event_names(run_id: str) -> list[str]:
     entries: Any = get_redis().xrange(redis_keys.run_events(run_id))
     return [fields[b"e"].decode() for _, fields in entries]
+
+
+def _event_data(run_id: str, name: str) -> Any:
+    entries: Any = get_redis().xrange(redis_keys.run_events(run_id))
+    return next(json.loads(fields[b"d"]) for _, fields in entries if fields[b"e"].decode() == name)
 
 
 def _refused(project_id: str, body: dict[str, Any]) -> InvalidRequestError:
@@ -243,7 +249,8 @@ def test_the_end_writes_the_output_and_appends_to_the_conversation(project: str)
     items = conversations.list_items(project, conversation, PageQuery(order="asc"), ()).data
     assert [item["id"] for item in items[1:]] == [loaded.response["input"][0]["id"],
                                                   output[0]["id"]]
-    assert _event_names(response_id)[-2:] == ["thread.run.completed", "done"]
+    assert _event_names(response_id)[-3:] == ["response.output", "thread.run.completed", "done"]
+    assert _event_data(response_id, "response.output") == {"output": output}
 
 
 def test_an_unstored_response_is_never_found_and_goes_when_it_ends(project: str) -> None:
@@ -258,7 +265,8 @@ def test_an_unstored_response_is_never_found_and_goes_when_it_ends(project: str)
             found = conn.execute(f"SELECT 1 FROM {table} WHERE {column} = %s",
                                  (response_id,)).fetchone()
             assert found is None, table
-    assert "thread.run.completed" in _event_names(response_id)
+    assert _event_names(response_id)[-3:] == ["response.output", "thread.run.completed", "done"]
+    assert _event_data(response_id, "response.output")["output"][0]["type"] == "message"
 
 
 def test_only_a_background_response_is_cancelled(project: str) -> None:
@@ -270,6 +278,7 @@ def test_only_a_background_response_is_cancelled(project: str) -> None:
     cancelled = service.cancel_response(project, background)
     assert cancelled.run["status"] == "cancelled"
     assert cancelled.response["output"] == []
+    assert _event_names(background)[-3:] == ["response.output", "thread.run.cancelled", "done"]
     assert service.cancel_response(project, background).run["status"] == "cancelled"
 
 
