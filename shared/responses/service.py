@@ -6,6 +6,7 @@ any run is announced (`shared/runs/lifecycle.queued`; the runs table is the outb
 """
 import logging
 from collections.abc import Collection
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -193,14 +194,17 @@ def delete_response(project_id: str, response_id: str) -> dict[str, Any]:
 
 
 def cancel_response(project_id: str, response_id: str) -> Loaded:
-    """A background response's run is cancelled as a run is; any other response: 400."""
+    """A background response's run is cancelled as a run is; any other response: 400. One
+    that ended, or is being cancelled, is answered as it is."""
     with reading() as conn:
         loaded = _load(conn, project_id, response_id, None)
     if not loaded.response["background"]:
         raise InvalidRequestError("Cannot cancel a synchronous response.", param=None)
-    if loaded.run["status"] in TERMINAL:
+    if loaded.run["status"] in (*TERMINAL, "cancelling"):
         return loaded
-    lifecycle.request_response_cancel(project_id, response_id)
+    # A run that ended meanwhile is refused by the lifecycle: the response is shown as is.
+    with suppress(InvalidRequestError):
+        lifecycle.request_response_cancel(project_id, response_id)
     return get_response_row(project_id, response_id)
 
 
