@@ -119,3 +119,28 @@ def test_a_background_response_is_cancelled_mid_answer(project: str) -> None:
     wait_for(lambda: _status(response_id) == "cancelled", 60, "the response cancelled")
     loaded = service.get_response_row(project, response_id)
     assert loaded.response["output"] is not None
+
+
+def test_the_options_reach_the_model_and_max_output_tokens_bounds_it(
+        project: str, model_server: Any) -> None:
+    marker = uuid.uuid4().hex
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    loaded = _ended(project, {
+        "model": "test-model", "instructions": "Answer in JSON.", "temperature": 0.2,
+        "top_p": 0.9, "reasoning": {"effort": "low"}, "max_output_tokens": 16,
+        "text": {"format": {"type": "json_schema", "name": "answer", "schema": schema,
+                            "strict": True}},
+        "input": [{"role": "developer", "content": "Rules."},
+                  {"role": "user", "content": script(marker=marker, tokens=40)}]})
+    assert loaded.run["status"] == "incomplete"
+    assert loaded.run["incomplete_details"] == {"reason": "max_completion_tokens"}
+    body = sent(model_server, marker)[-1]["body"]
+    assert [m["role"] for m in body["messages"]] == ["system", "system", "user"]
+    assert body["messages"][0]["content"] == "Answer in JSON."
+    assert (body["temperature"], body["top_p"], body["reasoning_effort"]) == (0.2, 0.9, "low")
+    assert body["max_completion_tokens"] == 16
+    assert body["response_format"] == {"type": "json_schema", "json_schema": {
+        "name": "answer", "schema": schema, "strict": True}}
+    message = loaded.response["output"][0]
+    assert message["status"] == "incomplete"
+    assert message["content"][0]["text"] == " ".join(f"tok{i}" for i in range(16)) + " "
