@@ -144,3 +144,22 @@ def test_the_options_reach_the_model_and_max_output_tokens_bounds_it(
     message = loaded.response["output"][0]
     assert message["status"] == "incomplete"
     assert message["content"][0]["text"] == " ".join(f"tok{i}" for i in range(16)) + " "
+
+
+def _code(project_id: str, code: str, container: Any) -> service.Loaded:
+    return _ended(project_id, {
+        "model": "test-model", "tools": [{"type": "code_interpreter", "container": container}],
+        "input": script(steps=[{"tool_calls": [{"name": "code_interpreter",
+                                                "arguments": {"code": code}}]},
+                               {"text": "ran"}])})
+
+
+def test_a_named_container_is_that_responses_sandbox(project: str) -> None:
+    first = _code(project, "kept = 6 * 7", {"type": "auto"})
+    container = "cntr_" + first.response["id"].removeprefix("resp_")
+    second = _code(project, "print(kept)", container)
+    call = next(i for i in second.response["output"] if i["type"] == "code_interpreter_call")
+    assert call["outputs"] == [{"type": "logs", "logs": "42\n"}]
+    fresh = _code(project, "print('kept' in globals())", {"type": "auto"})
+    call = next(i for i in fresh.response["output"] if i["type"] == "code_interpreter_call")
+    assert call["outputs"] == [{"type": "logs", "logs": "False\n"}]
