@@ -13,16 +13,20 @@ from flask import Response, stream_with_context
 
 from api.streaming import KEEPALIVE
 from shared.config import get_settings
+from shared.errors import InvalidRequestError
 from shared.responses import stream
 from shared.runs import events
+from shared.runs.states import TERMINAL
+from shared.storage import redis_keys
+from shared.storage.redis import get_redis
 
 _FINAL = frozenset(stream.FINAL_EVENTS.values())
 
 
-def _translated(response: dict[str, Any], include: Collection[str]
+def _translated(response: dict[str, Any], run: dict[str, Any], include: Collection[str]
                 ) -> Iterator[stream.Event | None]:
     """The response's events up to its final one; None when a keep-alive is due."""
-    translator = stream.Translator(response, include)
+    translator = stream.Translator(response, include, run)
     quiet_ms = round(get_settings().stream_keepalive_seconds * 1000)
     with closing(events.follow(response["id"], "0-0", block_ms=quiet_ms)) as followed:
         for event in followed:
@@ -34,10 +38,16 @@ def _translated(response: dict[str, Any], include: Collection[str]
                 return
 
 
-def sse_response(response: dict[str, Any], include: Collection[str],
+def sse_response(response: dict[str, Any], run: dict[str, Any], include: Collection[str],
                  starting_after: int = -1) -> Response:
+    if run["status"] in TERMINAL and not get_redis().exists(redis_keys.run_events(run["id"])):
+        # Nothing would ever come: the events of an ended response expire after a while.
+        raise InvalidRequestError(
+            f"The events of response '{response['id']}' are no longer kept; retrieve it "
+            "without 'stream'.", param="stream")
+
     def body() -> Iterator[bytes]:
-        for event in _translated(response, include):
+        for event in _translated(response, run, include):
             if event is None:
                 yield KEEPALIVE
             elif event["sequence_number"] > starting_after:
@@ -47,9 +57,10 @@ def sse_response(response: dict[str, Any], include: Collection[str],
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def final_response(response: dict[str, Any], include: Collection[str]) -> dict[str, Any]:
+def final_response(response: dict[str, Any], run: dict[str, Any], include: Collection[str]
+                   ) -> dict[str, Any]:
     """The Response object once the response has ended, as its final event shows it."""
-    for event in _translated(response, include):
+    for event in _translated(response, run, include):
         if event is not None and event["type"] in _FINAL:
             return dict(event["response"])
     raise RuntimeError(f"the events of response {response['id']} ended without a final one")

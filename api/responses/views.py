@@ -43,10 +43,10 @@ class Responses(MethodView):
         created = responses.create_response(project_id(), body)
         response, include = created.response, _include(created.response)
         if stream:
-            return streaming.sse_response(response, include)
+            return streaming.sse_response(response, created.run, include)
         if response["background"]:
             return wire.response_object(response, created.run, [])
-        answer = streaming.final_response(response, include)
+        answer = streaming.final_response(response, created.run, include)
         if not response["store"]:
             return answer
         # Ended: the stored output is read back, so the answer is what a retrieve shows.
@@ -60,7 +60,7 @@ class OneResponse(MethodView):
     def get(self, args: dict[str, Any], response_id: str) -> Any:
         loaded = responses.get_response_row(project_id(), response_id)
         if args["stream"]:
-            return streaming.sse_response(loaded.response, args["include"],
+            return streaming.sse_response(loaded.response, loaded.run, args["include"],
                                           args["starting_after"])
         return _shown(loaded, args["include"])
 

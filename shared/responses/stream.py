@@ -51,11 +51,15 @@ class _Item:
 @dataclass
 class Translator:
     """Feed it the run's events in their recorded order; each gives the Responses events it
-    makes (none for most bookkeeping events)."""
+    makes (none for most bookkeeping events).
+
+    `run`: the run as last read, until its events say more. Only a stream that lost its
+    first events (Redis restarted while the run went on) needs it; the events of every
+    other stream carry the run before anything that shows it."""
     response: dict[str, Any]
     include: Collection[str]
-    sequence: int = 0
     run: dict[str, Any] | None = None
+    sequence: int = 0
     ended: bool = False
     stored_output: list[dict[str, Any]] | None = None
     items: list[_Item] = field(default_factory=list)

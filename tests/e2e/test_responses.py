@@ -295,6 +295,7 @@ def test_code_interpreter_with_outputs(client: openai.OpenAI) -> None:
                  "response.code_interpreter_call.completed"):
         assert kind in kinds
     call, message = final.output
+    assert message.type == "message"
     assert call.type == "code_interpreter_call" and call.code == "print(6 * 7)"
     assert call.container_id.startswith("cntr_")
     assert call.outputs is not None
@@ -315,3 +316,78 @@ def test_prompt_bridge_runs_an_assistants_configuration(client: openai.OpenAI,
     [request] = sent(model_server, marker)
     assert request["body"]["messages"][0] == {"role": "system", "content": "You are terse."}
     assert request["body"]["temperature"] == 0.3
+
+
+def test_streamed_search_ends_with_the_stored_output(client: openai.OpenAI) -> None:
+    store_id = _store(client)
+    include: Any = ["file_search_call.results"]
+    plan = script("resp-search-stream-1", steps=[
+        {"tool_calls": [{"name": "file_search", "arguments": {"query": "seal hours"}}]},
+        {"text": "Every 400 hours【0:0†kestrel.txt】."}])
+    with client.responses.stream(
+            model=MODEL, input=plan, include=include,
+            tools=[{"type": "file_search", "vector_store_ids": [store_id]}]) as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert "response.output_text.annotation.added" in kinds
+    assert final.output[0].queries == ["seal hours"]  # type: ignore[union-attr]
+    retrieved = client.responses.retrieve(final.id, include=include)
+    assert [_plain(i) for i in retrieved.output] == [_plain(i) for i in final.output]
+
+
+def test_streamed_function_call(client: openai.OpenAI) -> None:
+    plan = script("resp-function-stream-1",
+                  tool_calls=[{"name": "get_weather", "arguments": {"city": "Rome"}}])
+    tools: Any = [{"type": "function", "name": "get_weather", "strict": False,
+                   "parameters": {"type": "object",
+                                  "properties": {"city": {"type": "string"}}}}]
+    with client.responses.stream(model=MODEL, input=plan, tools=tools) as stream:
+        arguments = [event.snapshot for event in stream
+                     if event.type == "response.function_call_arguments.delta"]
+        final = stream.get_final_response()
+    assert arguments and json.loads(arguments[-1]) == {"city": "Rome"}
+    [call] = final.output
+    assert call.type == "function_call" and call.status == "completed"
+    assert json.loads(call.arguments) == {"city": "Rome"}
+
+
+def test_max_output_tokens_ends_it_incomplete(client: openai.OpenAI) -> None:
+    response = client.responses.create(model=MODEL, max_output_tokens=16,
+                                       input=script("resp-incomplete-1", tokens=40))
+    assert response.status == "incomplete"
+    assert response.incomplete_details is not None
+    assert response.incomplete_details.reason == "max_output_tokens"
+    assert response.max_output_tokens == 16
+    assert response.usage is not None and response.usage.output_tokens == 16
+    assert response.output_text == "".join(f"tok{i} " for i in range(16))
+
+
+def test_a_model_error_fails_it(client: openai.OpenAI) -> None:
+    response = client.responses.create(model=MODEL, input=script(
+        "resp-failed-1", status=400, error_message="This model cannot do that."))
+    assert response.status == "failed"
+    assert response.error is not None
+    assert response.error.code == "invalid_prompt"
+    assert "This model cannot do that." in response.error.message
+
+
+def test_background_stream_from_the_start(client: openai.OpenAI) -> None:
+    stream = client.responses.create(model=MODEL, background=True, stream=True,
+                                     input="In the background")
+    kinds = [event.type for event in stream]
+    assert kinds[:2] == ["response.created", "response.queued"]
+    assert kinds[-1] == "response.completed"
+
+
+def test_stream_of_events_no_longer_kept_is_a_400(client: openai.OpenAI,
+                                                  redis_url: str) -> None:
+    import redis
+
+    from shared.storage import redis_keys
+
+    response = client.responses.create(model=MODEL, input="Soon forgotten")
+    redis.Redis.from_url(redis_url).delete(redis_keys.run_events(response.id))
+    body = _error(openai.BadRequestError,
+                  lambda: list(client.responses.retrieve(response.id, stream=True)))
+    assert body["param"] == "stream"
+    assert client.responses.retrieve(response.id).output_text == "You said: Soon forgotten"

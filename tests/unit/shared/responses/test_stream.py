@@ -220,3 +220,17 @@ def test_sse_names_each_event_by_its_type() -> None:
     assert text.startswith("event: response.created\ndata: {")
     assert text.endswith("\n\n")
     assert json.loads(text.split("data: ", 1)[1]) == made[0]
+
+
+def test_a_stream_that_lost_its_start_still_ends() -> None:
+    """Redis restarted while the run went on: the stream holds only what came after."""
+    events = _recorded("code_error")
+    later = [(n, d) for n, d in events if not n.startswith("thread.run.") or
+             n.startswith("thread.run.step.") or n == "thread.run.completed"]
+    later = later[later.index(next(e for e in later if e[0] == "thread.run.step.delta")):]
+    translator = Translator(_row(events), INCLUDABLE, run=events[0][1])
+    made = [e for name, data in later for e in translator.feed(name, copy.deepcopy(data))]
+    assert translator.ended
+    assert made[-1]["type"] == "response.completed"
+    for event in made:
+        EVENTS.validate_python(event)
