@@ -3,6 +3,7 @@ a thread of its own, its function calls end it (no `requires_action`), the next 
 answers them, max_tool_calls bounds the built-in tools, its end writes the output and its
 conversation's items, an unstored one leaves nothing behind, and a background one cancels.
 """
+import io
 import uuid
 from pathlib import Path
 from typing import Any
@@ -11,11 +12,14 @@ import pytest
 
 from shared.conversations import service as conversations
 from shared.errors import NotFoundError
+from shared.files.service import create_file
 from shared.projects.api_keys import ensure_project
 from shared.responses import service
 from shared.runs.states import TERMINAL
 from shared.storage.db import reading
 from shared.storage.pagination import PageQuery
+from shared.vector_stores.files import add_file, list_files
+from shared.vector_stores.stores import create_vector_store
 from tests.e2e.scripts import script, sent
 from tests.support.waiting import wait_for
 
@@ -163,3 +167,23 @@ def test_a_named_container_is_that_responses_sandbox(project: str) -> None:
     fresh = _code(project, "print('kept' in globals())", {"type": "auto"})
     call = next(i for i in fresh.response["output"] if i["type"] == "code_interpreter_call")
     assert call["outputs"] == [{"type": "logs", "logs": "False\n"}]
+
+
+def test_file_search_takes_the_tools_filters(project: str, model_server: Any) -> None:
+    store = create_vector_store(project, {"name": "reports"})
+    for name, region in (("north.md", "north"), ("south.md", "south")):
+        file = create_file(project, io.BytesIO(f"Sales in the {region} grew.".encode()),
+                           name, "assistants")
+        add_file(project, store["id"], {"file_id": file["id"], "attributes": {"region": region}})
+    wait_for(lambda: len(list_files(project, store["id"], PageQuery(), "completed").data) == 2,
+             60, "the files indexed")
+    marker = uuid.uuid4().hex
+    loaded = _ended(project, {
+        "model": "test-model", "include": ["file_search_call.results"],
+        "tools": [{"type": "file_search", "vector_store_ids": [store["id"]],
+                   "filters": {"type": "eq", "key": "region", "value": "south"}}],
+        "input": script(marker=marker, steps=[
+            {"tool_calls": [{"name": "file_search", "arguments": {"query": "sales grew"}}]},
+            {"text": "done"}])})
+    search = next(i for i in loaded.response["output"] if i["type"] == "file_search_call")
+    assert [r["filename"] for r in search["results"]] == ["south.md"]
