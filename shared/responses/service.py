@@ -86,6 +86,27 @@ def _container(conn: Conn, project_id: str, container_id: str, param: str) -> No
         raise NotFoundError(f"Container with id '{container_id}' not found.", param=param)
 
 
+def _check_outputs_called(conn: Conn, request: Request) -> None:
+    """Each function_call_output answers a function call the history or the input made."""
+    answers = [(index, item["call_id"]) for index, item in enumerate(request.input)
+               if item["type"] == "function_call_output"]
+    if not answers:
+        return
+    history: list[dict[str, Any]] = []
+    if request.previous_response_id is not None:
+        for earlier in repository.chain(conn, request.previous_response_id):
+            history.extend([*earlier["input"], *(earlier["output"] or [])])
+    elif request.conversation_id is not None:
+        history = repository.conversation_items(conn, request.conversation_id)
+    called = {item["call_id"] for item in [*history, *request.input]
+              if item["type"] == "function_call"}
+    for index, call_id in answers:
+        if call_id not in called:
+            raise InvalidRequestError(
+                f"No tool call found for function call output with call_id {call_id}.",
+                param=f"input[{index}].call_id", code="invalid_value")
+
+
 def _resolved(conn: Conn, project_id: str, request: Request) -> Request:
     """Every id the body names resolved inside the project (another project's ids are not
     there), then what its `prompt` assistant gives: before anything is written or sent."""
@@ -98,6 +119,7 @@ def _resolved(conn: Conn, project_id: str, request: Request) -> Request:
         except NotFoundError as missing:
             raise NotFoundError(missing.message, param="conversation") from None
     check_item_references(conn, project_id, request.input, "input")
+    _check_outputs_called(conn, request)
     for store_id, param in request.vector_store_ids():
         require_vector_store(conn, project_id, store_id, param)
     for file_id, param in request.file_ids():

@@ -316,3 +316,16 @@ def test_the_thread_list_leaves_out_the_threads_of_responses(project: str) -> No
     thread = create_thread(project, {})
     service.create_response(project, {"model": "m", "input": "x"})
     assert [t["id"] for t in list_threads(project, PageQuery()).data] == [thread["id"]]
+
+
+def test_a_function_output_must_answer_a_call(project: str) -> None:
+    answer = {"type": "function_call_output", "call_id": "call_x", "output": "42"}
+    assert _refused(project, {"model": "m", "input": [answer]}).param == "input[0].call_id"
+    call = {"type": "function_call", "call_id": "call_x", "name": "f", "arguments": "{}"}
+    first = service.create_response(project, {"model": "m", "input": [call, answer]})
+    _answer(first.response["id"], "done")
+    refused = _refused(project, {"model": "m", "previous_response_id": first.response["id"],
+                                 "input": [{**answer, "call_id": "call_y"}]})
+    assert refused.param == "input[0].call_id"
+    service.create_response(project, {"model": "m", "previous_response_id":
+                                      first.response["id"], "input": [answer]})
