@@ -9,6 +9,7 @@ from typing import Any
 
 from shared.conversations.service import append_items
 from shared.errors import NotFoundError
+from shared.ids import new_id
 from shared.items.wire import INCLUDABLE
 from shared.responses import outputs, repository
 from shared.responses.stream import OUTPUT_EVENT
@@ -29,6 +30,12 @@ def record_end(conn: Conn, run: dict[str, Any]) -> list[tuple[str, Any]]:
         return [(OUTPUT_EVENT, {"output": response["output"]})]
     output = outputs.output_items(repository.steps_of(conn, run["id"]),
                                   repository.messages_of(conn, run["id"]), INCLUDABLE)
+    if response["conversation_id"] is not None:
+        # Item ids come from the model's call ids, which a careless model may repeat: an
+        # item whose id a conversation holds already gets a new one.
+        taken = repository.taken_item_ids(conn, [item["id"] for item in output])
+        output = [{**item, "id": new_id(item["type"])} if item["id"] in taken else item
+                  for item in output]
     repository.set_output(conn, run["id"], output)
     if response["conversation_id"] is not None:
         # A conversation deleted while the response ran has nothing to append to.

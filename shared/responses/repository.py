@@ -68,6 +68,13 @@ def conversation_items(conn: Conn, conversation_id: str) -> list[dict[str, Any]]
     return [{"id": row["id"], **row["item"]} for row in rows]
 
 
+def taken_item_ids(conn: Conn, item_ids: list[str]) -> set[str]:
+    """Those of the ids that a conversation's items have already."""
+    rows = conn.execute("SELECT id FROM conversation_items WHERE id = ANY(%s)",
+                        (item_ids,)).fetchall()
+    return {row["id"] for row in rows}
+
+
 def steps_of(conn: Conn, run_id: str) -> list[dict[str, Any]]:
     return conn.execute("SELECT * FROM run_steps WHERE run_id = %s ORDER BY seq",
                         (run_id,)).fetchall()

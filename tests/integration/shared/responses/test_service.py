@@ -329,3 +329,25 @@ def test_a_function_output_must_answer_a_call(project: str) -> None:
     assert refused.param == "input[0].call_id"
     service.create_response(project, {"model": "m", "previous_response_id":
                                       first.response["id"], "input": [answer]})
+
+
+def test_a_repeated_call_id_does_not_stop_the_conversation(project: str) -> None:
+    conversation = conversations.create_conversation(project, {})["id"]
+    ids = []
+    for _ in range(2):
+        response_id = service.create_response(project, {
+            "model": "m", "input": "x", "conversation": conversation}).response["id"]
+        lifecycle.start(response_id)
+        with unit_of_work() as conn:
+            tables.insert(conn, STEPS, {
+                "project_id": project, "run_id": response_id, "thread_id": response_id,
+                "assistant_id": "", "created_at": now(), "type": "tool_calls",
+                "status": "completed", "step_details": {"type": "tool_calls", "tool_calls": [
+                    {"id": "call_0", "type": "function",
+                     "function": {"name": "f", "arguments": "{}", "output": None}}]}})
+        assert lifecycle.end(response_id, "completed", USAGE) is not None
+        output = service.get_response_row(project, response_id).response["output"]
+        ids.append(output[0]["id"])
+    assert ids[0] == "fc_0" and ids[1] != ids[0] and ids[1].startswith("fc_")
+    items = conversations.list_items(project, conversation, PageQuery(order="asc"), ()).data
+    assert [item["id"] for item in items if item["type"] == "function_call"] == ids
