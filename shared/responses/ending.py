@@ -20,6 +20,18 @@ def is_response(run_id: str) -> bool:
     return run_id.startswith("resp_")
 
 
+def _unique(items: list[dict[str, Any]], taken: set[str]) -> list[dict[str, Any]]:
+    """Item ids come from the model's call ids, which a careless model may repeat: an item
+    whose id a conversation holds already, or an earlier item has, gets a new one."""
+    unique = []
+    for item in items:
+        if item["id"] in taken:
+            item = {**item, "id": new_id(item["type"])}
+        taken.add(item["id"])
+        unique.append(item)
+    return unique
+
+
 def record_end(conn: Conn, run: dict[str, Any]) -> list[tuple[str, Any]]:
     """The writes, and the event that carries the output to the response's stream (ahead
     of the run's terminal event: for an unstored response the stream is all that is left)."""
@@ -31,11 +43,7 @@ def record_end(conn: Conn, run: dict[str, Any]) -> list[tuple[str, Any]]:
     output = outputs.output_items(repository.steps_of(conn, run["id"]),
                                   repository.messages_of(conn, run["id"]), INCLUDABLE)
     if response["conversation_id"] is not None:
-        # Item ids come from the model's call ids, which a careless model may repeat: an
-        # item whose id a conversation holds already gets a new one.
-        taken = repository.taken_item_ids(conn, [item["id"] for item in output])
-        output = [{**item, "id": new_id(item["type"])} if item["id"] in taken else item
-                  for item in output]
+        output = _unique(output, repository.taken_item_ids(conn, [i["id"] for i in output]))
     repository.set_output(conn, run["id"], output)
     if response["conversation_id"] is not None:
         # A conversation deleted while the response ran has nothing to append to.

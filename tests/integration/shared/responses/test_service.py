@@ -344,10 +344,11 @@ def test_a_repeated_call_id_does_not_stop_the_conversation(project: str) -> None
                 "assistant_id": "", "created_at": now(), "type": "tool_calls",
                 "status": "completed", "step_details": {"type": "tool_calls", "tool_calls": [
                     {"id": "call_0", "type": "function",
-                     "function": {"name": "f", "arguments": "{}", "output": None}}]}})
+                     "function": {"name": "f", "arguments": "{}", "output": None}}] * 2}})
         assert lifecycle.end(response_id, "completed", USAGE) is not None
         output = service.get_response_row(project, response_id).response["output"]
-        ids.append(output[0]["id"])
-    assert ids[0] == "fc_0" and ids[1] != ids[0] and ids[1].startswith("fc_")
+        ids.extend(item["id"] for item in output)
+    assert ids[0] == "fc_0" and len(set(ids)) == 4
+    assert all(item_id.startswith("fc_") for item_id in ids)
     items = conversations.list_items(project, conversation, PageQuery(order="asc"), ()).data
     assert [item["id"] for item in items if item["type"] == "function_call"] == ids
