@@ -1,6 +1,6 @@
 from typing import Any
 
-from marshmallow import INCLUDE, Schema, fields, post_dump, validate
+from marshmallow import INCLUDE, Schema, ValidationError, fields, post_dump, validate
 
 from api.fields import RequestSchema
 from shared.items.wire import INCLUDABLE
@@ -11,6 +11,15 @@ _INCLUDE_VALUES = validate.OneOf(INCLUDABLE)
 def _include() -> fields.List:
     return fields.List(fields.String(validate=_INCLUDE_VALUES), data_key="include[]",
                        load_default=list)
+
+
+class JsonBoolean(fields.Boolean):
+    """JSON's true or false only (marshmallow's Boolean also takes 1, "yes", "on"...)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, bool):
+            raise ValidationError("Not a valid boolean.")
+        return value
 
 
 class CreateResponse(RequestSchema):
@@ -35,8 +44,7 @@ class CreateResponse(RequestSchema):
     store = fields.Raw()
     prompt = fields.Raw(metadata={"description": "`{\"id\": \"asst_...\"}` runs with an "
                                                  "assistant's configuration (Treadle)."})
-    # JSON's true and false only (marshmallow would also take "yes", "on", 1...).
-    stream = fields.Boolean(allow_none=True, truthy={True}, falsy={False})
+    stream = JsonBoolean(allow_none=True)
 
 
 class RetrieveArgs(RequestSchema):

@@ -236,6 +236,9 @@ def test_bad_input_is_a_400_naming_the_field(client: openai.OpenAI) -> None:
     body = _error(openai.BadRequestError, lambda: client.responses.create(
         model=MODEL, input="x", stream="yes"))  # type: ignore[call-overload]
     assert body["param"] == "stream"
+    body = _error(openai.BadRequestError, lambda: client.responses.create(
+        model=MODEL, input="x", stream=1))  # type: ignore[call-overload]
+    assert body["param"] == "stream"
     body = _error(openai.BadRequestError, lambda: client.responses.retrieve("run_abc"))
     assert body["param"] == "response_id"
 
