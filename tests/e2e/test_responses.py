@@ -12,6 +12,7 @@ import openai
 import pytest
 
 from tests.e2e.scripts import sent
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.usefixtures("workers")
 
@@ -130,10 +131,22 @@ def test_background_then_cancel(client: openai.OpenAI) -> None:
                                                     chunk_delay_ms=50))
     assert response.status in ("queued", "in_progress")
     assert response.background is True
+    # While it runs, a retrieve shows the message it is writing.
+    running = wait_for(lambda: next((r for r in [client.responses.retrieve(response.id)]
+                                     if r.output), None), what="the answer under way")
+    assert running.status == "in_progress" and running.usage is None
+    [message] = running.output
+    assert message.type == "message" and message.status == "in_progress"
     cancelled = client.responses.cancel(response.id)
     assert cancelled.status in ("cancelled", "in_progress")
     final = _wait_ended(client, response.id)
     assert final.status == "cancelled"
+    [message] = final.output
+    assert message.status == "incomplete"
+    assert message.content[0].text.startswith("You said: ")  # type: ignore[union-attr]
+    with client.responses.retrieve(response.id, stream=True) as events:
+        kinds = [event.type for event in events]
+    assert kinds[-1] == "response.incomplete"
 
 
 def _wait_ended(client: openai.OpenAI, response_id: str) -> Any:
