@@ -10,7 +10,7 @@ from typing import Any
 import pydantic
 import pytest
 
-from shared.items.wire import INCLUDABLE
+from shared.items.wire import INCLUDABLE, item_view
 from shared.responses.stream import OUTPUT_EVENT, Translator, sse
 from shared.runs import streamed
 
@@ -51,8 +51,13 @@ def _accumulated(made: list[dict[str, Any]]) -> Any:
     return state._completed_response
 
 
+# Runs of the Assistants API, and runs of responses (their terminal batch carries the stored
+# output, `OUTPUT_EVENT`).
 ALL = ["file_search_citation", "code_error", "code_image", "search_and_function",
        "plain_text", "expired_function"]
+RESPONSES = ["response_file_search", "response_code", "response_function",
+             "response_cancelled", "response_failed", "response_incomplete"]
+ALL += RESPONSES
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -234,3 +239,28 @@ def test_a_stream_that_lost_its_start_still_ends() -> None:
     assert made[-1]["type"] == "response.completed"
     for event in made:
         EVENTS.validate_python(event)
+
+
+@pytest.mark.parametrize("name", RESPONSES)
+def test_a_response_run_ends_with_its_stored_output(name: str) -> None:
+    events = _recorded(name)
+    stored = next(d for n, d in events if n == OUTPUT_EVENT)["output"]
+    made = _translate(events)
+    assert made[-1]["response"]["output"] == [item_view(i, INCLUDABLE) for i in stored]
+    final = _accumulated(made)
+    if final is not None:  # only response.completed makes the helper's final response
+        assert [item.id for item in final.output] == [item["id"] for item in stored]
+    ended = {"response_cancelled": ("response.incomplete", "cancelled"),
+             "response_failed": ("response.failed", "failed"),
+             "response_incomplete": ("response.incomplete", "incomplete")}
+    kind, status = ended.get(name, ("response.completed", "completed"))
+    assert (made[-1]["type"], made[-1]["response"]["status"]) == (kind, status)
+
+
+def test_a_response_runs_search_item_is_announced_then_stored_whole() -> None:
+    made = _translate(_recorded("response_file_search"))
+    kinds = [e["type"] for e in made]
+    assert kinds.index("response.file_search_call.searching") < kinds.index(
+        "response.file_search_call.completed") < kinds.index("response.output_text.delta")
+    [search] = [i for i in made[-1]["response"]["output"] if i["type"] == "file_search_call"]
+    assert search["queries"] and search["results"]
