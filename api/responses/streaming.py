@@ -14,7 +14,7 @@ from flask import Response, stream_with_context
 from api.streaming import KEEPALIVE
 from shared.config import get_settings
 from shared.errors import InvalidRequestError
-from shared.responses import stream
+from shared.responses import service, stream
 from shared.runs import events
 from shared.runs.states import TERMINAL
 from shared.storage import redis_keys
@@ -64,3 +64,14 @@ def final_response(response: dict[str, Any], run: dict[str, Any], include: Colle
         if event is not None and event["type"] in _FINAL:
             return dict(event["response"])
     raise RuntimeError(f"the events of response {response['id']} ended without a final one")
+
+
+def include_of(response: dict[str, Any]) -> list[str]:
+    """What the create asked to include, which its stream shows."""
+    return list((response["request"] or {}).get("include") or [])
+
+
+def replay(project_id: str, response_id: str) -> Response:
+    """A streamed create's answer again (its `Idempotency-Key` retried): the same events."""
+    loaded = service.get_response_row(project_id, response_id)
+    return sse_response(loaded.response, loaded.run, include_of(loaded.response))

@@ -3,6 +3,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from api import idempotency
 from api.auth import project_id
 from api.responses import streaming
 from api.responses.schemas import (
@@ -30,10 +31,6 @@ def _shown(loaded: responses.Loaded, include: list[str]) -> dict[str, Any]:
     return wire.response_object(loaded.response, loaded.run, output)
 
 
-def _include(response: dict[str, Any]) -> list[str]:
-    return list((response["request"] or {}).get("include") or [])
-
-
 @blp.route("")
 class Responses(MethodView):
     @blp.arguments(CreateResponse)
@@ -41,8 +38,11 @@ class Responses(MethodView):
     def post(self, body: dict[str, Any]) -> Any:
         stream = bool(body.pop("stream", None))
         created = responses.create_response(project_id(), body)
-        response, include = created.response, _include(created.response)
+        response, include = created.response, streaming.include_of(created.response)
         if stream:
+            if response["store"]:
+                # A retry replays it (an unstored response cannot be read again).
+                idempotency.stream_answered(response["id"], "0-0")
             return streaming.sse_response(response, created.run, include)
         if response["background"]:
             return wire.response_object(response, created.run, [])

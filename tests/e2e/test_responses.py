@@ -407,3 +407,23 @@ def test_stream_of_events_no_longer_kept_is_a_400(client: openai.OpenAI,
                   lambda: list(client.responses.retrieve(response.id, stream=True)))
     assert body["param"] == "stream"
     assert client.responses.retrieve(response.id).output_text == "You said: Soon forgotten"
+
+
+def test_streamed_create_retried_with_its_key_replays_the_events(
+        client: openai.OpenAI, model_server: Any) -> None:
+    marker = "resp-idempotent-stream-1"
+    headers = {"Idempotency-Key": f"key-{marker}"}
+
+    def create() -> tuple[Any, list[Any]]:
+        raw = client.responses.with_raw_response.create(
+            model=MODEL, stream=True, input=script(marker, text="once only"),
+            extra_headers=headers)
+        return raw.headers, [event.model_dump() for event in raw.parse()]
+
+    first_headers, first = create()
+    again_headers, again = create()
+    assert "Idempotent-Replayed" not in first_headers
+    assert again_headers["Idempotent-Replayed"] == "true"
+    assert again == first
+    assert first[-1]["type"] == "response.completed"
+    assert len(sent(model_server, marker)) == 1
