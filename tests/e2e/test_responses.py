@@ -427,3 +427,38 @@ def test_streamed_create_retried_with_its_key_replays_the_events(
     assert again == first
     assert first[-1]["type"] == "response.completed"
     assert len(sent(model_server, marker)) == 1
+
+
+def test_structured_output_with_the_parse_helper(client: openai.OpenAI,
+                                                 model_server: Any) -> None:
+    import pydantic
+
+    class Person(pydantic.BaseModel):
+        name: str
+        age: int
+
+    marker = "resp-parse-1"
+    parsed = client.responses.parse(model=MODEL, text_format=Person,
+                                    input=script(marker, text='{"name": "Ada", "age": 36}'))
+    assert parsed.output_parsed == Person(name="Ada", age=36)
+    assert parsed.text is not None and parsed.text.format.type == "json_schema"
+    [request] = sent(model_server, marker)
+    response_format = request["body"]["response_format"]
+    assert response_format["type"] == "json_schema"
+    assert response_format["json_schema"]["name"] == "Person"
+
+
+def test_async_client_streams_too(api_base: str, api_key: str) -> None:
+    import asyncio
+
+    async def main() -> tuple[list[str], str]:
+        async with (openai.AsyncOpenAI(base_url=f"{api_base}/v1", api_key=api_key,
+                                       max_retries=0) as client,
+                    client.responses.stream(model=MODEL, input="Async hello") as stream):
+            kinds = [event.type async for event in stream]
+            final = await stream.get_final_response()
+        return kinds, final.output_text
+
+    kinds, text = asyncio.run(main())
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+    assert text == "You said: Async hello"
