@@ -13,6 +13,7 @@ from api.files.views import blp as files_blp
 from api.health.views import blp as health_blp
 from api.messages.views import blp as messages_blp
 from api.metrics import views as metrics_views
+from api.responses.views import blp as responses_blp
 from api.runs.views import blp as runs_blp
 from api.status.views import blp as status_blp
 from api.threads.views import blp as threads_blp
@@ -48,7 +49,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     api = _Api(app)
     for blueprint in (health_blp, assistants_blp, threads_blp, runs_blp, messages_blp,
-                      files_blp, vector_stores_blp, status_blp, conversations_blp):
+                      files_blp, vector_stores_blp, status_blp, conversations_blp,
+                      responses_blp):
         api.register_blueprint(blueprint)
     api.register_blueprint(metrics_views.blp)
     app.register_blueprint(docs_views.blp)

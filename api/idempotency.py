@@ -4,7 +4,8 @@ Before the view: the key is claimed in the caller's project (`shared/idempotency
 already answered gets that answer again, marked `Idempotent-Replayed: true`. After the
 view: a successful answer is kept with the key; any other releases it, since an error
 answer has created nothing. A streamed answer (`stream: true`) is kept as the run's event
-stream and position, so a retry gets the same events replayed from the start.
+stream and position, so a retry gets the same events replayed from the start (a stored
+response's: its translated events, with the same sequence numbers).
 """
 import hashlib
 import logging
@@ -14,10 +15,12 @@ from flask import Response, g, request
 from psycopg_pool import PoolTimeout
 
 from api.auth import project_id
+from api.responses import streaming as responses_streaming
 from api.streaming import sse_response
 from shared.errors import InvalidRequestError
 from shared.idempotency import service as idempotency
 from shared.idempotency.service import Answer
+from shared.responses.ending import is_response
 
 HEADER = "Idempotency-Key"
 _MAX_KEY_LENGTH = 255
@@ -60,7 +63,9 @@ def claim_key() -> Response | None:
 
 
 def _replay(answer: Answer) -> Response:
-    if answer.stream_run_id is not None:
+    if answer.stream_run_id is not None and is_response(answer.stream_run_id):
+        response = responses_streaming.replay(project_id(), answer.stream_run_id)
+    elif answer.stream_run_id is not None:
         response = sse_response(answer.stream_run_id, answer.stream_after or "0-0")
     else:
         response = Response(answer.body, status=answer.status,

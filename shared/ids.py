@@ -20,6 +20,7 @@ PREFIXES: dict[str, str] = {
     "project": "proj_",
     "api_key": "key_",
     "conversation": "conv_",
+    "response": "resp_",
     # Conversation items (and, later, response items), by item type.
     "function_call": "fc_",
     "function_call_output": "fco_",

@@ -16,9 +16,11 @@ from redis.exceptions import RedisError
 
 from shared.clock import now
 from shared.config import get_settings
-from shared.errors import InvalidRequestError
+from shared.errors import InvalidRequestError, NotFoundError
 from shared.objects import MESSAGE, RUN, STEP, THREAD
 from shared.platform import tasks
+from shared.responses import ending
+from shared.responses import repository as responses
 from shared.runs import events, repository, streamed
 from shared.runs.leases import is_held
 from shared.runs.steps import dump_step
@@ -39,6 +41,14 @@ def _locked(conn: Conn, project_id: str, thread_id: str, run_id: str) -> dict[st
     tables.get(conn, tables.THREADS, {"project_id": project_id}, thread_id, "thread_id")
     return tables.get(conn, tables.RUNS, {"project_id": project_id, "thread_id": thread_id},
                       run_id, "run_id", for_update=True)
+
+
+def _settle(conn: Conn, run: dict[str, Any]) -> Batch:
+    """In the transaction of a run's terminal move: what the run left open ends with it,
+    and a response's end is recorded (`shared/responses/ending`). The events to publish
+    ahead of the terminal one."""
+    repository.settle_children(conn, run["id"], run["status"])
+    return ending.record_end(conn, run) if ending.is_response(run["id"]) else []
 
 
 def _publish_ended(run_id: str, batch: Batch) -> None:
@@ -226,12 +236,28 @@ def resume(project_id: str, thread_id: str, run_id: str, outputs: list[dict[str,
 def request_cancel(project_id: str, thread_id: str, run_id: str) -> dict[str, Any]:
     """A run no worker holds ends `cancelled` at once; one in progress goes `cancelling` and
     its worker, which watches the cancel flag between model chunks, ends it (`cancel`)."""
+    return _request_cancel(lambda conn: _locked(conn, project_id, thread_id, run_id))
+
+
+def request_response_cancel(project_id: str, response_id: str) -> dict[str, Any]:
+    """`request_cancel` for the run of a stored response of the project."""
+    def locked(conn: Conn) -> dict[str, Any]:
+        run = responses.lock_run(conn, project_id, response_id)
+        if run is None:
+            raise NotFoundError(f"Response with id '{response_id}' not found.")
+        return run
+    return _request_cancel(locked)
+
+
+def _request_cancel(lock: Callable[[Conn], dict[str, Any]]) -> dict[str, Any]:
     with unit_of_work() as conn:
-        run = _locked(conn, project_id, thread_id, run_id)
+        run = lock(conn)
+        run_id = run["id"]
+        settled: Batch = []
         if run["status"] in ("queued", "requires_action"):
             moved = repository.move(conn, "runs", run_id, "cancelled")
             if moved is not None:
-                repository.settle_children(conn, run_id, "cancelled")
+                settled = _settle(conn, moved)
         elif run["status"] == "in_progress":
             moved = repository.move(conn, "runs", run_id, "cancelling")
         else:
@@ -239,7 +265,7 @@ def request_cancel(project_id: str, thread_id: str, run_id: str) -> dict[str, An
                 f"Cannot cancel run with status '{run['status']}'.", param=None)
         assert moved is not None
     if moved["status"] == "cancelled":
-        _publish_ended(run_id, _ended_events(moved))
+        _publish_ended(run_id, [*settled, *_ended_events(moved)])
         return moved
     pipe = get_redis().pipeline(transaction=False)
     pipe.set(redis_keys.run_cancel(run_id), "1", ex=get_settings().events_ttl_seconds)
@@ -258,12 +284,11 @@ def cancel(run_id: str, usage: dict[str, int],
             tables.update(conn, tables.MESSAGES, {"run_id": run_id}, message_id, "message_id",
                           {"content": content})
         ended = repository.move(conn, "runs", run_id, "cancelled", {"usage": usage})
-        if ended is not None:
-            repository.settle_children(conn, run_id, "cancelled")
+        settled = [] if ended is None else _settle(conn, ended)
     if ended is None:
         get_redis().delete(redis_keys.run_cancel(run_id))
         return None
-    _publish_ended(run_id, _ended_events(ended))
+    _publish_ended(run_id, [*settled, *_ended_events(ended)])
     return ended
 
 
@@ -278,7 +303,7 @@ def end(run_id: str, status: str, usage: dict[str, int], changes: dict[str, Any]
         if ended is None:
             current = repository.status_of(conn, run_id)
         else:
-            repository.settle_children(conn, run_id, status)
+            batch.extend(_settle(conn, ended))
     if ended is not None:
         _publish_ended(run_id, [*batch, *_ended_events(ended)])
         return ended
@@ -299,12 +324,13 @@ def expire(run_id: str) -> bool:
     with unit_of_work() as conn:
         run = repository.expiry_of(conn, run_id)
         moved = None
+        settled: Batch = []
         if run is not None and run["expires_at"] is not None and run["expires_at"] <= now():
             moved = repository.move(conn, "runs", run_id, "expired")
             if moved is not None:
-                repository.settle_children(conn, run_id, "expired")
+                settled = _settle(conn, moved)
     if moved is not None:
-        _publish_ended(run_id, _ended_events(moved))
+        _publish_ended(run_id, [*settled, *_ended_events(moved)])
         return True
     if run is None or run["expires_at"] is None or run["expires_at"] <= now():
         get_redis().zrem(redis_keys.RUN_DEADLINES, run_id)

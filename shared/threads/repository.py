@@ -2,6 +2,7 @@
 from typing import Any
 
 from shared.storage.db import Conn
+from shared.storage.pagination import Page, PageQuery, fetch_page
 
 
 def tool_resources_with_assistant(conn: Conn, thread_id: str, assistant_id: str
@@ -12,3 +13,8 @@ def tool_resources_with_assistant(conn: Conn, thread_id: str, assistant_id: str
         "SELECT a.tool_resources AS assistant, t.tool_resources AS thread "
         "FROM threads t LEFT JOIN assistants a ON a.id = %s WHERE t.id = %s",
         (assistant_id, thread_id)).fetchone()
+
+
+def page_threads(conn: Conn, project_id: str, query: PageQuery) -> Page:
+    """One page of the project's threads, leaving out the threads of responses."""
+    return fetch_page(conn, "assistant_threads", {"project_id": project_id}, query)

@@ -10,6 +10,7 @@ from shared.storage import repository
 from shared.storage.db import Conn, reading, unit_of_work
 from shared.storage.pagination import Page, PageQuery
 from shared.storage.repository import THREADS
+from shared.threads import repository as threads
 from shared.tool_resources.service import check_references as check_tool_references
 from shared.tool_resources.service import check_tool_resources, checked_changes
 
@@ -76,4 +77,4 @@ def delete_thread(project_id: str, thread_id: str) -> dict[str, Any]:
 
 def list_threads(project_id: str, query: PageQuery) -> Page:
     with reading() as conn:
-        return repository.page(conn, THREADS, {"project_id": project_id}, query)
+        return threads.page_threads(conn, project_id, query)

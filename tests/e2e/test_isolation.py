@@ -47,14 +47,15 @@ SECRET_A2 = b"Project A ledger: the Oslo account holds 77,120 crowns.\n"
 SECRET_WORDS = ("AZ-9931-KESTREL", "77,120")
 TABLES = ("assistants", "threads", "messages", "runs", "run_steps", "files", "vector_stores",
           "vector_store_files", "vector_store_file_batches", "conversations",
-          "conversation_items")
+          "conversation_items", "responses")
 LOOKUP = {"type": "function", "function": {
     "name": "lookup", "parameters": {"type": "object", "properties": {}}}}
 # Path parameters and the kind of object each names (the key of `Project.ids`).
 PATH_KINDS = {"assistant_id": "assistant", "thread_id": "thread", "message_id": "message",
               "run_id": "run", "step_id": "step", "file_id": "file",
               "vector_store_id": "vector_store", "batch_id": "batch",
-              "conversation_id": "conversation", "item_id": "item"}
+              "conversation_id": "conversation", "item_id": "item",
+              "response_id": "response"}
 
 
 # --------------------------------------------------------------------------- the projects
@@ -155,6 +156,15 @@ def _conversation_with_item(world: World, project: Project) -> None:
         "data"][0]["id"]
 
 
+def _response(world: World, project: Project) -> None:
+    """A response (Responses API) and the id of its input item."""
+    ids = project.ids
+    ids["response"] = world.ok(project, "POST", "/v1/responses", json_body={
+        "model": MODEL, "input": "hello"})["id"]
+    ids["response_item"] = world.ok(project, "GET", f"/v1/responses/{ids['response']}/"
+                                                    "input_items")["data"][0]["id"]
+
+
 def _first_step(world: World, project: Project) -> None:
     ids = project.ids
     steps = world.ok(project, "GET",
@@ -217,6 +227,7 @@ def world(api_base: str, database_url: str, sweep_api: str,
         _run_until(w, project, project.ids["thread"], run, ("completed",))
         _first_step(w, project)
         _indexed(w, project)
+        _response(w, project)
     with w.broker:
         yield w
 
@@ -487,7 +498,42 @@ ROUTES: dict[tuple[str, str], Route] = {
         fields=item_files(lambda w, items: {"items": items})),
     ("GET", "/v1/conversations/<conversation_id>/items/<item_id>"): Route(),
     ("DELETE", "/v1/conversations/<conversation_id>/items/<item_id>"): Route(),
+
+    ("POST", "/v1/responses"): Route(fields=(
+        FieldCase("previous_response_id", "previous_response_id", "response",
+                  lambda w, x: _respond(previous_response_id=x),
+                  lambda x: f"Previous response with id '{x}' not found.", status=404),
+        FieldCase("conversation", "conversation", "conversation",
+                  lambda w, x: _respond(conversation=x), not_found("conversation"),
+                  status=404),
+        FieldCase("prompt.id", "prompt.id", "assistant", lambda w, x: _respond(prompt={"id": x}),
+                  not_found("assistant"), status=404),
+        FieldCase("tools[].vector_store_ids[]", "tools[0].vector_store_ids[0]", "vector_store",
+                  lambda w, x: _respond(tools=[{"type": "file_search",
+                                                "vector_store_ids": [x]}]),
+                  not_found("vector store")),
+        FieldCase("tools[].container.file_ids[]", "tools[0].container.file_ids[0]", "file",
+                  lambda w, x: _respond(tools=[{"type": "code_interpreter", "container": {
+                      "type": "auto", "file_ids": [x]}}]),
+                  not_found("file")),
+        FieldCase("input[].content[].file_id", "input[0].content[1].file_id", "file",
+                  lambda w, x: _respond(input=[{"role": "user", "content": [
+                      {"type": "input_text", "text": "look"},
+                      {"type": "input_file", "file_id": x}]}]),
+                  not_found("file")),
+    )),
+    ("GET", "/v1/responses/<response_id>"): Route(),
+    ("DELETE", "/v1/responses/<response_id>"): Route(),
+    ("POST", "/v1/responses/<response_id>/cancel"): Route(body=lambda w: {}),
+    ("GET", "/v1/responses/<response_id>/input_items"): Route(fields=(
+        FieldCase("?after", "after", "response_item", lambda w, x: {"after": x},
+                  not_in_list("after")),)),
 }
+
+
+def _respond(**fields: Any) -> dict[str, Any]:
+    """A create-response body, valid but for the foreign id in `fields`."""
+    return {"model": MODEL, "input": "hello", **fields}
 
 _PATH_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 

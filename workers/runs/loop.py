@@ -17,6 +17,8 @@ from shared.clock import now
 from shared.ids import new_id
 from shared.objects import MESSAGE, STEP
 from shared.platform import metrics, worker_shutdown
+from shared.responses import repository as responses
+from shared.responses.ending import is_response
 from shared.runs import events, lifecycle, repository, states, streamed
 from shared.runs.leases import ThreadLease
 from shared.runs.steps import dump_step
@@ -106,6 +108,10 @@ class RunLoop:
         # Events of a message or step just opened, sent with the deltas that follow in the
         # same chunk: the first delta costs one round trip to Redis, not two.
         self.unsent: list[tuple[str, Any]] = []
+        # A response's run: function calls end it rather than park it.
+        self.is_response = is_response(run_id)
+        # Built-in tool calls a response's max_tool_calls still allows; None: no bound.
+        self.builtin_calls_left: int | None = None
 
     def drive(self) -> None:
         # The status is read again now that the lease is held: a cancel may have landed.
@@ -114,11 +120,23 @@ class RunLoop:
             return
         if run["usage"]:
             self.usage = Usage(run["usage"]["prompt_tokens"], run["usage"]["completion_tokens"])
-        if run["attempts"] > 1:
-            # Only a later execution may find what an interrupted one left open.
+        if run["attempts"] > 1 or self.is_response:
             with reading() as conn:
-                self.carried = streamed.carried(*repository.interrupted(conn, self.run_id))
+                if run["attempts"] > 1:
+                    # Only a later execution may find what an interrupted one left open.
+                    self.carried = streamed.carried(*repository.interrupted(conn, self.run_id))
+                if self.is_response:
+                    self.builtin_calls_left = self._builtin_calls_left(conn)
         self._loop(run)
+
+    def _builtin_calls_left(self, conn: Any) -> int | None:
+        response = responses.find_any(conn, self.run_id)
+        bound = None if response is None else response["request"]["max_tool_calls"]
+        if bound is None:
+            return None
+        made = sum(1 for c in repository.tool_calls(conn, self.run_id)
+                   if tools.is_builtin(c["type"]))
+        return max(0, bound - made)
 
     def _tool_context(self, run: dict[str, Any]) -> tools.Context:
         if self.context is None:
@@ -184,12 +202,19 @@ class RunLoop:
     def _request(self, run: dict[str, Any], built: prompt.Prompt) -> dict[str, Any]:
         request: dict[str, Any] = {"model": run["model"], "messages": built.messages}
         builtin = any(tools.is_builtin(t["type"]) for t in run["tools"])
+        choice = run["tool_choice"]
+        if builtin and self.builtin_calls_left == 0:
+            # max_tool_calls reached: the model is offered only the client's functions.
+            run = {**run, "tools": [t for t in run["tools"] if not tools.is_builtin(t["type"])]}
+            builtin = False
+            if isinstance(choice, dict) and tools.is_builtin(choice["type"]):
+                choice = "auto"
         offered = tools.chat_tools(
             run, self._tool_context(run).resources if builtin else tool_resources.Resources())
         if offered:
             request["tools"] = offered
             request["parallel_tool_calls"] = run["parallel_tool_calls"]
-            request["tool_choice"] = tools.chat_tool_choice(run["tool_choice"])
+            request["tool_choice"] = tools.chat_tool_choice(choice)
         for name in ("temperature", "top_p"):
             if run[name] is not None:
                 request[name] = run[name]
@@ -405,6 +430,13 @@ class RunLoop:
                 entries.append({"id": call.id, "type": "function", "function": {
                     "name": call.name, "arguments": call.arguments, "output": None}})
                 continue
+            if self.builtin_calls_left is not None and self.builtin_calls_left <= 0:
+                entries.append(tools.not_called(call.name, call.id, call.arguments,
+                                                "Not run: the response's max_tool_calls is "
+                                                "reached.").entry)
+                continue
+            if self.builtin_calls_left is not None:
+                self.builtin_calls_left -= 1
             result = tools.call(call.name, call.id, call.arguments, context)
             entries.append(result.entry)
             self.images.extend(result.images)
@@ -416,6 +448,9 @@ class RunLoop:
                 self._finish_cancel()
                 return False
         functions = [c for c in calls if not tools.is_builtin(c.name)]
+        if functions and self.is_response:
+            self._end_with_calls(run, model_call, entries)
+            return False
         if functions:
             self._require_action(model_call, entries, functions)
             return False
@@ -429,6 +464,23 @@ class RunLoop:
         events.publish(self.run_id, [("thread.run.step.completed",
                                       dump_step(step, run["include"]))])
         return True
+
+    def _end_with_calls(self, run: dict[str, Any], model_call: ModelCall,
+                        entries: list[dict[str, Any]]) -> None:
+        """A response does not wait for function outputs: its tool step completes holding
+        the calls (their outputs null) and the response ends `completed` in the same
+        transaction; the client answers them in a next response."""
+        assert model_call.tool_step is not None and model_call.usage is not None
+        step_id, step_usage = model_call.tool_step["id"], model_call.usage.to_dict()
+
+        def closing(conn: Any) -> list[tuple[str, Any]]:
+            step = repository.move(conn, "run_steps", step_id, "completed", {
+                "step_details": {"type": "tool_calls", "tool_calls": entries},
+                "usage": step_usage})
+            return [] if step is None else [("thread.run.step.completed",
+                                              dump_step(step, run["include"]))]
+
+        lifecycle.end(self.run_id, "completed", self.usage.to_dict(), {}, closing)
 
     def _require_action(self, model_call: ModelCall, entries: list[dict[str, Any]],
                         calls: list[ToolCall]) -> None:

@@ -1,4 +1,5 @@
-"""The chat prompt of one run: instructions, the thread (truncated), and the run's own steps."""
+"""The chat prompt of one run: instructions, the thread (truncated), and the run's own steps.
+A response's run has no thread to speak of: its history is items (`_response_history`)."""
 import base64
 import mimetypes
 from dataclasses import dataclass
@@ -7,9 +8,12 @@ from typing import Any
 from shared.files import repository as files
 from shared.files.blobs import get_blob_store
 from shared.messages import repository as messages
+from shared.responses import repository as responses
+from shared.responses.ending import is_response
 from shared.runs import repository as runs
 from shared.storage.db import Conn
 from workers.runs import tools
+from workers.runs.item_chat import Files, chat_messages, paired
 from workers.tokens import count
 
 # Chat Completions' per-message framing, and a flat price for an image part.
@@ -17,6 +21,8 @@ MESSAGE_OVERHEAD = 4
 IMAGE_TOKENS = 85
 DEFAULT_CONTEXT_TOKENS = 128_000
 MAX_INLINE_IMAGE_BYTES = 20 * 1024 * 1024
+# An input_file's text goes into the prompt whole; bigger files belong in a vector store.
+MAX_INLINE_TEXT_BYTES = 2 * 1024 * 1024
 
 
 class PromptTooLongError(Exception):
@@ -36,6 +42,16 @@ def _image_data_url(file_id: str, conn: Conn) -> str | None:
     kind = mimetypes.guess_type(row["filename"])[0] or "image/png"
     data = b"".join(get_blob_store().read(file_id))
     return f"data:{kind};base64,{base64.b64encode(data).decode()}"
+
+
+def _file_text(file_id: str, conn: Conn) -> tuple[str, str] | None:
+    row = files.name_and_size(conn, file_id)
+    if row is None or row["bytes"] > MAX_INLINE_TEXT_BYTES:
+        return None
+    try:
+        return row["filename"], b"".join(get_blob_store().read(file_id)).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _chat_content(conn: Conn, parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
@@ -93,9 +109,30 @@ def _run_messages(conn: Conn, run: dict[str, Any]) -> list[dict[str, Any]]:
     return chat
 
 
+def _response_history(conn: Conn, response: dict[str, Any]) -> list[dict[str, Any]]:
+    """The items before the response's run: each previous response's input and output,
+    oldest first, or its conversation's items; then its own input."""
+    items: list[dict[str, Any]] = []
+    if response["previous_response_id"] is not None:
+        for earlier in responses.chain(conn, response["previous_response_id"]):
+            items.extend(earlier["input"])
+            items.extend(earlier["output"] or [])
+    elif response["conversation_id"] is not None:
+        items.extend(responses.conversation_items(conn, response["conversation_id"]))
+    items.extend(response["input"])
+    return chat_messages(items, Files(lambda file_id: _image_data_url(file_id, conn),
+                                      lambda file_id: _file_text(file_id, conn)))
+
+
 def build(conn: Conn, run: dict[str, Any]) -> Prompt:
     system = [{"role": "system", "content": run["instructions"]}] if run["instructions"] else []
-    thread = _thread_messages(conn, run)
+    response = responses.find_any(conn, run["id"]) if is_response(run["id"]) else None
+    if response is not None:
+        thread = _response_history(conn, response)
+        truncate = response["request"]["truncation"] == "auto"
+    else:
+        thread = _thread_messages(conn, run)
+        truncate = True
     strategy = run["truncation_strategy"] or {"type": "auto"}
     if strategy.get("type") == "last_messages" and strategy.get("last_messages") is not None:
         thread = thread[-strategy["last_messages"]:] if strategy["last_messages"] else []
@@ -104,10 +141,13 @@ def build(conn: Conn, run: dict[str, Any]) -> Prompt:
     fixed = sum(_tokens(m) for m in system + own)
     sizes = [_tokens(m) for m in thread]
     # Drop from the middle, keeping the thread's first message and its latest ones.
-    while thread and fixed + sum(sizes) > budget and len(thread) > 1:
+    while truncate and thread and fixed + sum(sizes) > budget and len(thread) > 1:
         drop = 1 if len(thread) > 2 else 0
         del thread[drop]
         del sizes[drop]
+    if response is not None:
+        thread = paired(thread)
+        sizes = [_tokens(m) for m in thread]
     total = fixed + sum(sizes)
     if total > budget:
         raise PromptTooLongError(f"prompt of {total} tokens exceeds {budget}")

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from shared.ids import new_id
 from workers.runs import tools
 from workers.tokens import TokenCounter, count
 
@@ -188,6 +189,11 @@ class StreamFold:
         and a count of what the model wrote. Past the budget, see the module's docstring.
         A call whose name never came is dropped here."""
         self.dropped.extend(c for c in self._streamed.values() if not c.name)
+        for call in self.calls.values():
+            if not call.id:
+                # A model that gave a call no id: it gets one, since outputs (and a
+                # response's items) are matched to calls by it.
+                call.id = new_id("call")
         if self.budget is not None and (self._over or self.overran):
             if self.usage is not None and not self.overran:
                 # The model's own count kept within the budget: all of it stands.

@@ -22,6 +22,7 @@ EXPECTED_PREFIXES = {
     "project": "proj_",
     "api_key": "key_",
     "conversation": "conv_",
+    "response": "resp_",
     "function_call": "fc_",
     "function_call_output": "fco_",
     "file_search_call": "fs_",

@@ -65,6 +65,14 @@ def call(name: str, call_id: str, arguments: str, context: Context) -> Result:
     return result
 
 
+def not_called(name: str, call_id: str, arguments: str, reason: str) -> Result:
+    """A call Treadle does not run: the model is told why, as its output."""
+    result = Result(TOOLS[name].opening(call_id), reason)
+    result.entry["_arguments"] = arguments
+    result.entry["_output"] = reason
+    return result
+
+
 def replay(call: dict[str, Any]) -> tuple[str, str, str]:
     """The chat function name, arguments and output of a recorded call."""
     if call["type"] == "function":

@@ -77,6 +77,14 @@ def opening(call_id: str) -> dict[str, Any]:
     return {"id": call_id, "type": NAME, "code_interpreter": {"input": "", "outputs": []}}
 
 
+def session_of(run: dict[str, Any]) -> str:
+    """The sandbox session the run's code runs in: its thread's, or, for a response that
+    names a container (`cntr_` + a response id's suffix), that response's."""
+    container = ((run.get("tool_resources") or {}).get("code_interpreter") or {}).get(
+        "container_id")
+    return run["thread_id"] if container is None else "resp_" + container.removeprefix("cntr_")
+
+
 def call(call_id: str, arguments: dict[str, Any], context: Context) -> Result:
 
     code = arguments.get("code")
@@ -87,7 +95,7 @@ def call(call_id: str, arguments: dict[str, Any], context: Context) -> Result:
     run = context.run
     try:
         answer = rpc.call(tasks.RUN_CODE, {
-            "thread_id": run["thread_id"], "project_id": run["project_id"], "code": code,
+            "thread_id": session_of(run), "project_id": run["project_id"], "code": code,
             "file_ids": list(context.resources.code_files),
         }, timeout=CALL_TIMEOUT_SECONDS)
     except TreadleError as error:

@@ -40,11 +40,13 @@ def definition(tool: dict[str, Any], resources: "Resources") -> dict[str, Any]:
     }
 
 
-def _options(tool: dict[str, Any]) -> tuple[int, float]:
+def _options(tool: dict[str, Any]) -> tuple[int, float, dict[str, Any] | None]:
+    """Results per search, their least score, and the attribute filters (a response's
+    file_search tool may give them)."""
     settings = tool.get("file_search") or {}
     ranking = settings.get("ranking_options") or {}
     return (settings.get("max_num_results") or DEFAULT_MAX_RESULTS,
-            float(ranking.get("score_threshold") or 0.0))
+            float(ranking.get("score_threshold") or 0.0), settings.get("filters"))
 
 
 def opening(call_id: str) -> dict[str, Any]:
@@ -68,7 +70,7 @@ def marker(search: int, index: int, filename: str) -> str:
 
 def call(call_id: str, arguments: dict[str, Any], context: Context) -> Result:
 
-    limit, threshold = _options(run_tool(context.run, NAME))
+    limit, threshold, filters = _options(run_tool(context.run, NAME))
     entry: dict[str, Any] = {"id": call_id, "type": NAME, "file_search": {
         "ranking_options": {"ranker": RANKER, "score_threshold": threshold}, "results": []}}
     query = arguments.get("query")
@@ -85,7 +87,7 @@ def call(call_id: str, arguments: dict[str, Any], context: Context) -> Result:
     try:
         found = rpc.call(tasks.SEARCH, {
             "project_id": project_id, "vector_store_ids": store_ids, "queries": [query],
-            "limit": limit, "score_threshold": threshold or None, "filters": None,
+            "limit": limit, "score_threshold": threshold or None, "filters": filters,
         }, timeout=get_settings().search_timeout_seconds)
     except TreadleError as error:
         return Result(entry, f"The search failed: {error}")

@@ -726,3 +726,14 @@ def test_a_call_that_never_gets_a_name_is_dropped() -> None:
     assert fold.calls == {}
     fold.end(prompt_tokens=1)
     assert fold.dropped == [ToolCall("", "", '{"query"')]
+
+
+def test_a_call_the_model_gave_no_id_gets_one_at_the_end() -> None:
+    fold = StreamFold()
+    fold.add({**VLLM, "choices": [{"index": 0, "delta": {"tool_calls": [
+        {"index": 0, "function": {"name": "lookup", "arguments": "{}"}},
+        {"index": 1, "function": {"name": "lookup", "arguments": "{}"}}]},
+        "finish_reason": "tool_calls"}]})
+    fold.end(10)
+    ids = [fold.calls[0].id, fold.calls[1].id]
+    assert all(i.startswith("call_") for i in ids) and ids[0] != ids[1]

@@ -1,0 +1,84 @@
+from typing import Any
+
+from marshmallow import INCLUDE, Schema, ValidationError, fields, post_dump, validate
+
+from api.fields import RequestSchema
+from shared.items.wire import INCLUDABLE
+
+_INCLUDE_VALUES = validate.OneOf(INCLUDABLE)
+
+
+def _include() -> fields.List:
+    return fields.List(fields.String(validate=_INCLUDE_VALUES), data_key="include[]",
+                       load_default=list)
+
+
+class JsonBoolean(fields.Boolean):
+    """JSON's true or false only (marshmallow's Boolean also takes 1, "yes", "on"...)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, bool):
+            raise ValidationError("Not a valid boolean.")
+        return value
+
+
+class CreateResponse(RequestSchema):
+    """Every field but `stream` is checked by `shared/responses` (which names the field of a
+    bad value and refuses unknown ones); the fields listed are the ones the OpenAPI document
+    shows."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    model = fields.Raw(metadata={"description": "The model, or the prompt bridge's."})
+    input = fields.Raw(metadata={"description": "Text, or an array of input items."})
+    instructions = fields.Raw()
+    previous_response_id = fields.Raw()
+    conversation = fields.Raw()
+    tools = fields.Raw()
+    tool_choice = fields.Raw()
+    text = fields.Raw()
+    include = fields.Raw()
+    metadata = fields.Raw()
+    background = fields.Raw()
+    store = fields.Raw()
+    prompt = fields.Raw(metadata={"description": "`{\"id\": \"asst_...\"}` runs with an "
+                                                 "assistant's configuration (Treadle)."})
+    stream = JsonBoolean(allow_none=True)
+
+
+class RetrieveArgs(RequestSchema):
+    include = _include()
+    stream = fields.Boolean(load_default=False)
+    starting_after = fields.Integer(load_default=-1, validate=validate.Range(min=-1))
+    include_obfuscation = fields.Boolean()
+
+
+class IncludeArgs(RequestSchema):
+    include = _include()
+
+
+class ListInputItemsArgs(RequestSchema):
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    order = fields.String(load_default="desc", validate=validate.OneOf(["asc", "desc"]))
+    after = fields.String()
+    include = _include()
+
+
+class ResponseObject(Schema):
+    """A response as `shared/responses/wire` makes it: the whole object goes out; the fields
+    declared are for the OpenAPI document."""
+    id = fields.String(required=True)
+    object = fields.Constant("response")
+    created_at = fields.Integer()
+    status = fields.String()
+    model = fields.String()
+    output = fields.List(fields.Dict())
+    error = fields.Dict(allow_none=True)
+    incomplete_details = fields.Dict(allow_none=True)
+    usage = fields.Dict(allow_none=True)
+
+    @post_dump(pass_original=True)
+    def _whole(self, data: dict[str, Any], original: dict[str, Any],
+               **kwargs: Any) -> dict[str, Any]:
+        return dict(original)

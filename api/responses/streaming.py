@@ -1,0 +1,77 @@
+"""A response's events, followed in its run's Redis stream and translated
+(`shared/responses/stream`): sent as server-sent events, or waited through for the answer.
+
+Every follow reads the run's events from the first, so the translation numbers them alike
+wherever it runs; a client resuming after `starting_after` is sent only the later ones.
+Waiting holds no Redis connection, as a stream does not (the process's relay feeds both).
+"""
+from collections.abc import Collection, Iterator
+from contextlib import closing
+from typing import Any
+
+from flask import Response, stream_with_context
+
+from api.streaming import KEEPALIVE
+from shared.config import get_settings
+from shared.errors import InvalidRequestError
+from shared.responses import service, stream
+from shared.runs import events
+from shared.runs.states import TERMINAL
+from shared.storage import redis_keys
+from shared.storage.redis import get_redis
+
+_FINAL = frozenset(stream.FINAL_EVENTS.values())
+
+
+def _translated(response: dict[str, Any], run: dict[str, Any], include: Collection[str]
+                ) -> Iterator[stream.Event | None]:
+    """The response's events up to its final one; None when a keep-alive is due."""
+    translator = stream.Translator(response, include, run)
+    quiet_ms = round(get_settings().stream_keepalive_seconds * 1000)
+    with closing(events.follow(response["id"], "0-0", block_ms=quiet_ms)) as followed:
+        for event in followed:
+            if event is None:
+                yield None
+                continue
+            yield from translator.feed(event.name, event.data)
+            if translator.ended:
+                return
+
+
+def sse_response(response: dict[str, Any], run: dict[str, Any], include: Collection[str],
+                 starting_after: int = -1) -> Response:
+    if run["status"] in TERMINAL and not get_redis().exists(redis_keys.run_events(run["id"])):
+        # Nothing would ever come: the events of an ended response expire after a while.
+        raise InvalidRequestError(
+            f"The events of response '{response['id']}' are no longer kept; retrieve it "
+            "without 'stream'.", param="stream")
+
+    def body() -> Iterator[bytes]:
+        for event in _translated(response, run, include):
+            if event is None:
+                yield KEEPALIVE
+            elif event["sequence_number"] > starting_after:
+                yield stream.sse(event)
+
+    return Response(stream_with_context(body()), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def final_response(response: dict[str, Any], run: dict[str, Any], include: Collection[str]
+                   ) -> dict[str, Any]:
+    """The Response object once the response has ended, as its final event shows it."""
+    for event in _translated(response, run, include):
+        if event is not None and event["type"] in _FINAL:
+            return dict(event["response"])
+    raise RuntimeError(f"the events of response {response['id']} ended without a final one")
+
+
+def include_of(response: dict[str, Any]) -> list[str]:
+    """What the create asked to include, which its stream shows."""
+    return list((response["request"] or {}).get("include") or [])
+
+
+def replay(project_id: str, response_id: str) -> Response:
+    """A streamed create's answer again (its `Idempotency-Key` retried): the same events."""
+    loaded = service.get_response_row(project_id, response_id)
+    return sse_response(loaded.response, loaded.run, include_of(loaded.response))
