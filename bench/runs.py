@@ -34,8 +34,8 @@ them. Everything is stopped and the database dropped afterwards. Other TREADLE_*
 in the environment (e.g. TREADLE_RUNS_CONCURRENCY) reach the processes as usual. The pids
 are printed first, so a profiler can be attached (e.g. `py-spy record --gil --pid PID`).
 
-Targets (this 2-core machine): overhead <= 15 ms p50 and <= 50 ms p99; first-token overhead
-<= 10 ms p50; >= 150 runs/s (one chunk) and >= 60 runs/s (300 tokens). PASS/MISS is printed
+Targets (this 2-core machine, issue 13): overhead <= 8 ms p50 and <= 20 ms p99; first-token
+overhead <= 5 ms p50; >= 150 runs/s (one chunk) and >= 100 runs/s (300 tokens). PASS/MISS is printed
 per target; exits 0 either way (this measures, it does not test) and 1 when a run failed.
 """
 from __future__ import annotations
@@ -73,11 +73,11 @@ MODEL = "test-model"
 INSTRUCTIONS = "Be brief."
 LONG_TOKENS = 300
 
-TARGET_OVERHEAD_P50_MS = 15.0
-TARGET_OVERHEAD_P99_MS = 50.0
-TARGET_FIRST_TOKEN_P50_MS = 10.0
+TARGET_OVERHEAD_P50_MS = 8.0
+TARGET_OVERHEAD_P99_MS = 20.0
+TARGET_FIRST_TOKEN_P50_MS = 5.0
 TARGET_RPS_ONE_CHUNK = 150.0
-TARGET_RPS_LONG = 60.0
+TARGET_RPS_LONG = 100.0
 
 OVERHEAD_WARMUP = 10
 FAILED_EVENTS = frozenset({"thread.run.failed", "thread.run.cancelled", "thread.run.expired",

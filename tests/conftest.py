@@ -134,7 +134,10 @@ def server_env(database_url: str, redis_url: str, model_server: Any,
             "TREADLE_RUN_EXPIRY_SECONDS": str(RUN_EXPIRY_SECONDS),
             "TREADLE_RUN_LEASE_SECONDS": "5", "TREADLE_KEY_CACHE_SECONDS": "0.5",
             "TREADLE_DATA_DIR": str(tmp_path_factory.mktemp("data")),
-            "TREADLE_API_WORKERS": "1", "TREADLE_MAX_FILE_BYTES": str(4 * 1024 * 1024)}
+            "TREADLE_API_WORKERS": "1", "TREADLE_MAX_FILE_BYTES": str(4 * 1024 * 1024),
+            # Each test process runs a dozen servers and workers against one Postgres (100
+            # connections): small pools keep their sum under it; runs wait for a connection.
+            "TREADLE_DB_POOL_MAX": "8"}
 
 
 def start_process(args: list[str], env: dict[str, str], log_path: Path
