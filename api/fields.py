@@ -4,6 +4,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
+from shared.errors import json_type_name
+from shared.items.wire import INCLUDABLE
 from shared.storage.pagination import PageQuery
 
 
@@ -77,21 +79,6 @@ class Metadata(fields.Dict):
         return super().deserialize(value, attr, data, **kwargs)
 
 
-def _json_type_name(value: Any) -> str:
-    """What a decoded JSON value is, in the words of OpenAI's errors."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return "a string"
-
-
 class Tagged(fields.Field):
     """A JSON object whose `type` picks the schema that loads it."""
 
@@ -109,7 +96,7 @@ class Tagged(fields.Field):
         # Checked before the lookup: an object or array `type` is unhashable.
         if not isinstance(kind, str):
             raise ValidationError({"type": [
-                f"Invalid type: expected a string, but got {_json_type_name(kind)}. "
+                f"Invalid type: expected a string, but got {json_type_name(kind)}. "
                 f"Supported values are: {allowed}."]})
         if kind not in self.schemas:
             raise ValidationError(
@@ -275,3 +262,21 @@ def page_query(args: dict[str, Any]) -> PageQuery:
         limit=args["limit"], order=args["order"],
         after=args.get("after"), before=args.get("before"),
     )
+
+
+def item_include() -> fields.List:
+    return fields.List(fields.String(validate=validate.OneOf(INCLUDABLE)),
+                       data_key="include[]", load_default=list)
+
+
+class ItemIncludeArgs(RequestSchema):
+    """`include[]` of the Responses API's items (a conversation's, a response's)."""
+    include = item_include()
+
+
+class ListItemsArgs(RequestSchema):
+    """A page of a conversation's or a response's items."""
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    order = fields.String(load_default="desc", validate=validate.OneOf(["asc", "desc"]))
+    after = fields.String()
+    include = item_include()

@@ -63,3 +63,18 @@ class ServiceUnavailableError(TreadleError):
 class IllegalMoveError(Exception):
     """A status move no state machine allows, whatever the current status: a bug in the
     caller, never an answer to a request."""
+
+
+def json_type_name(value: Any) -> str:
+    """What a decoded JSON value is, in the words of OpenAI's errors."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "a string"

@@ -1,9 +1,8 @@
 from typing import Any
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import ValidationError, fields
 
 from api.fields import Metadata, RequestSchema
-from shared.items.wire import INCLUDABLE
 
 # OpenAI's cap on the items of one request.
 MAX_ITEMS = 20
@@ -21,11 +20,6 @@ def _items(**kwargs: Any) -> fields.List:
     return fields.List(fields.Dict(), validate=_at_most_twenty, **kwargs)
 
 
-def _include() -> fields.List:
-    return fields.List(fields.String(validate=validate.OneOf(INCLUDABLE)),
-                       data_key="include[]", load_default=list)
-
-
 class CreateConversation(RequestSchema):
     items = _items(allow_none=True)
     metadata = Metadata()
@@ -37,14 +31,3 @@ class ModifyConversation(RequestSchema):
 
 class CreateItems(RequestSchema):
     items = _items(required=True)
-
-
-class IncludeArgs(RequestSchema):
-    include = _include()
-
-
-class ListItemsArgs(RequestSchema):
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    order = fields.String(load_default="desc", validate=validate.OneOf(["asc", "desc"]))
-    after = fields.String()
-    include = _include()

@@ -7,11 +7,9 @@ from api.blueprint import Blueprint
 from api.conversations.schemas import (
     CreateConversation,
     CreateItems,
-    IncludeArgs,
-    ListItemsArgs,
     ModifyConversation,
 )
-from api.fields import page_query
+from api.fields import ItemIncludeArgs, ListItemsArgs, page_query
 from shared.conversations import service as conversations
 from shared.objects import (
     ConversationItemObject,
@@ -56,7 +54,7 @@ class Items(MethodView):
         return conversations.list_items(project_id(), conversation_id, page_query(args),
                                         args["include"]).to_dict()
 
-    @blp.arguments(IncludeArgs, location="query")
+    @blp.arguments(ItemIncludeArgs, location="query")
     @blp.arguments(CreateItems)
     @blp.response(200, list_schema(ConversationItemObject))
     def post(self, args: dict[str, Any], body: dict[str, Any], conversation_id: str
@@ -67,7 +65,7 @@ class Items(MethodView):
 
 @blp.route("/<conversation_id>/items/<item_id>")
 class Item(MethodView):
-    @blp.arguments(IncludeArgs, location="query")
+    @blp.arguments(ItemIncludeArgs, location="query")
     @blp.response(200, ConversationItemObject)
     def get(self, args: dict[str, Any], conversation_id: str, item_id: str) -> dict[str, Any]:
         return conversations.get_item(project_id(), conversation_id, item_id, args["include"])

@@ -2,15 +2,7 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, post_dump, validate
 
-from api.fields import RequestSchema
-from shared.items.wire import INCLUDABLE
-
-_INCLUDE_VALUES = validate.OneOf(INCLUDABLE)
-
-
-def _include() -> fields.List:
-    return fields.List(fields.String(validate=_INCLUDE_VALUES), data_key="include[]",
-                       load_default=list)
+from api.fields import RequestSchema, item_include
 
 
 class JsonBoolean(fields.Boolean):
@@ -48,21 +40,12 @@ class CreateResponse(RequestSchema):
 
 
 class RetrieveArgs(RequestSchema):
-    include = _include()
+    include = item_include()
     stream = fields.Boolean(load_default=False)
     starting_after = fields.Integer(load_default=-1, validate=validate.Range(min=-1))
     include_obfuscation = fields.Boolean()
 
 
-class IncludeArgs(RequestSchema):
-    include = _include()
-
-
-class ListInputItemsArgs(RequestSchema):
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    order = fields.String(load_default="desc", validate=validate.OneOf(["asc", "desc"]))
-    after = fields.String()
-    include = _include()
 
 
 class ResponseObject(Schema):

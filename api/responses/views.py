@@ -5,11 +5,10 @@ from flask.views import MethodView
 from api import idempotency
 from api.auth import project_id
 from api.blueprint import Blueprint
+from api.fields import ItemIncludeArgs, ListItemsArgs
 from api.responses import streaming
 from api.responses.schemas import (
     CreateResponse,
-    IncludeArgs,
-    ListInputItemsArgs,
     ResponseObject,
     RetrieveArgs,
 )
@@ -71,7 +70,7 @@ class OneResponse(MethodView):
 
 @blp.route("/<response_id>/cancel")
 class CancelResponse(MethodView):
-    @blp.arguments(IncludeArgs, location="query")
+    @blp.arguments(ItemIncludeArgs, location="query")
     @blp.response(200, ResponseObject)
     def post(self, args: dict[str, Any], response_id: str) -> dict[str, Any]:
         return _shown(responses.cancel_response(project_id(), response_id), args["include"])
@@ -79,7 +78,7 @@ class CancelResponse(MethodView):
 
 @blp.route("/<response_id>/input_items")
 class InputItems(MethodView):
-    @blp.arguments(ListInputItemsArgs, location="query")
+    @blp.arguments(ListItemsArgs, location="query")
     @blp.response(200, list_schema(ConversationItemObject))
     def get(self, args: dict[str, Any], response_id: str) -> dict[str, Any]:
         query = PageQuery(limit=args["limit"], order=args["order"], after=args.get("after"))

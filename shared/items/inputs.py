@@ -9,7 +9,7 @@ that items name are resolved by `shared.items.service.check_references`.
 from collections.abc import Callable
 from typing import Any
 
-from shared.errors import InvalidRequestError
+from shared.errors import InvalidRequestError, json_type_name
 from shared.ids import new_id
 
 # OpenAI's cap on one string of input, in characters.
@@ -25,21 +25,6 @@ FILE_DETAILS = ("auto", "low", "high")
 IMAGE_URL_SCHEMES = ("http://", "https://", "data:image/")
 
 
-def _type_name(value: Any) -> str:
-    """What a decoded JSON value is, in the words of OpenAI's errors."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return "a string"
-
-
 def _quoted(options: tuple[str, ...] | list[str]) -> str:
     names = [f"'{option}'" for option in options]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
@@ -47,7 +32,8 @@ def _quoted(options: tuple[str, ...] | list[str]) -> str:
 
 def invalid_type(param: str, expected: str, value: Any) -> InvalidRequestError:
     return InvalidRequestError(
-        f"Invalid type for '{param}': expected {expected}, but got {_type_name(value)} instead.",
+        f"Invalid type for '{param}': expected {expected}, "
+        f"but got {json_type_name(value)} instead.",
         param=param, code="invalid_type")
 
 
