@@ -1,6 +1,8 @@
-"""Run overhead and run throughput of a whole Treadle deployment on this machine.
+"""Run (or response) overhead and throughput of a whole Treadle deployment on this machine.
 
-Prints, for streamed runs driven by the official openai SDK against a fake model server:
+Prints, for streamed runs driven by the official openai SDK against a fake model server
+(`--api responses`: streamed responses, `responses.create(..., stream=True)`, in their place;
+see the end):
 
 (a) overhead: N sequential streamed runs (`runs.create(..., stream=True)`, one thread per
     run made beforehand), each paired with a direct streamed chat completion against the same
@@ -19,9 +21,10 @@ Prints, for streamed runs driven by the official openai SDK against a fake model
     work running there skews every figure), and Postgres transactions per run.
 
     TREADLE_BENCH_REDIS=redis://127.0.0.1:6379 \
-    .venv/bin/python bench/runs.py [--runs 200] [--concurrency 16] [--client-processes 4]
-                                   [--duration 10] [--warmup 2] [--wait stream|poll]
-                                   [--answer both|one-chunk|long] [--redis-db 14]
+    .venv/bin/python bench/runs.py [--api runs|responses] [--runs 200] [--concurrency 16]
+                                   [--client-processes 4] [--duration 10] [--warmup 2]
+                                   [--wait stream|poll] [--answer both|one-chunk|long]
+                                   [--redis-db 14]
                                    [--runs-processes 2] [--skip-overhead] [--skip-throughput]
 
 It serves Treadle itself: a fresh database `treadle_bench_<random>` on the local Postgres,
@@ -37,10 +40,20 @@ are printed first, so a profiler can be attached (e.g. `py-spy record --gil --pi
 Targets (this 2-core machine, issue 13): overhead <= 8 ms p50 and <= 20 ms p99; first-token
 overhead <= 5 ms p50; >= 150 runs/s (one chunk) and >= 100 runs/s (300 tokens). PASS/MISS is printed
 per target; exits 0 either way (this measures, it does not test) and 1 when a run failed.
+
+`--api responses` holds the Responses API to the same targets: each overhead sample is a
+streamed `responses.create(model, instructions, input)` (the same messages) timed to
+`response.completed` and to the first `response.output_text.delta`, paired with the same
+direct chat completion; the throughput clients create streamed responses (no threads made
+beforehand; `--wait poll` is for runs only). A response is executed as a run with the
+response's id, so the stages are read from that run's Redis Stream as for runs; its relay
+stages include the translation to response events. Only the call that starts a stream and
+reads it differs between the two (`Api`); timing, pairing and printing are shared.
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import multiprocessing
@@ -52,10 +65,9 @@ import tempfile
 import threading
 import time
 import warnings
-from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,6 +118,8 @@ LONG = Answer(f"{LONG_TOKENS} tokens", "Count.\n" + script(tokens=LONG_TOKENS, c
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--api", choices=tuple(APIS), default="runs",
+                        help="what is driven: runs.create or responses.create, streamed")
     parser.add_argument("--runs", type=int, default=200,
                         help="sequential streamed runs for the overhead figures")
     parser.add_argument("--concurrency", type=int, default=16,
@@ -128,6 +142,8 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.runs < 1 or args.concurrency < 1 or args.duration <= 0 or args.warmup < 0:
         parser.error("--runs, --concurrency and --duration must be positive")
+    if args.api == "responses" and args.wait == "poll":
+        parser.error("--wait poll is for runs (create_and_poll); responses are streamed")
     processes = args.client_processes or min(args.concurrency, 4)
     args.client_processes = max(1, min(processes, args.concurrency))
     return args
@@ -402,33 +418,119 @@ class RunFailed(Exception):
     pass
 
 
-def streamed_run(client: Any, thread_id: str, assistant_id: str,
-                 seen: dict[str, Any] | None = None) -> tuple[float, float]:
-    """(seconds to the first message delta, seconds to thread.run.completed); `seen`, when
-    given, gets the run id and the wall-clock times of the request and of its events."""
-    started = time.perf_counter()
-    if seen is not None:
-        seen["request"] = time.time()
-    first = done = math.nan
+# Runs and responses differ only in the call that starts a stream and in what its events are
+# called. Each API's reader yields (name, detail) in the runs' vocabulary: a response's events
+# are translated from its run's recorded events (its run has the response's id), so the same
+# names time both and the same stages read the same Redis Stream. `detail`: the id on
+# thread.run.created, the error on a failure event, else "".
+Events = Iterator[tuple[str, str]]
+
+
+def run_events(client: Any, thread_id: str, assistant_id: str) -> Events:
     stream = client.beta.threads.runs.create(thread_id, assistant_id=assistant_id, stream=True)
     try:
         for event in stream:
             name = event.event
+            if name == "thread.run.created":
+                yield name, event.data.id
+            elif name in FAILED_EVENTS:
+                yield name, str(getattr(event.data, "last_error", None))
+            else:
+                yield name, ""
+    finally:
+        stream.close()
+
+
+# A response's stream event -> the run event it is translated from.
+RESPONSE_EVENTS = {"response.created": "thread.run.created",
+                   "response.in_progress": "thread.run.in_progress",
+                   "response.output_text.delta": "thread.message.delta",
+                   "response.completed": "thread.run.completed",
+                   "response.failed": "thread.run.failed",
+                   "response.incomplete": "thread.run.incomplete",
+                   "error": "thread.run.failed"}
+
+
+def response_events(client: Any, content: str, assistant_id: str) -> Events:
+    stream = client.responses.create(model=MODEL, instructions=INSTRUCTIONS, input=content,
+                                     stream=True)
+    try:
+        for event in stream:
+            name = RESPONSE_EVENTS.get(event.type, event.type)
+            if name == "thread.run.created":
+                yield name, event.response.id
+            elif name in FAILED_EVENTS:
+                response = getattr(event, "response", None)
+                yield name, str(getattr(response, "error", None) or getattr(event, "message", ""))
+            else:
+                yield name, ""
+    finally:
+        stream.close()
+
+
+def run_targets(client: Any, content: str, count: int, workers: int) -> Iterator[str]:
+    """A thread made beforehand, with the user message on it, for each run."""
+    return iter(new_threads(client, content, count, workers))
+
+
+def response_targets(client: Any, content: str, count: int, workers: int) -> Iterator[str]:
+    """A response needs nothing made beforehand: its input is the message."""
+    return itertools.repeat(content)
+
+
+def run_reply(client: Any, thread_id: str, run_id: str) -> str:
+    last = client.beta.threads.messages.list(thread_id, order="desc", limit=1).data[0]
+    return str(last.content[0].text.value)
+
+
+def response_reply(client: Any, content: str, response_id: str) -> str:
+    return str(client.responses.retrieve(response_id).output_text)
+
+
+@dataclass(frozen=True)
+class Api:
+    name: str
+    noun: str
+    done_event: str  # as the client sees them
+    first_event: str
+    events: Callable[[Any, str, str], Events]  # (client, target, assistant id)
+    targets: Callable[[Any, str, int, int], Iterator[str]]  # (client, content, count, workers)
+    reply: Callable[[Any, str, str], str]  # (client, target, run or response id)
+
+
+APIS = {
+    "runs": Api("runs", "run", "thread.run.completed", "thread.message.delta", run_events,
+                run_targets, run_reply),
+    "responses": Api("responses", "response", "response.completed",
+                     "response.output_text.delta", response_events, response_targets,
+                     response_reply),
+}
+
+
+def streamed(api: Api, client: Any, target: str, assistant_id: str,
+             seen: dict[str, Any] | None = None) -> tuple[float, float]:
+    """(seconds to the first text delta, seconds to the end: completed); `seen`, when given,
+    gets the run's id and the wall-clock times of the request and of its events (by the
+    runs' names)."""
+    started = time.perf_counter()
+    if seen is not None:
+        seen["request"] = time.time()
+    first = done = math.nan
+    with closing(api.events(client, target, assistant_id)) as events:
+        for name, detail in events:
             if seen is not None:
                 seen.setdefault(name, time.time())
                 if name == "thread.run.created":
-                    seen["run_id"] = event.data.id
+                    seen["run_id"] = detail
             if name == "thread.message.delta":
                 if math.isnan(first):
                     first = time.perf_counter()
             elif name == "thread.run.completed":
                 done = time.perf_counter()
             elif name in FAILED_EVENTS:
-                raise RunFailed(f"{name}: {getattr(event.data, 'last_error', None)}")
-    finally:
-        stream.close()
+                raise RunFailed(f"{name}: {detail}")
     if math.isnan(done):
-        raise RunFailed("the stream ended without thread.run.completed")
+        raise RunFailed(f"the stream ended without {api.done_event}")
     return first - started, done - started
 
 
@@ -470,26 +572,30 @@ def new_threads(client: Any, content: str, count: int, workers: int = 8) -> list
         return list(pool.map(one, range(count)))
 
 
-def overhead(deploy: Deployment, assistant_id: str, answer: Answer, runs: int
+def overhead(api: Api, deploy: Deployment, assistant_id: str, answer: Answer, runs: int
              ) -> tuple[dict[str, list[float]], list[dict[str, Any]]]:
-    """Sequential streamed runs, each paired with a direct streamed chat completion."""
+    """Sequential streamed runs (or responses), each paired with a direct streamed chat
+    completion."""
     client = make_client(deploy.url + "/v1", deploy.key)
     direct = make_client(deploy.model_url, "unused")
     messages = [{"role": "system", "content": INSTRUCTIONS},
                 {"role": "user", "content": answer.content}]
-    thread_ids = new_threads(client, answer.content, runs + OVERHEAD_WARMUP)
+    targets = list(itertools.islice(api.targets(client, answer.content,
+                                                runs + OVERHEAD_WARMUP, 8),
+                                    runs + OVERHEAD_WARMUP))
     out: dict[str, list[float]] = {k: [] for k in ("run", "direct", "run_first", "direct_first")}
     reply = None
     seen: list[dict[str, Any]] = []
-    for index, thread_id in enumerate(thread_ids):
-        marks: dict[str, Any] = {}
+    marks: dict[str, Any] = {}
+    for index, target in enumerate(targets):
+        marks = {}
         # Alternate the order so neither side always follows the other.
         if index % 2:
-            run_first, run_done = streamed_run(client, thread_id, assistant_id, marks)
+            run_first, run_done = streamed(api, client, target, assistant_id, marks)
             direct_first, direct_done, text = direct_chat(direct, messages)
         else:
             direct_first, direct_done, text = direct_chat(direct, messages)
-            run_first, run_done = streamed_run(client, thread_id, assistant_id, marks)
+            run_first, run_done = streamed(api, client, target, assistant_id, marks)
         if index < OVERHEAD_WARMUP:
             reply = text
             continue
@@ -499,9 +605,9 @@ def overhead(deploy: Deployment, assistant_id: str, answer: Answer, runs: int
         out["run_first"].append(run_first)
         out["direct_first"].append(direct_first)
     # The run's reply must be the direct call's, or the comparison is not like for like.
-    last = client.beta.threads.messages.list(thread_ids[-1], order="desc", limit=1).data[0]
-    if last.content[0].text.value != reply:
-        raise RuntimeError(f"run reply {last.content[0].text.value[:80]!r} differs from the "
+    last = api.reply(client, targets[-1], marks["run_id"])
+    if last != reply:
+        raise RuntimeError(f"{api.noun} reply {last[:80]!r} differs from the "
                            f"direct reply {str(reply)[:80]!r}")
     return out, seen
 
@@ -525,7 +631,7 @@ STAGES = [
 ]
 
 
-def print_breakdown(redis_url: str, seen: list[dict[str, Any]]) -> None:
+def print_breakdown(api: Api, redis_url: str, seen: list[dict[str, Any]]) -> None:
     """Median time of each stage of a run, from the client's clock and the stream's ids."""
     import redis
 
@@ -540,27 +646,34 @@ def print_breakdown(redis_url: str, seen: list[dict[str, Any]]) -> None:
         for label, start, end in STAGES:
             if start in points and end in points:
                 spans[label].append(points[end] - points[start])
-    print("  where a run's time goes (median and p99 ms; 'published' is Redis's 1 ms clock):")
+    print(f"  where a {api.noun}'s time goes (median and p99 ms; 'published' is Redis's 1 ms "
+          "clock):")
+    if api.name == "responses":
+        print("    (the response's run's events, by the runs' names; the relay stages include "
+              "their translation\n     to response.output_text.delta and response.completed)")
     for label, values in spans.items():
         if values:
             print(f"    {label:<54}{1000 * percentile(values, 50):>7.1f}"
                   f"{1000 * percentile(values, 99):>8.1f}")
 
 
-def print_overhead(answer: Answer, timings: dict[str, list[float]]) -> dict[str, float]:
+def print_overhead(api: Api, answer: Answer, timings: dict[str, list[float]]
+                   ) -> dict[str, float]:
     diffs = [r - d for r, d in zip(timings["run"], timings["direct"], strict=True)]
     first_diffs = [r - d for r, d in zip(timings["run_first"], timings["direct_first"],
                                          strict=True)]
-    rows = [("run: request -> thread.run.completed", timings["run"]),
+    rows = [(f"{api.noun}: request -> {api.done_event}", timings["run"]),
             ("direct: request -> end of stream", timings["direct"]),
             ("overhead (pairwise difference)", diffs),
-            ("run: request -> first message.delta", timings["run_first"]),
+            (f"{api.noun}: request -> first {api.first_event.removeprefix('thread.')}",
+             timings["run_first"]),
             ("direct: request -> first content token", timings["direct_first"]),
             ("first-token overhead (pairwise)", first_diffs)]
-    print(f"\n(a) Overhead, {answer.name} answer, {len(diffs)} sequential streamed runs")
-    print(f"  {'':<42}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
+    print(f"\n(a) Overhead, {answer.name} answer, {len(diffs)} sequential streamed "
+          f"{api.name}")
+    print(f"  {'':<52}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
     for label, values in rows:
-        print(f"  {label:<42}{1000 * percentile(values, 50):>9.1f}"
+        print(f"  {label:<52}{1000 * percentile(values, 50):>9.1f}"
               f"{1000 * percentile(values, 99):>9.1f}{1000 * sum(values) / len(values):>9.1f}")
     return {"p50": 1000 * percentile(diffs, 50), "p99": 1000 * percentile(diffs, 99),
             "first_p50": 1000 * percentile(first_diffs, 50)}
@@ -573,9 +686,10 @@ class ClientJob:
     url: str
     key: str
     assistant_id: str
+    api: str
     content: str
     threads: int  # client threads in this process
-    pool: int  # Treadle threads to make beforehand, one per run
+    pool: int  # Treadle threads to make beforehand, one per run (runs only)
     wait: str
 
 
@@ -583,11 +697,17 @@ def client_process(job: ClientJob, ready: Any, go: Any, window: Any, results: An
     """One bench client process: make its threads, wait for the start, run until the end."""
     try:
         client = make_client(job.url + "/v1", job.key)
-        todo = deque(new_threads(client, job.content, job.pool, workers=job.threads))
+        api = APIS[job.api]
+        todo = api.targets(client, job.content, job.pool, job.threads)
+        take = threading.Lock()
         ready.put(os.getpid())
         go.wait()
         stop_at = window[1]
-        runner = streamed_run if job.wait == "stream" else polled_run
+        def runner(target: str) -> tuple[float, float]:
+            if job.wait == "poll":
+                return polled_run(client, target, job.assistant_id)
+            return streamed(api, client, target, job.assistant_id)
+
         records: list[tuple[float, float, float]] = []
         failures: list[str] = []
         ran_out: list[float] = []
@@ -595,14 +715,14 @@ def client_process(job: ClientJob, ready: Any, go: Any, window: Any, results: An
 
         def loop() -> None:
             while time.monotonic() < stop_at:
-                try:
-                    thread_id = todo.popleft()
-                except IndexError:
+                with take:
+                    target = next(todo, None)
+                if target is None:
                     ran_out.append(time.monotonic())
                     return
                 started = time.monotonic()
                 try:
-                    first, done = runner(client, thread_id, job.assistant_id)
+                    first, done = runner(target)
                 except Exception as error:
                     with lock:
                         failures.append(f"{type(error).__name__}: {error}")
@@ -632,8 +752,9 @@ class Throughput:
     ran_out: bool  # a client used up its threads inside the window, which then ended there
 
 
-def throughput(deploy: Deployment, assistant_id: str, answer: Answer, concurrency: int,
-               processes: int, duration: float, warmup: float, wait: str) -> Throughput:
+def throughput(api: Api, deploy: Deployment, assistant_id: str, answer: Answer,
+               concurrency: int, processes: int, duration: float, warmup: float, wait: str
+               ) -> Throughput:
     ctx = multiprocessing.get_context("spawn")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     window = ctx.Array("d", 2)
@@ -641,7 +762,7 @@ def throughput(deploy: Deployment, assistant_id: str, answer: Answer, concurrenc
     # Fresh threads for 1.5 times the target rate. A faster system uses them up before the
     # window closes; the rate is then taken up to that moment, when all clients still ran.
     per_second = 1.5 * answer.target_rps
-    jobs = [ClientJob(deploy.url, deploy.key, assistant_id, answer.content, share,
+    jobs = [ClientJob(deploy.url, deploy.key, assistant_id, api.name, answer.content, share,
                       math.ceil(per_second * (warmup + duration) * share / concurrency) + share,
                       wait) for share in shares]
     clients = [ctx.Process(target=client_process, args=(job, ready, go, window, results),
@@ -652,8 +773,10 @@ def throughput(deploy: Deployment, assistant_id: str, answer: Answer, concurrenc
     try:
         for _ in clients:
             ready.get(timeout=600)
-        print(f"\n  [{answer.name}: {sum(j.pool for j in jobs)} threads made in "
-              f"{time.monotonic() - setup:.1f} s; measuring]", flush=True)
+        made = (f"{sum(j.pool for j in jobs)} threads made" if api.name == "runs"
+                else "clients ready")
+        print(f"\n  [{answer.name}: {made} in {time.monotonic() - setup:.1f} s; measuring]",
+              flush=True)
         opens = time.monotonic() + warmup
         window[0], window[1] = opens, opens + duration
         go.set()
@@ -685,11 +808,12 @@ def throughput(deploy: Deployment, assistant_id: str, answer: Answer, concurrenc
                         end < last.at)
     # CPU per run: everything that completed between the two CPU snapshots.
     between = sum(1 for r in records if first.at <= r[2] <= last.at)
-    print(f"(b) Throughput, {answer.name} answer: {concurrency} clients in {processes} "
-          f"processes, wait by {wait}, {warmup:.0f} s warm-up + {duration:.0f} s window")
-    print(f"  {result.rps:.1f} runs/s ({result.completed} runs completed in "
+    print(f"(b) Throughput of {api.name}, {answer.name} answer: {concurrency} clients in "
+          f"{processes} processes, wait by {wait}, {warmup:.0f} s warm-up + {duration:.0f} s "
+          "window")
+    print(f"  {result.rps:.1f} {api.name}/s ({result.completed} {api.name} completed in "
           f"{end - first.at:.1f} s), "
-          f"run latency p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms, "
+          f"{api.noun} latency p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms, "
           f"{len(failures)} failed")
     if result.ran_out:
         print(f"  (a client used up its threads {last.at - end:.1f} s before the window "
@@ -708,16 +832,17 @@ def throughput(deploy: Deployment, assistant_id: str, answer: Answer, concurrenc
 def verdict(label: str, value: float, target: float, at_most: bool, unit: str) -> None:
     met = value <= target if at_most else value >= target
     sign = "<=" if at_most else ">="
-    print(f"  {label:<38}{value:>8.1f} {unit:<6} target {sign} {target:>5.0f} {unit:<6} "
+    print(f"  {label:<38}{value:>8.1f} {unit:<11} target {sign} {target:>5.0f} {unit:<11} "
           f"{'PASS' if met else 'MISS'}")
 
 
 def main() -> int:
     args = parse_args()
+    api = APIS[args.api]
     failed = False
     with deployment(args.redis_db, args.runs_processes) as deploy:
         pids = ", ".join(f"{name} {p.pid}" for name, p in deploy.processes.items())
-        print(f"Treadle runs benchmark: API {deploy.url} (TREADLE_API_WORKERS="
+        print(f"Treadle {api.name} benchmark: API {deploy.url} (TREADLE_API_WORKERS="
               f"{os.environ.get('TREADLE_API_WORKERS', '2')}), model server {deploy.model_url}, "
               f"{os.cpu_count()} CPUs\nprocesses: {pids}", flush=True)
         load = idle_load()
@@ -735,21 +860,21 @@ def main() -> int:
                 # This process alone: the deployment's processes are its children.
                 groups = process_groups(deploy, [os.getpid()], client_trees=False)
                 before = snapshot(groups)
-                timings, seen = overhead(deploy, assistant_id, answer, args.runs)
+                timings, seen = overhead(api, deploy, assistant_id, answer, args.runs)
                 after = snapshot(groups)
-                figures[answer.name] = print_overhead(answer, timings)
-                print_breakdown(deploy.redis_url, seen)
+                figures[answer.name] = print_overhead(api, answer, timings)
+                print_breakdown(api, deploy.redis_url, seen)
                 print_busy(groups, before, after)
                 sys.stdout.flush()
         rates: dict[str, Throughput] = {}
         if not args.skip_throughput:
             for answer in answers:
-                rates[answer.name] = throughput(deploy, assistant_id, answer, args.concurrency,
-                                                args.client_processes, args.duration,
-                                                args.warmup, args.wait)
+                rates[answer.name] = throughput(api, deploy, assistant_id, answer,
+                                                args.concurrency, args.client_processes,
+                                                args.duration, args.warmup, args.wait)
                 failed = failed or bool(rates[answer.name].failures)
                 sys.stdout.flush()
-    print("\nTargets (2-core machine):")
+    print(f"\nTargets (2-core machine), {api.name}:")
     if ONE_CHUNK.name in figures:
         one = figures[ONE_CHUNK.name]
         verdict("overhead p50 (one chunk)", one["p50"], TARGET_OVERHEAD_P50_MS, True, "ms")
@@ -759,7 +884,7 @@ def main() -> int:
     for answer in (ONE_CHUNK, LONG):
         if answer.name in rates:
             verdict(f"throughput ({answer.name})", rates[answer.name].rps, answer.target_rps,
-                    False, "runs/s")
+                    False, f"{api.name}/s")
     if failed:
         print("\nWARNING: some runs failed; the throughput figures count completed runs only.")
         return 1
