@@ -199,7 +199,8 @@ _ANNOTATION_FIELDS: dict[str, tuple[tuple[str, bool], ...]] = {
 
 def _output_text(part: _Object) -> dict[str, Any]:
     stored: dict[str, Any] = {"type": "output_text", "text": part.string("text", required=True)}
-    annotations = part.array("annotations", required=True) or []
+    # OpenAI takes assistant text without annotations (its migration guide sends it so).
+    annotations = part.array("annotations") or []
     stored["annotations"] = [_annotation(annotation, f"{part.at('annotations')}[{index}]")
                              for index, annotation in enumerate(annotations)]
     logprobs = part.array("logprobs", nullable=True)

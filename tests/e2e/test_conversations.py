@@ -261,8 +261,9 @@ MALFORMED: list[tuple[list[Any], str, str]] = [
      "items[0].content[0].type", "invalid_value"),
     ([{"role": "user", "content": [{"type": "output_text", "text": "x", "annotations": []}]}],
      "items[0].content[0].type", "invalid_value"),
-    ([{"role": "assistant", "content": [{"type": "output_text", "text": "x"}]}],
-     "items[0].content[0].annotations", "missing_required_parameter"),
+    ([{"role": "assistant", "content": [{"type": "output_text", "text": "x",
+                                         "annotations": "none"}]}],
+     "items[0].content[0].annotations", "invalid_type"),
     ([{"role": "assistant", "content": [{"type": "output_text", "text": "x", "annotations": [
         {"type": "file_citation", "file_id": "file-x", "filename": "a", "index": "9"}]}]}],
      "items[0].content[0].annotations[0].index", "invalid_type"),

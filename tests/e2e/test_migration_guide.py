@@ -15,10 +15,8 @@ answers any model name, and with no SCRIPT line it answers "You said: <the last 
   conversation the previous example created.
 - "Migrating your integration", step 2, backfilling a thread into a conversation: as written
   (it reads the thread through Treadle's Assistants API, `OPENAI_THREAD_ID` names a thread
-  the test made there). It fails on Treadle today, marked xfail (strict): the converted
-  assistant message's `{"type": "output_text", "text": ...}` has no `annotations`, which
-  Treadle's item validation requires (400) while OpenAI accepts the guide's items. With
-  `"annotations": []` added to that part, the rest of this test passes on Treadle.
+  the test made there). The converted assistant message's `{"type": "output_text", "text":
+  ...}` carries no `annotations`, which OpenAI accepts and so does Treadle.
 
 Left out:
 - "Migrating your integration", step 1 (create prompts from assistants): a dashboard step,
@@ -34,7 +32,7 @@ is skipped.
 from typing import Any
 
 import pytest
-from openai import BadRequestError, OpenAI
+from openai import OpenAI
 
 pytestmark = [
     pytest.mark.usefixtures("workers"),
@@ -116,11 +114,6 @@ def _thread(base_url: str, api_key: str) -> str:
     ]).id
 
 
-@pytest.mark.xfail(strict=True, raises=BadRequestError, reason=(
-    "Treadle refuses an output_text part without 'annotations' in an input item (400 "
-    "\"Missing required parameter: 'items[1].content[0].annotations'\", "
-    "shared/items/inputs.py _output_text); the guide's backfill sends assistant text as "
-    "{'type': 'output_text', 'text': ...} and OpenAI takes it"))
 def test_backfill_a_thread(base_url: str, api_key: str,
                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_THREAD_ID", _thread(base_url, api_key))
