@@ -4,14 +4,10 @@ A response is executed as a run by the runs pool: creating one writes a thread, 
 `responses` row, all with the response's id, in one transaction, then announces the run as
 any run is announced (`shared/runs/lifecycle.queued`; the runs table is the outbox).
 """
-import logging
 from collections.abc import Collection
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
-
-from kombu.exceptions import KombuError
-from redis.exceptions import RedisError
 
 from shared.clock import now
 from shared.config import get_settings
@@ -35,9 +31,6 @@ from shared.vector_stores.stores import require_vector_store
 _STREAM_START = "0-0"
 # What a run's streamed file_search steps carry when the response includes search results.
 _SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
-
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class Created:
@@ -177,13 +170,7 @@ def create_response(project_id: str, body: Any) -> Created:
             "request": request.echo,
             "input": request.input,
         })
-    try:
-        lifecycle.queued(run)
-    except (RedisError, KombuError, OSError) as error:
-        # Committed `queued`: the timers send it (`lifecycle.recover_stalled`), so the
-        # create answers with the response rather than an error a client would retry.
-        log.warning("response %s committed but not sent (%s): the timers will send it",
-                    response_id, error)
+    lifecycle.queued(run)
     return Created(response, run, _STREAM_START)
 
 

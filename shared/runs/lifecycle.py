@@ -66,12 +66,21 @@ def _ended_events(run: dict[str, Any]) -> Batch:
 
 def queued(run: dict[str, Any], thread: dict[str, Any] | None = None) -> str:
     """A run (and the thread made with it) just committed `queued`: announce it and send its
-    task. Returns the id of its first event, where a stream of the run starts."""
+    task. Returns the id of its first event, where a stream of the run starts. When Redis or
+    the broker fails now, the run stays `queued` and the timers send it (`recover_stalled`
+    requeues queued runs no worker holds): the runs table is the outbox, so its create
+    answers with the run rather than an error a client would retry into a second run."""
     first = [("thread.created", THREAD.dump(thread))] if thread is not None else []
     dumped = RUN.dump(run)
-    stream_from = events.publish(run["id"], [*first, ("thread.run.created", dumped),
-                                             ("thread.run.queued", dumped)])
-    tasks.send_run(run["id"])
+    try:
+        stream_from = events.publish(run["id"], [*first, ("thread.run.created", dumped),
+                                                 ("thread.run.queued", dumped)])
+        tasks.send_run(run["id"])
+    except (RedisError, KombuError, OSError) as error:
+        log.warning("run %s committed but not sent (%s): the timers will send it",
+                    run["id"], error)
+        # A new run's stream holds only its own events: read from its top.
+        return "0-0"
     return stream_from
 
 

@@ -3,13 +3,10 @@
 The API only records; workers execute. Every status change, and the events and tasks it
 sends after its commit, is `shared/runs/lifecycle`'s.
 """
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from kombu.exceptions import KombuError
-from redis.exceptions import RedisError
 
 from shared.clock import now
 from shared.config import get_settings
@@ -36,9 +33,6 @@ ACTIVE_RUN_INDEX = "runs_one_active_per_thread"
 # A new run's stream holds only its own events: a stream of its create starts at the top.
 _STREAM_START = "0-0"
 
-log = logging.getLogger(__name__)
-
-
 @dataclass(frozen=True)
 class Created:
     run: dict[str, Any]
@@ -48,16 +42,8 @@ class Created:
 
 
 def _announce(run: dict[str, Any], thread: dict[str, Any] | None = None) -> Created:
-    """The run committed `queued`: publish its first events and send its task. When Redis or
-    the broker fails now, the run stays `queued` and the timers send it
-    (`lifecycle.recover_stalled` requeues queued runs no worker holds): the runs table is the
-    outbox. So the create answers 200 with the run it made, rather than an error that a
-    client would retry into a second run."""
-    try:
-        lifecycle.queued(run, thread)
-    except (RedisError, KombuError, OSError) as error:
-        log.warning("run %s committed but not sent (%s): the timers will send it",
-                    run["id"], error)
+    """The run committed `queued`: its first events and its task (or the timers') go out."""
+    lifecycle.queued(run, thread)
     return Created(run, thread, _STREAM_START)
 
 
