@@ -4,7 +4,7 @@ from typing import Any
 from flask import Flask
 from flask_smorest import Api
 
-from api import auth, errors, idempotency, requests
+from api import auth, errors, idempotency, requests, turns
 from api.assistants.views import blp as assistants_blp
 from api.console.views import blp as console_blp
 from api.conversations.views import blp as conversations_blp
@@ -61,10 +61,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(auth.authenticate)
     app.before_request(requests.check_content_type)
     app.before_request(requests.limit_body_size)
+    app.before_request(turns.take)
     app.before_request(idempotency.claim_key)
+    # After-request functions run last registered first: the turn is given back last.
+    app.after_request(turns.give_back)
     app.after_request(idempotency.keep_answer)
     app.after_request(requests.add_request_id)
     app.after_request(metrics_views.record_request)
+    app.teardown_request(turns.give_back_on_teardown)
     app.teardown_request(requests.yield_to_other_connections)
     errors.register(app)
     app.wsgi_app = requests.BodyDeadline(  # type: ignore[method-assign]

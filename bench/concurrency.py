@@ -321,10 +321,10 @@ def timed_gets(url: str, key: str, path: str, stopping: Any, out: Any) -> None:
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
     headers = {"Authorization": f"Bearer {key}"}
-    latencies: list[float] = []
+    latencies: list[tuple[float, float]] = []
     failed = 0
     while not stopping.wait(GET_INTERVAL):
-        started = time.perf_counter()
+        at, started = time.monotonic(), time.perf_counter()
         try:
             connection.request("GET", path, headers=headers)
             response = connection.getresponse()
@@ -333,7 +333,7 @@ def timed_gets(url: str, key: str, path: str, stopping: Any, out: Any) -> None:
         except (OSError, http.client.HTTPException):
             failed += 1
             connection.close()
-        latencies.append(time.perf_counter() - started)
+        latencies.append((at, time.perf_counter() - started))
     out.put((latencies, failed))
 
 
@@ -453,7 +453,7 @@ class Burst:
     outcomes: list[tuple[str, str | None, int]]  # status, error code, runs
     restarted: set[str]
     hwm: dict[str, int]
-    latencies: list[float]  # the API's GETs meanwhile
+    latencies: list[tuple[float, float]]  # the API's GETs meanwhile: (sent at, seconds)
     get_failures: int
     cpu: dict[str, float]  # share of one CPU each used over the burst; "machine": of all
 
@@ -571,13 +571,24 @@ def report(args: argparse.Namespace, burst: Burst) -> int:
               + ("; RESTARTED during the burst" if name in burst.restarted else ""))
     print(f"  Postgres connections: {before.postgres} before, peak "
           f"{max(s.postgres for s in samples)}")
-    latencies = burst.latencies
+    latencies = [seconds for _, seconds in burst.latencies]
     p99 = 1000 * percentile(latencies, 99)
     print(f"  GET /v1/assistants/{{id}} during the burst (every "
           f"{1000 * GET_INTERVAL:.0f} ms): "
           f"{len(latencies)} requests, p50 {1000 * percentile(latencies, 50):.1f} ms, p99 "
           f"{p99:.1f} ms, max {1000 * max(latencies, default=0):.1f} ms, "
           f"{burst.get_failures} failed")
+    # Which stage of the burst the slow GETs fall in: the API creating, the runs waiting on
+    # the model's first token, or the runs streaming their answers.
+    stages = (("creating", creation.started, last_created),
+              ("waiting for the first token", last_created, last_created + args.delay),
+              ("streaming", last_created + args.delay, burst.ended_at))
+    for name, start, end in stages:
+        during = [seconds for at, seconds in burst.latencies if start <= at < end]
+        if during:
+            print(f"    while {name}: {len(during)} requests, p50 "
+                  f"{1000 * percentile(during, 50):.1f} ms, p99 "
+                  f"{1000 * percentile(during, 99):.1f} ms")
     cpu = burst.cpu
     print(f"  CPU over the {burst.ended_at - creation.started:.0f} s burst: machine "
           f"{100 * cpu['machine']:.0f}% of all {os.cpu_count()} CPUs; model server "

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     # Connections one API process serves at once; each open event stream holds one. The
     # process needs a file descriptor limit (ulimit -n) above this.
     api_worker_connections: int = 10_000
+    # Writes one API process works on at once (shared/platform/turns.py); the others wait
+    # their turn, so reads are never queued behind a burst of creates. Reads take no turn.
+    api_write_turns: int = 4
     # A comment line goes down every quiet event stream this often, well under proxies' idle
     # timeouts, so neither they nor clients take a slow run's stream for dead.
     stream_keepalive_seconds: float = 5.0

@@ -11,10 +11,12 @@ from typing import Any
 from shared.errors import InvalidRequestError, ServiceUnavailableError
 from shared.platform.replies import deliver, get_replies
 from shared.platform.tasks import send_rpc
+from shared.platform.turns import step_aside
 from shared.storage.redis import get_redis
 
 
 def call(task: str, payload: dict[str, Any], timeout: float = 30.0) -> Any:
+    step_aside()
     replies = get_replies()
     with replies.expect() as waiter:
         send_rpc(task, replies.channel, waiter.request_id, payload)

@@ -18,6 +18,7 @@ from redis.client import Pipeline
 
 from shared.config import get_settings
 from shared.errors import InvalidRequestError
+from shared.platform.turns import step_aside
 from shared.runs import relay
 from shared.storage import redis_keys
 from shared.storage.redis import get_redis
@@ -63,6 +64,7 @@ def first_id(answer: list[Any]) -> str:
 def follow(run_id: str, after: str = "0-0", block_ms: int = 15_000
            ) -> Generator[Event | None, None, None]:
     """Events after `after`, forever; yields None when `block_ms` passes with nothing new."""
+    step_aside()
     entries = relay.get_relay().follow(redis_keys.run_events(run_id), after, block_ms / 1000)
     with closing(entries):
         for entry in entries:
