@@ -39,6 +39,31 @@ class CreateResponse(RequestSchema):
     stream = JsonBoolean(allow_none=True)
 
 
+class CountInputTokens(RequestSchema):
+    """Checked by `shared/responses` as a create's fields are; the fields listed are the
+    ones the OpenAPI document shows."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    model = fields.Raw(metadata={"description": "The model (the count does not depend on it)."})
+    input = fields.Raw(metadata={"description": "Text, or an array of input items."})
+    instructions = fields.Raw()
+    previous_response_id = fields.Raw()
+    conversation = fields.Raw()
+    tools = fields.Raw()
+    tool_choice = fields.Raw()
+    parallel_tool_calls = fields.Raw()
+    text = fields.Raw()
+    reasoning = fields.Raw()
+    truncation = fields.Raw()
+
+
+class InputTokenCount(Schema):
+    object = fields.Constant("response.input_tokens")
+    input_tokens = fields.Integer(required=True)
+
+
 class RetrieveArgs(RequestSchema):
     include = item_include()
     stream = fields.Boolean(load_default=False)
