@@ -10,7 +10,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.e2e.scripts import CHAT, sent
+from tests.e2e.scripts import sent
 from workers.runs.prompt import Prompt, _tokens, request_tokens
 
 pytestmark = pytest.mark.usefixtures("workers")
@@ -53,14 +53,17 @@ def _error(exc_class: type[openai.APIStatusError], call: Any) -> dict[str, Any]:
 
 
 def test_text_counts_and_grows_with_it(client: openai.OpenAI, model_server: Any) -> None:
-    before = len(model_server.requests(CHAT))
-    short = count(client, model=MODEL, input="Hello there")
-    longer = count(client, model=MODEL, input="Hello there, " + "tell me more " * 20)
+    marker = "count-text-1"
+    short = count(client, model=MODEL, input=f"{marker} Hello there")
+    longer = count(client, model=MODEL, input=f"{marker} Hello there, " + "tell me more " * 20)
     assert 0 < short < longer
-    # Without a model it counts the same: the count does not depend on it.
-    assert count(client, input="Hello there") == short
+    # Without a model (or with nulls, as the SDK sends a None it is given) it counts the
+    # same: the count does not depend on the model.
+    assert count(client, input=f"{marker} Hello there") == short
+    assert count(client, input=f"{marker} Hello there", instructions=None,
+                 previous_response_id=None, tools=None) == short
     # Counting calls no model.
-    assert len(model_server.requests(CHAT)) == before
+    assert sent(model_server, marker) == []
 
 
 def test_instructions_add_tokens(client: openai.OpenAI) -> None:
