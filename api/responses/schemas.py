@@ -14,6 +14,14 @@ class JsonBoolean(fields.Boolean):
         return value
 
 
+class Checked(fields.Raw):
+    """A field `shared/responses` checks, null included: a null is a field left out, as
+    OpenAI takes it (the SDK sends a None it is given)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_none=True, **kwargs)
+
+
 class CreateResponse(RequestSchema):
     """Every field but `stream` is checked by `shared/responses` (which names the field of a
     bad value and refuses unknown ones); the fields listed are the ones the OpenAPI document
@@ -22,21 +30,46 @@ class CreateResponse(RequestSchema):
     class Meta:
         unknown = INCLUDE
 
-    model = fields.Raw(metadata={"description": "The model, or the prompt bridge's."})
-    input = fields.Raw(metadata={"description": "Text, or an array of input items."})
-    instructions = fields.Raw()
-    previous_response_id = fields.Raw()
-    conversation = fields.Raw()
-    tools = fields.Raw()
-    tool_choice = fields.Raw()
-    text = fields.Raw()
-    include = fields.Raw()
-    metadata = fields.Raw()
-    background = fields.Raw()
-    store = fields.Raw()
-    prompt = fields.Raw(metadata={"description": "`{\"id\": \"asst_...\"}` runs with an "
+    model = Checked(metadata={"description": "The model, or the prompt bridge's."})
+    input = Checked(metadata={"description": "Text, or an array of input items."})
+    instructions = Checked()
+    previous_response_id = Checked()
+    conversation = Checked()
+    tools = Checked()
+    tool_choice = Checked()
+    text = Checked()
+    include = Checked()
+    metadata = Checked()
+    background = Checked()
+    store = Checked()
+    prompt = Checked(metadata={"description": "`{\"id\": \"asst_...\"}` runs with an "
                                                  "assistant's configuration (Treadle)."})
     stream = JsonBoolean(allow_none=True)
+
+
+class CountInputTokens(RequestSchema):
+    """Checked by `shared/responses` as a create's fields are; the fields listed are the
+    ones the OpenAPI document shows."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    model = Checked(metadata={"description": "The model (the count does not depend on it)."})
+    input = Checked(metadata={"description": "Text, or an array of input items."})
+    instructions = Checked()
+    previous_response_id = Checked()
+    conversation = Checked()
+    tools = Checked()
+    tool_choice = Checked()
+    parallel_tool_calls = Checked()
+    text = Checked()
+    reasoning = Checked()
+    truncation = Checked()
+
+
+class InputTokenCount(Schema):
+    object = fields.Constant("response.input_tokens")
+    input_tokens = fields.Integer(required=True)
 
 
 class RetrieveArgs(RequestSchema):

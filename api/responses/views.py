@@ -8,7 +8,9 @@ from api.blueprint import Blueprint
 from api.fields import ItemIncludeArgs, ListItemsArgs
 from api.responses import streaming
 from api.responses.schemas import (
+    CountInputTokens,
     CreateResponse,
+    InputTokenCount,
     ResponseObject,
     RetrieveArgs,
 )
@@ -50,6 +52,15 @@ class Responses(MethodView):
             return answer
         # Ended: the stored output is read back, so the answer is what a retrieve shows.
         return _shown(responses.get_response_row(project_id(), response["id"]), include)
+
+
+@blp.route("/input_tokens")
+class InputTokens(MethodView):
+    @blp.arguments(CountInputTokens)
+    @blp.response(200, InputTokenCount)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The input tokens a response created with this body would send the model."""
+        return responses.count_input_tokens(project_id(), body)
 
 
 @blp.route("/<response_id>")

@@ -14,6 +14,7 @@ from typing import Any
 from pythonjsonlogger.json import JsonFormatter
 
 from shared.config import get_settings
+from shared.platform.tasks import EXECUTE_RUN
 
 task_id: ContextVar[str | None] = ContextVar("task_id", default=None)
 run_id: ContextVar[str | None] = ContextVar("run_id", default=None)
@@ -89,9 +90,9 @@ def configure(level: str | int | None = None) -> None:
 
 
 def bind_task(task_name: str, identifier: str | None, args: Any) -> None:
-    """Called as a task starts: its id, and the run it drives (runs.* take the run id first)."""
+    """Called as a task starts: its id, and the run it drives (its first argument)."""
     task_id.set(identifier)
-    run_id.set(str(args[0]) if task_name.startswith("runs.") and args else None)
+    run_id.set(str(args[0]) if task_name == EXECUTE_RUN and args else None)
 
 
 def unbind_task() -> None:

@@ -16,6 +16,7 @@ QUEUES = ("runs", "ingest", "search", "sandbox", "timers")
 
 # Each name's prefix is its queue (see TASK_ROUTES).
 EXECUTE_RUN = "runs.execute"
+COUNT_INPUT_TOKENS = "runs.count_input_tokens"
 INGEST_FILE = "ingest.file"
 DELETE_INDEXED_FILE = "ingest.delete_file"
 DELETE_INDEXED_STORE = "ingest.delete_store"
@@ -113,7 +114,7 @@ def send_refresh_attributes(vector_store_id: str, file_id: str) -> None:
     app.send_task(REFRESH_ATTRIBUTES, args=[vector_store_id, file_id])
 
 
-RPC_TASKS = (SEARCH, RUN_CODE)
+RPC_TASKS = (SEARCH, RUN_CODE, COUNT_INPUT_TOKENS)
 
 
 def send_rpc(name: str, channel: str, request_id: str, payload: dict[str, Any]) -> None:

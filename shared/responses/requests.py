@@ -392,22 +392,43 @@ _KNOWN = ("model", "input", "instructions", "previous_response_id", "conversatio
           "top_p", "user", "reasoning", "prompt", *IGNORED)
 
 
+# What POST /v1/responses/input_tokens takes: what shapes the prompt a response would send.
+_COUNTED = ("model", "input", "instructions", "previous_response_id", "conversation", "tools",
+            "tool_choice", "parallel_tool_calls", "text", "truncation", "reasoning")
+
+
 def _optional(given: dict[str, Any], key: str, check: Any, *bounds: Any) -> Any:
     return check(given[key], key, *bounds) if key in given else None
 
 
-def parse_request(body: Any) -> Request:
-    """The body of POST /v1/responses, checked: 400 naming the field otherwise."""
+def _given(body: Any, known: tuple[str, ...]) -> dict[str, Any]:
+    """The body's fields that are not null; 400 for a body that is no object or names a
+    field not `known`."""
     if not isinstance(body, dict):
         raise invalid_type("body", "an object", body)
     for key in body:
-        if key not in _KNOWN:
+        if key not in known:
             raise _unknown(key)
-    given = {key: value for key, value in body.items() if value is not None}
+    return {key: value for key, value in body.items() if value is not None}
+
+
+def parse_request(body: Any) -> Request:
+    """The body of POST /v1/responses, checked: 400 naming the field otherwise."""
+    given = _given(body, _KNOWN)
     prompt = _prompt(given["prompt"]) if "prompt" in given else None
-    model = _optional(given, "model", text, 256)
-    if model is None and prompt is None:
+    if "model" not in given and prompt is None:
         raise missing("model")
+    return _checked(given, prompt)
+
+
+def parse_count_request(body: Any) -> Request:
+    """The body of POST /v1/responses/input_tokens: the fields it shares with a create,
+    checked as a create checks them; the model may be left out (the count is the same)."""
+    return _checked(_given(body, _COUNTED), None)
+
+
+def _checked(given: dict[str, Any], prompt: dict[str, Any] | None) -> Request:
+    model = _optional(given, "model", text, 256)
     previous = given.get("previous_response_id")
     if previous is not None:
         check_id("response", text(previous, "previous_response_id"), "previous_response_id")

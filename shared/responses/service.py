@@ -1,4 +1,5 @@
-"""Responses as the API sees them: create, read, delete, cancel, list the input items.
+"""Responses as the API sees them: create, read, delete, cancel, list the input items,
+count a would-be response's input tokens.
 
 A response is executed as a run by the runs pool: creating one writes a thread, a run and a
 `responses` row, all with the response's id, in one transaction, then announces the run as
@@ -17,8 +18,9 @@ from shared.ids import check_id, is_well_formed, new_id
 from shared.items.service import check_references as check_item_references
 from shared.items.wire import item_view
 from shared.objects import deleted
+from shared.platform import rpc, tasks
 from shared.responses import repository
-from shared.responses.requests import Request, bridged, parse_request
+from shared.responses.requests import Request, bridged, parse_count_request, parse_request
 from shared.runs import lifecycle
 from shared.runs.states import TERMINAL
 from shared.storage import repository as tables
@@ -172,6 +174,22 @@ def create_response(project_id: str, body: Any) -> Created:
         })
     lifecycle.queued(run)
     return Created(response, run, _STREAM_START)
+
+
+def count_input_tokens(project_id: str, body: Any) -> dict[str, Any]:
+    """`body`: the JSON object of POST /v1/responses/input_tokens. Checked and resolved as a
+    create's is (400, 404 alike); nothing is written. The runs pool, which builds a
+    response's prompt, counts the prompt a response created with this body would send."""
+    request = parse_count_request(body)
+    with reading() as conn:
+        request = _resolved(conn, project_id, request)
+    counted = rpc.call(tasks.COUNT_INPUT_TOKENS, {
+        "run": request.run, "input": request.input,
+        "previous_response_id": request.previous_response_id,
+        "conversation_id": request.conversation_id,
+        "truncation": request.echo["truncation"],
+    })
+    return {"object": "response.input_tokens", "input_tokens": counted["input_tokens"]}
 
 
 def _load(conn: Conn, project_id: str, response_id: str, param: str | None) -> Loaded:

@@ -377,6 +377,39 @@ def _in_thread(w: World, message: dict[str, Any]) -> dict[str, Any]:
     return {"messages": [message]}
 
 
+def _respond(**fields: Any) -> dict[str, Any]:
+    """A create-response body, valid but for the foreign id in `fields`."""
+    return {"model": MODEL, "input": "hello", **fields}
+
+
+def _count(**fields: Any) -> dict[str, Any]:
+    """An input token count's body, valid but for the foreign id in `fields`."""
+    return {"input": "hello", **fields}
+
+
+def response_fields(body: Callable[..., dict[str, Any]]) -> tuple[FieldCase, ...]:
+    """The ids a response's body names (a create's, or a count's), `body(**fields)` it."""
+    return (
+        FieldCase("previous_response_id", "previous_response_id", "response",
+                  lambda w, x: body(previous_response_id=x),
+                  lambda x: f"Previous response with id '{x}' not found.", status=404),
+        FieldCase("conversation", "conversation", "conversation",
+                  lambda w, x: body(conversation=x), not_found("conversation"), status=404),
+        FieldCase("tools[].vector_store_ids[]", "tools[0].vector_store_ids[0]", "vector_store",
+                  lambda w, x: body(tools=[{"type": "file_search", "vector_store_ids": [x]}]),
+                  not_found("vector store")),
+        FieldCase("tools[].container.file_ids[]", "tools[0].container.file_ids[0]", "file",
+                  lambda w, x: body(tools=[{"type": "code_interpreter", "container": {
+                      "type": "auto", "file_ids": [x]}}]),
+                  not_found("file")),
+        FieldCase("input[].content[].file_id", "input[0].content[1].file_id", "file",
+                  lambda w, x: body(input=[{"role": "user", "content": [
+                      {"type": "input_text", "text": "look"},
+                      {"type": "input_file", "file_id": x}]}]),
+                  not_found("file")),
+    )
+
+
 ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/health"): Route(no_ids="liveness"),
     ("GET", "/ready"): Route(no_ids="readiness"),
@@ -500,28 +533,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("DELETE", "/v1/conversations/<conversation_id>/items/<item_id>"): Route(),
 
     ("POST", "/v1/responses"): Route(fields=(
-        FieldCase("previous_response_id", "previous_response_id", "response",
-                  lambda w, x: _respond(previous_response_id=x),
-                  lambda x: f"Previous response with id '{x}' not found.", status=404),
-        FieldCase("conversation", "conversation", "conversation",
-                  lambda w, x: _respond(conversation=x), not_found("conversation"),
-                  status=404),
+        *response_fields(_respond),
         FieldCase("prompt.id", "prompt.id", "assistant", lambda w, x: _respond(prompt={"id": x}),
                   not_found("assistant"), status=404),
-        FieldCase("tools[].vector_store_ids[]", "tools[0].vector_store_ids[0]", "vector_store",
-                  lambda w, x: _respond(tools=[{"type": "file_search",
-                                                "vector_store_ids": [x]}]),
-                  not_found("vector store")),
-        FieldCase("tools[].container.file_ids[]", "tools[0].container.file_ids[0]", "file",
-                  lambda w, x: _respond(tools=[{"type": "code_interpreter", "container": {
-                      "type": "auto", "file_ids": [x]}}]),
-                  not_found("file")),
-        FieldCase("input[].content[].file_id", "input[0].content[1].file_id", "file",
-                  lambda w, x: _respond(input=[{"role": "user", "content": [
-                      {"type": "input_text", "text": "look"},
-                      {"type": "input_file", "file_id": x}]}]),
-                  not_found("file")),
     )),
+    ("POST", "/v1/responses/input_tokens"): Route(fields=response_fields(_count)),
     ("GET", "/v1/responses/<response_id>"): Route(),
     ("DELETE", "/v1/responses/<response_id>"): Route(),
     ("POST", "/v1/responses/<response_id>/cancel"): Route(body=lambda w: {}),
@@ -530,10 +546,6 @@ ROUTES: dict[tuple[str, str], Route] = {
                   not_in_list("after")),)),
 }
 
-
-def _respond(**fields: Any) -> dict[str, Any]:
-    """A create-response body, valid but for the foreign id in `fields`."""
-    return {"model": MODEL, "input": "hello", **fields}
 
 _PATH_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 

@@ -55,6 +55,15 @@ def test_plain_text_answer(client: openai.OpenAI) -> None:
     assert again.model_dump() == response.model_dump()
 
 
+def test_nulls_are_fields_left_out(client: openai.OpenAI) -> None:
+    """The SDK sends a None it is given as null."""
+    response = client.responses.create(model=MODEL, input="Hello there", instructions=None,
+                                       previous_response_id=None, conversation=None,
+                                       tools=None, text=None, metadata=None)
+    assert response.output_text == "You said: Hello there"
+    assert response.instructions is None and response.tools == []
+
+
 def test_instructions_reach_the_model_as_system(client: openai.OpenAI,
                                                 model_server: Any) -> None:
     marker = "resp-instructions-1"

@@ -199,34 +199,6 @@ class RunLoop:
         self._fail("server_error",
                    f"The run called tools more than {MAX_TOOL_ROUNDS} times in a row.")
 
-    def _request(self, run: dict[str, Any], built: prompt.Prompt) -> dict[str, Any]:
-        request: dict[str, Any] = {"model": run["model"], "messages": built.messages}
-        builtin = any(tools.is_builtin(t["type"]) for t in run["tools"])
-        choice = run["tool_choice"]
-        if builtin and self.builtin_calls_left == 0:
-            # max_tool_calls reached: the model is offered only the client's functions.
-            run = {**run, "tools": [t for t in run["tools"] if not tools.is_builtin(t["type"])]}
-            builtin = False
-            if isinstance(choice, dict) and tools.is_builtin(choice["type"]):
-                choice = "auto"
-        offered = tools.chat_tools(
-            run, self._tool_context(run).resources if builtin else tool_resources.Resources())
-        if offered:
-            request["tools"] = offered
-            request["parallel_tool_calls"] = run["parallel_tool_calls"]
-            request["tool_choice"] = tools.chat_tool_choice(choice)
-        for name in ("temperature", "top_p"):
-            if run[name] is not None:
-                request[name] = run[name]
-        if run["reasoning_effort"] is not None:
-            request["reasoning_effort"] = run["reasoning_effort"]
-        if isinstance(run["response_format"], dict):
-            request["response_format"] = run["response_format"]
-        budget = self._completion_budget(run)
-        if budget is not None:
-            request["max_completion_tokens"] = budget
-        return request
-
     def _cancel_requested(self) -> bool:
         """Whether the run was cancelled; raises RunAbandonedError when this worker must
         let go of it."""
@@ -256,7 +228,9 @@ class RunLoop:
         # flag is due a check period in, so a quick answer costs no look at all (a cancel
         # that comes meanwhile still ends it, `lifecycle.end`).
         self.next_cancel_check = time.monotonic() + CANCEL_CHECK_SECONDS
-        with model.stream_chat(self._request(run, built)) as chunks:
+        request = prompt.chat_request(run, built, lambda: self._tool_context(run).resources,
+                                      self.builtin_calls_left, self._completion_budget(run))
+        with model.stream_chat(request) as chunks:
             for chunk in chunks:
                 for began in fold.add(chunk):
                     if began is Began.TEXT:
@@ -275,7 +249,7 @@ class RunLoop:
                 if self._cancel_requested():
                     call.cancelled = True
                     return call
-        call.usage = fold.end(built.tokens)
+        call.usage = fold.end(prompt.request_tokens(built, request))
         self._carry_on(run, call, ended=True)
         if fold.has_pending:
             self._flush(call)

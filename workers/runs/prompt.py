@@ -1,7 +1,12 @@
 """The chat prompt of one run: instructions, the thread (truncated), and the run's own steps.
-A response's run has no thread to speak of: its history is items (`_response_history`)."""
+A response's run has no thread to speak of: its history is items (`_response_history`).
+Then the Chat Completions request that sends it (`chat_request`) and what that request costs
+in input tokens (`request_tokens`), which is what a response's input token count reports.
+"""
 import base64
+import json
 import mimetypes
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +19,8 @@ from shared.runs import repository as runs
 from shared.storage.db import Conn
 from workers.runs import tools
 from workers.runs.item_chat import Files, chat_messages, paired
+from workers.runs.tools import resources as tool_resources
+from workers.runs.tools.resources import Resources
 from workers.tokens import count
 
 # Chat Completions' per-message framing, and a flat price for an image part.
@@ -109,35 +116,47 @@ def _run_messages(conn: Conn, run: dict[str, Any]) -> list[dict[str, Any]]:
     return chat
 
 
-def _response_history(conn: Conn, response: dict[str, Any]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ResponseHistory:
+    """What a response's prompt holds before its run's own steps: what it continues (a
+    previous response, or a conversation), its input items, and its truncation."""
+    previous_response_id: str | None
+    conversation_id: str | None
+    input: list[dict[str, Any]]
+    truncation: str
+
+    @classmethod
+    def of(cls, response: dict[str, Any]) -> "ResponseHistory":
+        return cls(response["previous_response_id"], response["conversation_id"],
+                   response["input"], response["request"]["truncation"])
+
+
+def _response_history(conn: Conn, history: ResponseHistory) -> list[dict[str, Any]]:
     """The items before the response's run: each previous response's input and output,
     oldest first, or its conversation's items; then its own input."""
     items: list[dict[str, Any]] = []
-    if response["previous_response_id"] is not None:
-        for earlier in responses.chain(conn, response["previous_response_id"]):
+    if history.previous_response_id is not None:
+        for earlier in responses.chain(conn, history.previous_response_id):
             items.extend(earlier["input"])
             items.extend(earlier["output"] or [])
-    elif response["conversation_id"] is not None:
-        items.extend(responses.conversation_items(conn, response["conversation_id"]))
-    items.extend(response["input"])
+    elif history.conversation_id is not None:
+        items.extend(responses.conversation_items(conn, history.conversation_id))
+    items.extend(history.input)
     return chat_messages(items, Files(lambda file_id: _image_data_url(file_id, conn),
                                       lambda file_id: _file_text(file_id, conn)))
 
 
-def build(conn: Conn, run: dict[str, Any]) -> Prompt:
-    system = [{"role": "system", "content": run["instructions"]}] if run["instructions"] else []
-    response = responses.find_any(conn, run["id"]) if is_response(run["id"]) else None
-    if response is not None:
-        thread = _response_history(conn, response)
-        truncate = response["request"]["truncation"] == "auto"
-    else:
-        thread = _thread_messages(conn, run)
-        truncate = True
-    strategy = run["truncation_strategy"] or {"type": "auto"}
-    if strategy.get("type") == "last_messages" and strategy.get("last_messages") is not None:
-        thread = thread[-strategy["last_messages"]:] if strategy["last_messages"] else []
-    own = _run_messages(conn, run)
-    budget = run["max_prompt_tokens"] or DEFAULT_CONTEXT_TOKENS
+def _system(instructions: str) -> list[dict[str, Any]]:
+    return [{"role": "system", "content": instructions}] if instructions else []
+
+
+def fitted(system: list[dict[str, Any]], thread: list[dict[str, Any]],
+           own: list[dict[str, Any]], budget: int, truncate: bool, pair: bool) -> Prompt:
+    """The prompt of the system messages, the thread and the run's own messages, with the
+    thread's middle dropped while it exceeds `budget` (when `truncate`); `pair`: a
+    response's calls and outputs left unanswered are left out (`item_chat.paired`). Its
+    tokens may still exceed the budget: the caller decides."""
+    thread = list(thread)
     fixed = sum(_tokens(m) for m in system + own)
     sizes = [_tokens(m) for m in thread]
     # Drop from the middle, keeping the thread's first message and its latest ones.
@@ -145,10 +164,94 @@ def build(conn: Conn, run: dict[str, Any]) -> Prompt:
         drop = 1 if len(thread) > 2 else 0
         del thread[drop]
         del sizes[drop]
-    if response is not None:
+    if pair:
         thread = paired(thread)
         sizes = [_tokens(m) for m in thread]
-    total = fixed + sum(sizes)
-    if total > budget:
-        raise PromptTooLongError(f"prompt of {total} tokens exceeds {budget}")
-    return Prompt(system + thread + own, total)
+    return Prompt(system + thread + own, fixed + sum(sizes))
+
+
+def response_prompt(conn: Conn, instructions: str, history: ResponseHistory,
+                    own: list[dict[str, Any]], budget: int) -> Prompt:
+    """A response's prompt: its instructions, its history, and what its run did so far."""
+    return fitted(_system(instructions), _response_history(conn, history), own, budget,
+                  history.truncation == "auto", pair=True)
+
+
+def build(conn: Conn, run: dict[str, Any]) -> Prompt:
+    response = responses.find_any(conn, run["id"]) if is_response(run["id"]) else None
+    own = _run_messages(conn, run)
+    budget = run["max_prompt_tokens"] or DEFAULT_CONTEXT_TOKENS
+    if response is not None:
+        built = response_prompt(conn, run["instructions"], ResponseHistory.of(response), own,
+                                budget)
+    else:
+        thread = _thread_messages(conn, run)
+        strategy = run["truncation_strategy"] or {"type": "auto"}
+        if strategy.get("type") == "last_messages" and strategy.get("last_messages") is not None:
+            thread = thread[-strategy["last_messages"]:] if strategy["last_messages"] else []
+        built = fitted(_system(run["instructions"]), thread, own, budget, True, pair=False)
+    if built.tokens > budget:
+        raise PromptTooLongError(f"prompt of {built.tokens} tokens exceeds {budget}")
+    return built
+
+
+def chat_request(run: dict[str, Any], built: Prompt, resources: Callable[[], Resources],
+                 builtin_calls_left: int | None, completion_budget: int | None
+                 ) -> dict[str, Any]:
+    """The Chat Completions request of the run's next model call. `resources`: what the
+    built-in tools may reach, asked only when the run has one; `builtin_calls_left`: the
+    built-in calls a response's max_tool_calls still allows (None: no bound);
+    `completion_budget`: the completion tokens the call may spend (None: no bound)."""
+    request: dict[str, Any] = {"model": run["model"], "messages": built.messages}
+    builtin = any(tools.is_builtin(t["type"]) for t in run["tools"])
+    choice = run["tool_choice"]
+    if builtin and builtin_calls_left == 0:
+        # max_tool_calls reached: the model is offered only the client's functions.
+        run = {**run, "tools": [t for t in run["tools"] if not tools.is_builtin(t["type"])]}
+        builtin = False
+        if isinstance(choice, dict) and tools.is_builtin(choice["type"]):
+            choice = "auto"
+    offered = tools.chat_tools(run, resources() if builtin else Resources())
+    if offered:
+        request["tools"] = offered
+        request["parallel_tool_calls"] = run["parallel_tool_calls"]
+        request["tool_choice"] = tools.chat_tool_choice(choice)
+    for name in ("temperature", "top_p"):
+        if run[name] is not None:
+            request[name] = run[name]
+    if run["reasoning_effort"] is not None:
+        request["reasoning_effort"] = run["reasoning_effort"]
+    if isinstance(run["response_format"], dict):
+        request["response_format"] = run["response_format"]
+    if completion_budget is not None:
+        request["max_completion_tokens"] = completion_budget
+    return request
+
+
+def _json_tokens(value: Any) -> int:
+    # Keys sorted: a run's tools read back from Postgres (jsonb) come in another key order
+    # than the body gave them, and the count must not depend on it.
+    return count(json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True))
+
+
+def request_tokens(built: Prompt, request: dict[str, Any]) -> int:
+    """The input tokens of the chat request that sends `built`: the prompt's, and those of
+    the tool definitions and response format it sends, counted as their JSON (a model
+    renders them its own way before reading them; their JSON is one measure for all)."""
+    total = built.tokens
+    if request.get("tools"):
+        total += _json_tokens(request["tools"])
+    if "response_format" in request:
+        total += _json_tokens(request["response_format"])
+    return total
+
+
+def input_tokens(conn: Conn, run: dict[str, Any], history: ResponseHistory) -> int:
+    """The input tokens of the first model call of a response not created yet: `run` is the
+    run a create would write for it (`shared.responses.requests`), `history` its history."""
+    # A response's run has no max_prompt_tokens: the model's context is its budget.
+    built = response_prompt(conn, run["instructions"], history, [], DEFAULT_CONTEXT_TOKENS)
+    request = chat_request(run, built,
+                           lambda: tool_resources.of_new_response(conn, run["tool_resources"]),
+                           None, None)
+    return request_tokens(built, request)

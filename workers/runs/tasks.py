@@ -1,10 +1,19 @@
-"""Tasks of the runs pool."""
+"""Tasks of the runs pool: executing runs, and counting a would-be response's input tokens
+(the pool builds a response's prompt)."""
+import logging
+from typing import Any
+
 from celery import Task
 
 from shared.platform import metrics, tasks, worker_shutdown
+from shared.platform.rpc import answer
 from shared.platform.tasks import app
 from shared.runs import lifecycle
+from shared.storage.db import reading
+from workers.runs import prompt
 from workers.runs.loop import LeaseBusyError, drive_run
+
+log = logging.getLogger(__name__)
 
 
 @app.task(name=tasks.EXECUTE_RUN, bind=True, max_retries=None)
@@ -18,3 +27,19 @@ def execute_run(self: Task, run_id: str) -> None:
     except LeaseBusyError as busy:
         # The thread's previous stretch is still finishing on another worker.
         raise self.retry(countdown=0.2) from busy
+
+
+@app.task(name=tasks.COUNT_INPUT_TOKENS)
+def count_input_tokens(channel: str, request_id: str, payload: dict[str, Any]) -> None:
+    """`payload`: what `shared.responses.service.count_input_tokens` checked and resolved."""
+    history = prompt.ResponseHistory(payload["previous_response_id"],
+                                     payload["conversation_id"], payload["input"],
+                                     payload["truncation"])
+    try:
+        with reading() as conn:
+            counted = prompt.input_tokens(conn, payload["run"], history)
+    except Exception:
+        log.exception("counting input tokens failed")
+        answer(channel, request_id, {"error": "The input tokens could not be counted."})
+        return
+    answer(channel, request_id, {"result": {"input_tokens": counted}})

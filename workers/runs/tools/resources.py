@@ -25,13 +25,23 @@ def load(conn: Conn, run: dict[str, Any]) -> Resources:
     layers = [run.get("tool_resources") or {}]
     if rows is not None:
         layers += [rows["thread"] or {}, rows["assistant"] or {}]
+    return _gathered(conn, layers, messages.code_interpreter_attachments(conn, run["thread_id"]))
+
+
+def of_new_response(conn: Conn, tool_resources: dict[str, Any]) -> Resources:
+    """What a response not created yet would reach: its thread would be new and it has no
+    assistant, so its own tool_resources are all of it."""
+    return _gathered(conn, [tool_resources], [])
+
+
+def _gathered(conn: Conn, layers: list[dict[str, Any]], attached: list[str]) -> Resources:
     resources = Resources()
     code_ids: list[str] = []
     for layer in layers:
         _merge(resources.vector_store_ids,
                (layer.get("file_search") or {}).get("vector_store_ids", []))
         _merge(code_ids, (layer.get("code_interpreter") or {}).get("file_ids", []))
-    _merge(code_ids, messages.code_interpreter_attachments(conn, run["thread_id"]))
+    _merge(code_ids, attached)
     if code_ids:
         found = files.filenames(conn, code_ids)
         resources.code_files = {i: found[i] for i in code_ids if i in found}

@@ -1,7 +1,7 @@
 """Prompt truncation (`workers.runs.prompt.build`) over real thread, message, run and step rows.
 
-Truncation is reachable only through `build(conn, run)`, which reads the thread from
-Postgres; the pure costs are tested in tests/unit/workers/test_prompt.py.
+`build(conn, run)` reads the thread from Postgres; the pure costs and the fitting to a
+budget (`fitted`) are tested in tests/unit/workers/runs/test_prompt.py.
 """
 import uuid
 from dataclasses import dataclass

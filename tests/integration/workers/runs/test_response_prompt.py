@@ -5,6 +5,7 @@ Sending the run's task is recorded instead of sent, so no worker takes these run
 ends are driven through the lifecycle, which writes each response's output.
 """
 import io
+import json
 import uuid
 from typing import Any
 
@@ -16,11 +17,13 @@ from shared.files.service import create_file
 from shared.platform import tasks
 from shared.projects.api_keys import ensure_project
 from shared.responses import service
+from shared.responses.requests import parse_count_request
 from shared.runs import lifecycle
 from shared.storage import repository as tables
 from shared.storage.db import reading, unit_of_work
 from shared.storage.repository import MESSAGES, STEPS
 from workers.runs import prompt
+from workers.runs.tools import resources as tool_resources
 
 USAGE = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
 
@@ -88,3 +91,33 @@ def test_disabled_truncation_ends_a_history_too_long(project: str) -> None:
            "max_prompt_tokens": 50}
     with reading() as conn, pytest.raises(prompt.PromptTooLongError):
         prompt.build(conn, run)
+
+
+def test_a_count_is_what_the_created_responses_first_call_sends(project: str) -> None:
+    """`prompt.input_tokens` for a body not created, against the request the loop makes for
+    the response created with it: its prompt, its tools (a sandbox file named in
+    code_interpreter's description) and its format."""
+    data = create_file(project, io.BytesIO(b"a,b\n1,2\n"), "data.csv", "user_data")
+    notes = create_file(project, io.BytesIO(b"the notes"), "notes.md", "user_data")
+    conversation = conversations.create_conversation(
+        project, {"items": [{"role": "developer", "content": "Be kind."}]})["id"]
+    _answered(project, {"model": "m", "conversation": conversation, "input": "Hi"}, "Hello")
+    body = {"model": "m", "conversation": conversation, "instructions": "Use the data.",
+            "text": {"format": {"type": "json_object"}},
+            "tools": [{"type": "code_interpreter",
+                       "container": {"type": "auto", "file_ids": [data["id"]]}},
+                      {"type": "function", "name": "lookup", "description": "Look it up."}],
+            "input": [{"role": "user", "content": [
+                {"type": "input_text", "text": "Read:"},
+                {"type": "input_file", "file_id": notes["id"]}]}]}
+    request = parse_count_request(body)
+    history = prompt.ResponseHistory(None, conversation, request.input, "disabled")
+    with reading() as conn:
+        counted = prompt.input_tokens(conn, request.run, history)
+    run = service.create_response(project, body).run
+    with reading() as conn:
+        built = prompt.build(conn, run)
+        sent = prompt.chat_request(run, built, lambda: tool_resources.load(conn, run),
+                                   None, None)
+    assert "/mnt/data/data.csv" in json.dumps(sent["tools"])
+    assert counted == prompt.request_tokens(built, sent) > built.tokens

@@ -46,11 +46,15 @@ def test_a_run_task_line_carries_the_task_and_run_ids(captured) -> None:
     logger.info("model called")
     logs.bind_task("ingest.file", "beef", ["vs_1", "file-1", "1"])
     logger.info("indexed")
+    # A runs rpc task's first argument is its reply channel, not a run.
+    logs.bind_task("runs.count_input_tokens", "cafe", ["replies:abc", "req1", {}])
+    logger.info("counted")
     logs.unbind_task()
     logger.info("idle")
-    run_line, ingest_line, idle_line = lines(stream)
+    run_line, ingest_line, rpc_line, idle_line = lines(stream)
     assert (run_line["task_id"], run_line["run_id"]) == ("c0ffee", "run_abc")
     assert ingest_line["task_id"] == "beef" and "run_id" not in ingest_line
+    assert rpc_line["task_id"] == "cafe" and "run_id" not in rpc_line
     assert "task_id" not in idle_line
 
 

@@ -4,7 +4,7 @@ from typing import Any
 import pytest
 
 from shared.errors import InvalidRequestError
-from shared.responses.requests import bridged, parse_request
+from shared.responses.requests import bridged, parse_count_request, parse_request
 
 ASSISTANT = {"id": "asst_1", "model": "asst-model", "instructions": "Assistant says.",
              "temperature": 0.3, "top_p": None,
@@ -71,3 +71,34 @@ def test_the_bridge_fills_what_the_body_leaves_out() -> None:
     own = bridged(parse_request({"prompt": {"id": "asst_1"}, "model": "mine",
                                  "instructions": "Mine.", "temperature": 1}), ASSISTANT)
     assert (own.model, own.run["instructions"], own.run["temperature"]) == ("mine", "Mine.", 1)
+
+
+def test_a_count_checks_the_shared_fields_as_a_create_does() -> None:
+    body = {"model": "m", "input": "hi", "instructions": "Be brief.", "truncation": "auto",
+            "tools": [{"type": "function", "name": "f"}], "tool_choice": "required",
+            "text": {"format": {"type": "json_object"}}, "reasoning": {"effort": "low"},
+            "parallel_tool_calls": False, "previous_response_id": "resp_abc"}
+    counted, created = parse_count_request(body), parse_request(body)
+    assert (counted.run, counted.echo) == (created.run, created.echo)
+    assert counted.previous_response_id == "resp_abc"
+    assert [item["content"] for item in counted.input] == [
+        item["content"] for item in created.input]
+    # The model may be left out (or null, as the SDK sends an omitted Optional it was given).
+    assert parse_count_request({"input": "hi", "instructions": None}).run["model"] is None
+
+
+@pytest.mark.parametrize(("body", "param", "code"), [
+    ({"input": [{"role": "user", "content": 5}]}, "input[0].content", "invalid_type"),
+    ({"input": "x", "truncation": "sometimes"}, "truncation", "invalid_value"),
+    ({"input": "x", "previous_response_id": "resp_a", "conversation": "conv_b"},
+     "conversation", "mutually_exclusive_parameters"),
+    # What only a create takes is unknown to a count.
+    ({"input": "x", "store": False}, "store", "unknown_parameter"),
+    ({"input": "x", "prompt": {"id": "asst_1"}}, "prompt", "unknown_parameter"),
+    ({"input": "x", "stream": True}, "stream", "unknown_parameter"),
+    ({"input": "x", "personality": "friendly"}, "personality", "unknown_parameter"),
+])
+def test_a_count_refuses_as_a_create_does(body: dict[str, Any], param: str, code: str) -> None:
+    with pytest.raises(InvalidRequestError) as refused:
+        parse_count_request(body)
+    assert (refused.value.param, refused.value.code) == (param, code)
