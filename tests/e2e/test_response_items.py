@@ -1,6 +1,6 @@
-"""Item references in a response's input and a conversation's items, through the official
-SDK (3.x) against the API and real runs workers: what the model is sent is read back from the
-test model server's record of each chat request it got."""
+"""Item references and the end user of a response, through the official SDK (3.x) against
+the API and real runs workers: what the model is sent is read back from the test model
+server's record of each chat request it got."""
 import json
 from typing import Any
 
@@ -189,3 +189,27 @@ def test_items_not_there_are_refused_and_nothing_is_made(
         assert client.responses.create(model=MODEL, input=[reference(item_id)]).status == (
             "completed")
 
+
+def test_the_end_user_reaches_the_model_and_is_echoed(client: openai.OpenAI,
+                                                      model_server: Any) -> None:
+    marker = "resp-user-1"
+    response = client.responses.create(model=MODEL, user="end-user-7", tools=WEATHER,
+                                       input=script(marker, steps=[
+                                           {"tool_calls": [{"name": "get_weather",
+                                                            "arguments": {"city": "Rome"}}]}]))
+    assert response.user == "end-user-7"
+    assert client.responses.retrieve(response.id).user == "end-user-7"
+    [request] = sent(model_server, marker)
+    assert request["body"]["user"] == "end-user-7"
+    # Each model call of the response carries it, a later one after a function's output too.
+    [call] = response.output
+    later = client.responses.create(model=MODEL, user="end-user-7", tools=WEATHER,
+                                    previous_response_id=response.id, input=[
+                                        {"type": "function_call_output",
+                                         "call_id": call.call_id, "output": "warm"}])
+    assert later.output_text == "Tool results: warm"
+    assert sent(model_server, marker)[-1]["body"]["user"] == "end-user-7"
+    marker = "resp-user-2"
+    anonymous = client.responses.create(model=MODEL, input=script(marker, text="hi"))
+    assert anonymous.user is None
+    assert "user" not in sent(model_server, marker)[0]["body"]
