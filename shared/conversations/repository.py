@@ -44,6 +44,20 @@ def get_item(conn: Conn, project_id: str, conversation_id: str, item_id: str
     return None if row is None else _item(row)
 
 
+def find_item(conn: Conn, project_id: str, item_id: str) -> dict[str, Any] | None:
+    """An item of any conversation of the project."""
+    row = conn.execute("SELECT id, item FROM conversation_items WHERE id = %s AND project_id = %s",
+                       (item_id, project_id)).fetchone()
+    return None if row is None else _item(row)
+
+
+def taken_item_ids(conn: Conn, item_ids: list[str]) -> set[str]:
+    """Those of the ids that items of any conversation have already."""
+    rows = conn.execute("SELECT id FROM conversation_items WHERE id = ANY(%s)",
+                        (item_ids,)).fetchall()
+    return {row["id"] for row in rows}
+
+
 def delete_item(conn: Conn, project_id: str, conversation_id: str, item_id: str) -> bool:
     return conn.execute(
         "DELETE FROM conversation_items "

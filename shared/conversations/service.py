@@ -7,8 +7,9 @@ from typing import Any
 from shared.clock import now
 from shared.conversations import repository as conversations
 from shared.errors import NotFoundError
+from shared.ids import new_id
 from shared.items.inputs import parse_items
-from shared.items.service import check_references
+from shared.items.service import resolve_items
 from shared.items.wire import item_view
 from shared.objects import deleted
 from shared.storage import repository
@@ -17,14 +18,31 @@ from shared.storage.pagination import Page, PageQuery
 from shared.storage.repository import CONVERSATIONS
 
 
+def _free_ids(conn: Conn, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An item id names one conversation item: an item whose id an item of some
+    conversation has already, or an earlier item of the batch has (a referenced item, a
+    careless model's repeated call id), is given a new one."""
+    taken = conversations.taken_item_ids(conn, [item["id"] for item in items])
+    free = []
+    for item in items:
+        if item["id"] in taken:
+            item = {**item, "id": new_id(item["type"])}
+        taken.add(item["id"])
+        free.append(item)
+    return free
+
+
 def append_items(conn: Conn, project_id: str, conversation_id: str,
-                 items: list[dict[str, Any]]) -> None:
+                 items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Add stored items (`{"id", "type", ...}`, checked already) at the conversation's end,
-    in order and contiguous, inside the caller's transaction; 404 if it is gone."""
+    in order and contiguous, inside the caller's transaction; 404 if it is gone. The items
+    as stored are returned: each with a free id."""
     first = conversations.reserve_positions(conn, project_id, conversation_id, len(items))
     if first is None:
         raise CONVERSATIONS.not_found(conversation_id)
+    items = _free_ids(conn, items)
     conversations.insert_items(conn, project_id, conversation_id, first, now(), items)
+    return items
 
 
 def _require_conversation(conn: Conn, project_id: str, conversation_id: str) -> None:
@@ -36,7 +54,7 @@ def _require_conversation(conn: Conn, project_id: str, conversation_id: str) -> 
 def create_conversation(project_id: str, fields: dict[str, Any]) -> dict[str, Any]:
     items = parse_items(fields.get("items") or [], "items")
     with unit_of_work() as conn:
-        check_references(conn, project_id, items, "items")
+        items = resolve_items(conn, project_id, items, "items")
         conversation = repository.insert(conn, CONVERSATIONS, {
             "project_id": project_id,
             "created_at": now(),
@@ -73,8 +91,8 @@ def create_items(project_id: str, conversation_id: str, raw_items: list[Any],
     items = parse_items(raw_items, "items")
     with unit_of_work() as conn:
         _require_conversation(conn, project_id, conversation_id)
-        check_references(conn, project_id, items, "items")
-        append_items(conn, project_id, conversation_id, items)
+        items = append_items(conn, project_id, conversation_id,
+                             resolve_items(conn, project_id, items, "items"))
     return Page(data=[item_view(item, include) for item in items], has_more=False)
 
 

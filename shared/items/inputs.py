@@ -3,8 +3,9 @@ stored items, in the shapes of OpenAI's Responses API.
 
 Every refusal names the field in `param` as OpenAI does (`items[2].content[0].type`). Each
 stored item gets a new id with its type's prefix; an echoed item's own `id` is read and
-dropped, so no client can make an item take an id that exists elsewhere. Pure: the files
-that items name are resolved by `shared.items.service.check_references`.
+dropped, so no client can make an item take an id that exists elsewhere. An `item_reference`
+is kept as `{"type": "item_reference", "id"}` until storage resolves it. Pure: the items
+references name and the files items name are found by `shared.items.service`.
 """
 from collections.abc import Callable
 from typing import Any
@@ -356,11 +357,28 @@ ITEM_READERS: dict[str, Callable[[_Object], dict[str, Any]]] = {
 }
 
 
+REFERENCE = "item_reference"
+
+
+def _default_kind(value: dict[str, Any]) -> str:
+    """OpenAI's item reference may leave out its `type`: an object with an `id` and no
+    message fields is one; any other object without `type` is an easy input message."""
+    if "id" in value and "role" not in value and "content" not in value:
+        return REFERENCE
+    return "message"
+
+
 def parse_item(value: Any, param: str) -> dict[str, Any]:
-    """One input item as it is stored: `{"id", "type", "status", ...the type's fields}`.
+    """One input item as it is stored: `{"id", "type", "status", ...the type's fields}`;
+    an item reference as `{"type": "item_reference", "id"}`, the id it names.
     An item without `type` is a message, as in OpenAI's easy input message."""
     item = _Object(value, param)
-    kind = item.kind(ITEM_READERS, default="message")
+    kind = item.kind({**ITEM_READERS, REFERENCE: None}, default=_default_kind(item.value))
+    if kind == REFERENCE:
+        reference = {"type": REFERENCE,
+                     "id": item.string("id", required=True, max_chars=256)}
+        item.done()
+        return reference
     item.string("id", nullable=True, max_chars=256)
     stored = ITEM_READERS[kind](item)
     item.done()

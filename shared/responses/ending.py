@@ -9,7 +9,6 @@ from typing import Any
 
 from shared.conversations.service import append_items
 from shared.errors import NotFoundError
-from shared.ids import new_id
 from shared.items.wire import INCLUDABLE
 from shared.responses import outputs, repository
 from shared.responses.stream import OUTPUT_EVENT
@@ -18,18 +17,6 @@ from shared.storage.db import Conn
 
 def is_response(run_id: str) -> bool:
     return run_id.startswith("resp_")
-
-
-def _unique(items: list[dict[str, Any]], taken: set[str]) -> list[dict[str, Any]]:
-    """Item ids come from the model's call ids, which a careless model may repeat: an item
-    whose id a conversation holds already, or an earlier item has, gets a new one."""
-    unique = []
-    for item in items:
-        if item["id"] in taken:
-            item = {**item, "id": new_id(item["type"])}
-        taken.add(item["id"])
-        unique.append(item)
-    return unique
 
 
 def record_end(conn: Conn, run: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -43,13 +30,14 @@ def record_end(conn: Conn, run: dict[str, Any]) -> list[tuple[str, Any]]:
     output = outputs.output_items(repository.steps_of(conn, run["id"]),
                                   repository.messages_of(conn, run["id"]), INCLUDABLE)
     if response["conversation_id"] is not None:
-        output = _unique(output, repository.taken_item_ids(conn, [i["id"] for i in output]))
-    repository.set_output(conn, run["id"], output)
-    if response["conversation_id"] is not None:
-        # A conversation deleted while the response ran has nothing to append to.
+        # A conversation deleted while the response ran has nothing to append to. The output
+        # is stored as the conversation has it: an item whose id is taken there gets a new
+        # one (the input keeps its ids: those of the items it referenced, say).
         with suppress(NotFoundError):
-            append_items(conn, response["project_id"], response["conversation_id"],
-                         [*response["input"], *output])
+            appended = append_items(conn, response["project_id"], response["conversation_id"],
+                                    [*response["input"], *output])
+            output = appended[len(response["input"]):]
+    repository.set_output(conn, run["id"], output)
     if not response["store"]:
         repository.forget(conn, run["id"])
     return [(OUTPUT_EVENT, {"output": output})]

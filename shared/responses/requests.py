@@ -2,8 +2,9 @@
 normalised (what the response echoes), and the run the runs pool executes for it.
 
 Every refusal names its field in `param` as OpenAI does (`tools[1].vector_store_ids`). What
-needs storage (the previous response, the conversation, the files, vector stores and the
-assistant a body names) is resolved by `shared.responses.service`.
+needs storage (the previous response, the conversation, the items its references name, the
+files, vector stores and the assistant a body names) is resolved by
+`shared.responses.service`.
 """
 from dataclasses import dataclass, replace
 from typing import Any

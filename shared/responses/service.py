@@ -7,7 +7,7 @@ any run is announced (`shared/runs/lifecycle.queued`; the runs table is the outb
 """
 from collections.abc import Collection
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shared.clock import now
@@ -15,7 +15,7 @@ from shared.config import get_settings
 from shared.errors import InvalidRequestError, NotFoundError
 from shared.files.service import require_file
 from shared.ids import check_id, is_well_formed, new_id
-from shared.items.service import check_references as check_item_references
+from shared.items.service import resolve_items
 from shared.items.wire import item_view
 from shared.objects import deleted
 from shared.platform import rpc, tasks
@@ -113,7 +113,7 @@ def _resolved(conn: Conn, project_id: str, request: Request) -> Request:
                        request.conversation_id, "conversation")
         except NotFoundError as missing:
             raise NotFoundError(missing.message, param="conversation") from None
-    check_item_references(conn, project_id, request.input, "input")
+    request = replace(request, input=resolve_items(conn, project_id, request.input, "input"))
     _check_outputs_called(conn, request)
     for store_id, param in request.vector_store_ids():
         require_vector_store(conn, project_id, store_id, param)

@@ -346,6 +346,17 @@ def item_files(wrap: Callable[[World, list[dict[str, Any]]], dict[str, Any]]
     )
 
 
+def item_references(where: str, wrap: Callable[[World, list[dict[str, Any]]], dict[str, Any]]
+                    ) -> tuple[FieldCase, ...]:
+    """The items an item reference may name: a conversation's and a response's (`where`:
+    "input" or "items")."""
+    return tuple(
+        FieldCase(f"{where}[].id ({kind})", f"{where}[0].id", kind,
+                  lambda w, x: wrap(w, [{"type": "item_reference", "id": x}]),
+                  lambda foreign: f"Item with id '{foreign}' not found.", status=404)
+        for kind in ("item", "response_item"))
+
+
 def _own(w: World, kind: str) -> str:
     return w.b.ids[kind]
 
@@ -520,7 +531,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v1/vector_stores/<vector_store_id>/file_batches/<batch_id>/files"): Route(
         fields=cursors("file")),
 
-    ("POST", "/v1/conversations"): Route(fields=item_files(lambda w, items: {"items": items})),
+    ("POST", "/v1/conversations"): Route(fields=(
+        *item_files(lambda w, items: {"items": items}),
+        *item_references("items", lambda w, items: {"items": items}))),
     ("GET", "/v1/conversations/<conversation_id>"): Route(),
     ("POST", "/v1/conversations/<conversation_id>"): Route(
         body=lambda w: {"metadata": {"k": "v"}}),
@@ -528,7 +541,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v1/conversations/<conversation_id>/items"): Route(fields=cursors("item")[:1]),
     ("POST", "/v1/conversations/<conversation_id>/items"): Route(
         body=lambda w: {"items": [{"role": "user", "content": "x"}]},
-        fields=item_files(lambda w, items: {"items": items})),
+        fields=(*item_files(lambda w, items: {"items": items}),
+                *item_references("items", lambda w, items: {"items": items}))),
     ("GET", "/v1/conversations/<conversation_id>/items/<item_id>"): Route(),
     ("DELETE", "/v1/conversations/<conversation_id>/items/<item_id>"): Route(),
 
@@ -536,8 +550,12 @@ ROUTES: dict[tuple[str, str], Route] = {
         *response_fields(_respond),
         FieldCase("prompt.id", "prompt.id", "assistant", lambda w, x: _respond(prompt={"id": x}),
                   not_found("assistant"), status=404),
+        *item_references("input", lambda w, items: _respond(input=items)),
     )),
-    ("POST", "/v1/responses/input_tokens"): Route(fields=response_fields(_count)),
+    ("POST", "/v1/responses/input_tokens"): Route(fields=(
+        *response_fields(_count),
+        *item_references("input", lambda w, items: _count(input=items)),
+    )),
     ("GET", "/v1/responses/<response_id>"): Route(),
     ("DELETE", "/v1/responses/<response_id>"): Route(),
     ("POST", "/v1/responses/<response_id>/cancel"): Route(body=lambda w: {}),

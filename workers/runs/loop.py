@@ -112,6 +112,8 @@ class RunLoop:
         self.is_response = is_response(run_id)
         # Built-in tool calls a response's max_tool_calls still allows; None: no bound.
         self.builtin_calls_left: int | None = None
+        # The end user a response's request names, sent on with each model call.
+        self.user: str | None = None
 
     def drive(self) -> None:
         # The status is read again now that the lease is held: a cancel may have landed.
@@ -126,17 +128,22 @@ class RunLoop:
                     # Only a later execution may find what an interrupted one left open.
                     self.carried = streamed.carried(*repository.interrupted(conn, self.run_id))
                 if self.is_response:
-                    self.builtin_calls_left = self._builtin_calls_left(conn)
+                    self._read_response(conn)
         self._loop(run)
 
-    def _builtin_calls_left(self, conn: Any) -> int | None:
+    def _read_response(self, conn: Any) -> None:
+        """What a response's request asks of its model calls that its run row does not keep:
+        the bound on built-in tool calls, and the end user."""
         response = responses.find_any(conn, self.run_id)
-        bound = None if response is None else response["request"]["max_tool_calls"]
-        if bound is None:
-            return None
-        made = sum(1 for c in repository.tool_calls(conn, self.run_id)
-                   if tools.is_builtin(c["type"]))
-        return max(0, bound - made)
+        if response is None:
+            return
+        request = response["request"]
+        self.user = request.get("user")
+        bound = request["max_tool_calls"]
+        if bound is not None:
+            made = sum(1 for c in repository.tool_calls(conn, self.run_id)
+                       if tools.is_builtin(c["type"]))
+            self.builtin_calls_left = max(0, bound - made)
 
     def _tool_context(self, run: dict[str, Any]) -> tools.Context:
         if self.context is None:
@@ -229,7 +236,8 @@ class RunLoop:
         # that comes meanwhile still ends it, `lifecycle.end`).
         self.next_cancel_check = time.monotonic() + CANCEL_CHECK_SECONDS
         request = prompt.chat_request(run, built, lambda: self._tool_context(run).resources,
-                                      self.builtin_calls_left, self._completion_budget(run))
+                                      self.builtin_calls_left, self._completion_budget(run),
+                                      user=self.user)
         with model.stream_chat(request) as chunks:
             for chunk in chunks:
                 for began in fold.add(chunk):

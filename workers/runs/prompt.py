@@ -196,12 +196,13 @@ def build(conn: Conn, run: dict[str, Any]) -> Prompt:
 
 
 def chat_request(run: dict[str, Any], built: Prompt, resources: Callable[[], Resources],
-                 builtin_calls_left: int | None, completion_budget: int | None
-                 ) -> dict[str, Any]:
+                 builtin_calls_left: int | None, completion_budget: int | None,
+                 user: str | None = None) -> dict[str, Any]:
     """The Chat Completions request of the run's next model call. `resources`: what the
     built-in tools may reach, asked only when the run has one; `builtin_calls_left`: the
     built-in calls a response's max_tool_calls still allows (None: no bound);
-    `completion_budget`: the completion tokens the call may spend (None: no bound)."""
+    `completion_budget`: the completion tokens the call may spend (None: no bound); `user`:
+    a response's end user, passed on to the model."""
     request: dict[str, Any] = {"model": run["model"], "messages": built.messages}
     builtin = any(tools.is_builtin(t["type"]) for t in run["tools"])
     choice = run["tool_choice"]
@@ -223,6 +224,8 @@ def chat_request(run: dict[str, Any], built: Prompt, resources: Callable[[], Res
         request["reasoning_effort"] = run["reasoning_effort"]
     if isinstance(run["response_format"], dict):
         request["response_format"] = run["response_format"]
+    if user is not None:
+        request["user"] = user
     if completion_budget is not None:
         request["max_completion_tokens"] = completion_budget
     return request

@@ -36,6 +36,13 @@ def test_each_type_gets_ids_of_its_prefix(item: dict[str, Any], prefix: str) -> 
     assert _without_id(first) == _without_id(second)
 
 
+def test_an_item_reference_keeps_the_id_it_names_until_storage_resolves_it() -> None:
+    """OpenAI's item reference may leave out its `type`; an `id` alone is still one."""
+    assert parse_items([{"type": "item_reference", "id": "msg_theirs"}, {"id": "fc_1"}],
+                       "input") == [{"type": "item_reference", "id": "msg_theirs"},
+                                    {"type": "item_reference", "id": "fc_1"}]
+
+
 def test_an_echoed_id_is_dropped_and_a_given_status_kept() -> None:
     item = parse_item({"type": "message", "id": "msg_theirs", "role": "assistant",
                        "status": "incomplete", "phase": "commentary",
@@ -93,6 +100,12 @@ REFUSED: list[tuple[Any, str, str]] = [
     ({"type": None}, "items[0].type", "invalid_type"),
     ({"role": "user"}, "items[0].content", "missing_required_parameter"),
     ({"role": "user", "content": "x", "id": 5}, "items[0].id", "invalid_type"),
+    ({"type": "item_reference"}, "items[0].id", "missing_required_parameter"),
+    ({"type": "item_reference", "id": 7}, "items[0].id", "invalid_type"),
+    ({"type": "item_reference", "id": "msg_x", "role": "user"}, "items[0].role",
+     "unknown_parameter"),
+    ({"id": "msg_x", "status": "completed"}, "items[0].status", "unknown_parameter"),
+    ({"role": "user", "id": "msg_x"}, "items[0].content", "missing_required_parameter"),
     ({"role": "user", "content": "x", "phase": "draft"}, "items[0].phase", "invalid_value"),
     ({"role": "user", "content": [{"text": "x"}]}, "items[0].content[0].type",
      "missing_required_parameter"),
