@@ -122,17 +122,29 @@ def _take_over(conn: Conn, run: dict[str, Any]) -> Batch:
     the run back). What that one left open was shown on the run's stream, which keeps it:
     its message is given the text the stream showed (the next model call carries on with it,
     `withdraw` ends it otherwise), and its tool_calls step, whose calls the model makes anew
-    with new ids, is withdrawn holding what the stream showed. The events that say so."""
+    with new ids, is withdrawn holding what the stream showed. What it opened but died
+    before announcing is announced first, as it would have been, so no client is sent a
+    delta or an end of a message or step it was never shown. The events that say so."""
     messages, steps = repository.interrupted(conn, run["id"])
     tool_steps = [s for s in steps if s["type"] == "tool_calls"]
     if not messages and not tool_steps:
         return []
     shown = streamed.fold(events.recorded(run["id"]), [m["id"] for m in messages],
                           [s["id"] for s in tool_steps])
-    for message in messages:
-        tables.update(conn, tables.MESSAGES, {"run_id": run["id"]}, message["id"],
-                      "message_id", {"content": shown.content(message["id"])})
+    taken = {message["id"]: tables.update(
+        conn, tables.MESSAGES, {"run_id": run["id"]}, message["id"], "message_id",
+        {"content": shown.content(message["id"])}) for message in messages}
     batch: Batch = []
+    for step in steps:
+        if step["id"] in shown.announced:
+            continue
+        dumped = dump_step(step, run["include"])
+        batch += [("thread.run.step.created", dumped), ("thread.run.step.in_progress", dumped)]
+        message = (taken.get(step["step_details"]["message_creation"]["message_id"])
+                   if step["type"] == "message_creation" else None)
+        if message is not None:
+            batch += [("thread.message.created", MESSAGE.dump(message)),
+                      ("thread.message.in_progress", MESSAGE.dump(message))]
     for step in tool_steps:
         failed = repository.move(conn, "run_steps", step["id"], "failed", {
             "last_error": streamed.WORKER_LOST,

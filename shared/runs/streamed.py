@@ -5,7 +5,9 @@ Treadle stores for them is what a client that followed the stream holds.
 
 Entries stay in the stream (late clients replay it), so a taking-over execution either
 carries on with the open message, writing nothing that contradicts what was shown, or
-withdraws it: it ends `incomplete` with the shown text, its step `failed`.
+withdraws it: it ends `incomplete` with the shown text, its step `failed`. A message or
+step whose row committed but whose creation never reached the stream (its execution died
+in between) is announced by the execution taking over, before anything else of it.
 """
 import json
 from collections.abc import Iterable
@@ -19,11 +21,16 @@ WORKER_LOST = {"code": "server_error",
 WITHDRAWN_REASON = "run_failed"
 
 
+_CREATED = frozenset({"thread.message.created", "thread.run.step.created"})
+
+
 @dataclass(frozen=True)
 class Shown:
-    """Per message id its content parts, per step id its tool calls, as the stream showed."""
+    """Per message id its content parts, per step id its tool calls, as the stream showed;
+    `announced`: the ids of every message and step whose creation it showed."""
     contents: dict[str, list[dict[str, Any]]]
     tool_calls: dict[str, list[dict[str, Any]]]
+    announced: frozenset[str]
 
     def content(self, message_id: str) -> list[dict[str, Any]]:
         return self.contents.get(message_id, [])
@@ -102,7 +109,11 @@ def fold(events: Iterable[tuple[str, str]], message_ids: Iterable[str],
     """What the deltas among `events` (name, JSON data) showed of these messages and steps."""
     messages: dict[str, dict[str, Any]] = {i: {} for i in message_ids}
     steps: dict[str, dict[str, Any]] = {i: {} for i in step_ids}
+    announced: set[str] = set()
     for name, data in events:
+        if name in _CREATED:
+            announced.add(json.loads(data)["id"])
+            continue
         if name == "thread.message.delta":
             held = messages
         elif name == "thread.run.step.delta":
@@ -115,7 +126,8 @@ def fold(events: Iterable[tuple[str, str]], message_ids: Iterable[str],
     return Shown(
         {i: _without_index(d.get("content") or []) for i, d in messages.items()},
         {i: _without_index((d.get("step_details") or {}).get("tool_calls") or [])
-         for i, d in steps.items()})
+         for i, d in steps.items()},
+        frozenset(announced))
 
 
 def agrees(text: str, shown: str) -> bool:

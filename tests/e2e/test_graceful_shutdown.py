@@ -11,7 +11,8 @@ from typing import Any
 
 import openai
 
-from tests.e2e.test_recovery import Stack, script, stack, wait_status
+from tests.e2e.test_recovery import script, wait_status
+from tests.support.stack import Stack, stack
 
 __all__ = ["stack"]
 

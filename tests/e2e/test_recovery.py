@@ -1,6 +1,5 @@
-"""A stack of its own: two API replicas, runs workers that can be killed, and other brokers.
-
-These tests must kill and start worker processes, so they do not share the session's.
+"""A stack of its own (tests/support/stack): two API replicas, runs workers that can be
+killed, and other brokers.
 """
 import json
 import os
@@ -8,8 +7,7 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -18,69 +16,10 @@ import redis
 from openai.lib.streaming import AssistantEventHandler, AssistantStreamManager
 from openai.types.beta import AssistantStreamEvent
 
-from tests.conftest import (
-    free_port,
-    own_database,
-    start_process,
-    stop_processes,
-    wait_for_line,
-    wait_until_healthy,
-)
 from tests.e2e.events import read_events
+from tests.support.stack import Stack, stack
 
-
-class Stack:
-    """Processes of a test's own on a Redis and a database of their own; `key` is a key of
-    that database's project."""
-
-    def __init__(self, env: dict[str, str], folder: Path, key: str):
-        self.env = env
-        self.folder = folder
-        self.key = key
-        self.processes: list[subprocess.Popen[bytes]] = []
-        self.bases: list[str] = []
-        self.timers: subprocess.Popen[bytes] | None = None
-
-    def start(self, args: list[str], name: str, ready: str | None = None
-              ) -> subprocess.Popen[bytes]:
-        log = self.folder / f"{name}.log"
-        process = start_process(args, self.env, log)
-        self.processes.append(process)
-        if ready is not None:
-            wait_for_line(log, ready, process)
-        return process
-
-    def api(self) -> str:
-        port = free_port()
-        process = self.start(["api", "--port", str(port)], f"api-{port}")
-        base = f"http://127.0.0.1:{port}"
-        wait_until_healthy(base, process)
-        self.bases.append(base)
-        return base
-
-    def runs_worker(self, name: str) -> subprocess.Popen[bytes]:
-        return self.start(["worker", "--pool", "runs", "--concurrency", "4"], name, "ready.")
-
-
-@pytest.fixture
-def stack(server_env: dict[str, str], worker_id: str, tmp_path: Path,
-          request: pytest.FixtureRequest) -> Iterator[Stack]:
-    index = 8 + (int(worker_id.removeprefix("gw")) if worker_id.startswith("gw") else 0) % 8
-    redis_url = server_env["TREADLE_REDIS_URL"].rsplit("/", 1)[0] + f"/{index}"
-    redis.Redis.from_url(redis_url).flushdb()
-    env = {**server_env, "TREADLE_REDIS_URL": redis_url,
-           "TREADLE_DATA_DIR": str(tmp_path)}
-    broker = getattr(request, "param", None)
-    if broker is not None:
-        env["TREADLE_BROKER_URL"] = broker
-    with own_database(env, "stack") as (env, key):
-        built = Stack(env, tmp_path, key)
-        try:
-            built.timers = built.start(["worker", "--pool", "timers"], "timers", "ready.")
-            built.start(["scheduler"], "scheduler")
-            yield built
-        finally:
-            stop_processes(built.processes)
+__all__ = ["stack"]
 
 
 def script(**plan: Any) -> str:

@@ -3,38 +3,32 @@ against a model whose first token comes after seconds, as real models' do.
 
 The runs are created before the worker starts, so it takes them all from the queue at once
 (prefetch 1 x concurrency): the model server's own count of requests open at once proves
-how many were in flight together. What is asserted of each run is read from Postgres.
+how many were in flight together (the first test's calls gather: none is answered before
+all are open, however slowly a loaded machine starts them). What is asserted of each run is
+read from Postgres.
 """
 import json
 import os
 import re
 import signal
 import subprocess
-import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import openai
-import psycopg
 import redis
-from psycopg.rows import dict_row
 
 from tests.conftest import TREADLE
-from tests.e2e.test_recovery import Stack, script, stack
+from tests.e2e.test_recovery import script
+from tests.support.stack import Stack, connect, stack, wait_all_ended
 from tests.support.waiting import wait_for
 
 __all__ = ["stack"]
 
-TERMINAL = {"completed", "incomplete", "failed", "cancelled", "expired"}
 # How the model answers: its first token after FIRST_TOKEN_MS, then TOKENS tokens.
 FIRST_TOKEN_MS = 3000
 TOKENS = 20
-
-
-def connect(stack: Stack) -> psycopg.Connection[dict[str, Any]]:
-    return psycopg.connect(stack.env["TREADLE_DATABASE_URL"], autocommit=True,
-                           row_factory=dict_row)
 
 
 def create_runs(client: openai.OpenAI, assistant_id: str, texts: list[str]) -> list[Any]:
@@ -45,38 +39,6 @@ def create_runs(client: openai.OpenAI, assistant_id: str, texts: list[str]) -> l
 
     with ThreadPoolExecutor(16) as pool:
         return list(pool.map(create, texts))
-
-
-def outcomes(stack: Stack, run_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Per run: its status, its assistant messages (status, text) and its steps (type,
-    status), oldest first."""
-    with connect(stack) as conn:
-        runs = conn.execute("SELECT id, status FROM runs WHERE id = ANY(%s)",
-                            [run_ids]).fetchall()
-        messages = conn.execute(
-            "SELECT run_id, status, content FROM messages WHERE run_id = ANY(%s) ORDER BY seq",
-            [run_ids]).fetchall()
-        steps = conn.execute(
-            "SELECT run_id, type, status FROM run_steps WHERE run_id = ANY(%s) ORDER BY seq",
-            [run_ids]).fetchall()
-    found = {r["id"]: {"status": r["status"], "messages": [], "steps": []} for r in runs}
-    for m in messages:
-        text = "".join(p["text"]["value"] for p in m["content"] if p["type"] == "text")
-        found[m["run_id"]]["messages"].append((m["status"], text))
-    for s in steps:
-        found[s["run_id"]]["steps"].append((s["type"], s["status"]))
-    return found
-
-
-def wait_all_ended(stack: Stack, run_ids: list[str], seconds: float = 45
-                   ) -> dict[str, dict[str, Any]]:
-    deadline = time.monotonic() + seconds
-    while True:
-        found = outcomes(stack, run_ids)
-        active = [r for r in found.values() if r["status"] not in TERMINAL]
-        if not active or time.monotonic() > deadline:
-            return found
-        time.sleep(0.5)
 
 
 def answered_once(outcome: dict[str, Any]) -> bool:
@@ -103,11 +65,6 @@ def queued_runs(stack: Stack, count: int, **plan: Any) -> tuple[openai.OpenAI, l
     return client, [run.id for run in runs]
 
 
-def runs_worker(stack: Stack, name: str) -> Any:
-    """A runs worker with the default concurrency (not the suite's 4)."""
-    return stack.start(["worker", "--pool", "runs", "--name", name], name, "ready.")
-
-
 def status_output(stack: Stack) -> str:
     return subprocess.run([str(TREADLE), "status"], env=stack.env, capture_output=True,
                           text=True, timeout=60).stdout
@@ -122,15 +79,15 @@ def gauge(base: str, name: str, process: str) -> float | None:
 
 def test_hundreds_of_runs_in_flight_in_one_process(stack: Stack, model_server: Any) -> None:
     count = 300
-    client, run_ids = queued_runs(stack, count)
+    client, run_ids = queued_runs(stack, count, gather=count)
     model_server.clear()
-    runs_worker(stack, "runs-wide")
+    stack.wide_runs_worker("runs-wide")
     process = f"runs-wide@{os.uname().nodename}"
     base = str(client.base_url).removesuffix("/v1/")
 
     # Every run waits on the model at once, taken off the queue by the one process.
-    wait_for(lambda: model_server.concurrency()["open"] == count, 30,
-             f"the model never had {count} requests open: {model_server.concurrency()}")
+    wait_for(lambda: model_server.concurrency()["open"] == count, 60,
+             f"the model never had {count} requests open at once")
     assert redis.Redis.from_url(stack.env["TREADLE_REDIS_URL"]).llen("runs") == 0
     assert gauge(base, "treadle_runs_capacity", process) == 2000
     wait_for(lambda: gauge(base, "treadle_runs_in_flight", process) == count, 10,
@@ -151,7 +108,7 @@ def test_a_worker_killed_with_hundreds_in_flight_loses_and_repeats_nothing(
     # Each answer streams for TOKENS x 150 ms after the first token: long enough to be cut.
     _, run_ids = queued_runs(stack, count, chunk_delay_ms=150)
     model_server.clear()
-    victim = runs_worker(stack, "runs-victim")
+    victim = stack.wide_runs_worker("runs-victim")
 
     def streaming() -> int:
         with connect(stack) as conn:
@@ -163,7 +120,7 @@ def test_a_worker_killed_with_hundreds_in_flight_loses_and_repeats_nothing(
     wait_for(lambda: streaming() >= count * 0.9, 30, "the runs never started streaming")
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
-    runs_worker(stack, "runs-heir")
+    stack.wide_runs_worker("runs-heir")
 
     found = wait_all_ended(stack, run_ids)
     assert sorted(found) == sorted(run_ids)
@@ -192,7 +149,7 @@ def test_cancel_and_expiry_stay_exact_under_load(stack: Stack, model_server: Any
         script(delay_ms=FIRST_TOKEN_MS, tool_calls=[{"name": "f", "arguments": {}}])
         for _ in range(3)])]
     threads = {run_id: thread_id for run_id, thread_id in _threads(stack, run_ids)}
-    runs_worker(stack, "runs-busy")
+    stack.wide_runs_worker("runs-busy")
 
     doomed = run_ids[:5]
     with connect(stack) as conn:

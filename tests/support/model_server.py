@@ -32,6 +32,10 @@ Script keys (all optional):
 `retry_after_ms`  send a `retry-after-ms` header with the error (the openai client honours it)
 `fail_times`      int N: fail with `status` (default 500) only the first N times this exact
                   script text is seen, then succeed (counters reset by `DELETE /_requests`)
+`gather`          int N: hold the answer until N chat completion requests have been open
+                  at once (the peak below reaches N), or `gather_s` (default 60) seconds
+                  pass; then `delay_ms` applies. Hundreds of calls made at once are thus all
+                  in flight together however slowly their client started them.
 `delay_ms`        sleep before the first byte
 `chunk_delay_ms`  sleep between streamed chunks (0: the whole stream goes out in one write)
 `hang`            true: streaming never ends on its own: after the first chunk a chunk (the
@@ -96,6 +100,7 @@ from urllib.parse import parse_qs, urlsplit
 MODEL = "test-model"
 DEFAULT_DIMENSIONS = 64
 DEFAULT_HANG_S = 60.0
+DEFAULT_GATHER_S = 60.0
 DEFAULT_HANG_CHUNK_DELAY_MS = 50
 FINGERPRINT = "fp_treadle_test"
 _TOKEN = re.compile(r"\S+\s*")
@@ -237,6 +242,8 @@ class _Plan:
         self.has_text = True
         self.tool_calls: list[tuple[str, str]] = []  # (name, arguments JSON)
         self.chunk_tokens = 1
+        self.gather = 0
+        self.gather_s = DEFAULT_GATHER_S
         self.delay_ms = 0.0
         self.chunk_delay_ms = 0.0
         self.hang = False
@@ -306,6 +313,8 @@ def _make_plan(body: dict[str, Any], state: _State) -> _Plan:
     if isinstance(script.get("_step"), int):
         key = f"{key}#{script['_step']}"
 
+    plan.gather = int(script.get("gather") or 0)
+    plan.gather_s = float(script.get("gather_s") or DEFAULT_GATHER_S)
     plan.delay_ms = float(script.get("delay_ms") or 0)
     status = script.get("status")
     fail_times = script.get("fail_times")
@@ -374,6 +383,8 @@ class _State:
         self.chat_count = 0
         self.open_chats = 0
         self.peak_chats = 0
+        # Notified whenever the peak rises, for the requests that gather.
+        self.peak_rose = threading.Condition(self.lock)
         self.stopping = threading.Event()
         self.connections: set[socket.socket] = set()
         self.verbose = False
@@ -508,6 +519,21 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 raise _Disconnected() from None
 
+    def _gather(self, count: int, seconds: float) -> None:
+        """Wait until `count` chat requests have been open at once, or `seconds` pass; raise
+        _Disconnected if the client goes away meanwhile."""
+        state = self.server.state
+        deadline = time.monotonic() + seconds
+        while True:
+            with state.lock:
+                remaining = deadline - time.monotonic()
+                if state.peak_chats >= count or remaining <= 0:
+                    return
+                state.peak_rose.wait(min(remaining, 0.25))
+            if self._peer_closed() or state.stopping.is_set():
+                self.close_connection = True
+                raise _Disconnected()
+
     # ---- routing
 
     def _route(self, method: str) -> None:
@@ -601,7 +627,9 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         with state.lock:
             state.open_chats += 1
-            state.peak_chats = max(state.peak_chats, state.open_chats)
+            if state.open_chats > state.peak_chats:
+                state.peak_chats = state.open_chats
+                state.peak_rose.notify_all()
         try:
             self._answer_chat()
         finally:
@@ -632,6 +660,8 @@ class _Handler(BaseHTTPRequestHandler):
         if plan.ignore_max_tokens:
             limit = None
         try:
+            if plan.gather:
+                self._gather(plan.gather, plan.gather_s)
             if plan.delay_ms:
                 self._wait(plan.delay_ms)
             if plan.error is not None:

@@ -20,7 +20,7 @@ from shared.platform import metrics, worker_shutdown
 from shared.responses import repository as responses
 from shared.responses.ending import is_response
 from shared.runs import events, lifecycle, repository, states, streamed
-from shared.runs.leases import ThreadLease
+from shared.runs.leases import ThreadLease, is_held
 from shared.runs.steps import dump_step
 from shared.storage import db, redis_keys
 from shared.storage import repository as tables
@@ -43,7 +43,8 @@ STORAGE_UNAVAILABLE = (RedisError, *db.UNAVAILABLE)
 
 
 class LeaseBusyError(Exception):
-    """Another worker holds the thread's lease; the task is retried shortly."""
+    """Another worker holds the thread's lease of a run that waits to start (the thread's
+    previous stretch is still finishing); the task is retried shortly."""
 
 
 class RunAbandonedError(Exception):
@@ -84,6 +85,13 @@ def drive_run(run_id: str) -> None:
         return
     lease = ThreadLease(run["thread_id"])
     if not lease.acquire(takeover=run["status"] != "queued"):
+        if run["status"] != "queued" and is_held(run["thread_id"]):
+            # Another execution holds the run it started: this is a second task for it (the
+            # timers send one more for a run that waits long in a backlog). That execution
+            # ends the run, or its lease lapses and the timers send it again; retrying here
+            # would only spin, five tasks a second, for as long as the run lasts.
+            log.info("run %s is executed by another worker: nothing to do", run_id)
+            return
         raise LeaseBusyError(run["thread_id"])
     try:
         with lease:

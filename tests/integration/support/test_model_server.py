@@ -10,6 +10,7 @@ import struct
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import openai
@@ -488,3 +489,22 @@ def test_concurrency_counts_requests_open_at_once(server: ModelServer) -> None:
         assert json.loads(response.read()) == {"open": 0, "peak": 20}
     server.clear()
     assert server.concurrency() == {"open": 0, "peak": 0}
+
+
+def test_gathered_calls_are_answered_once_all_are_open(server: ModelServer,
+                                                       client: OpenAI) -> None:
+    """Calls started one by one, each slower than the last, are held until all are open;
+    one gathering for more than ever come is answered when its wait runs out."""
+    def call(index: int) -> str:
+        time.sleep(index * 0.2)
+        answer = client.chat.completions.create(model="test-model", messages=scripted(
+            {"gather": 5, "text": f"answer {index}"}))
+        return answer.choices[0].message.content or ""
+
+    with ThreadPoolExecutor(5) as pool:
+        answers = list(pool.map(call, range(5)))
+    assert answers == [f"answer {index}" for index in range(5)]
+    assert server.concurrency() == {"open": 0, "peak": 5}
+    late = client.chat.completions.create(model="test-model", messages=scripted(
+        {"gather": 6, "gather_s": 0.5, "text": "alone"}))
+    assert late.choices[0].message.content == "alone"

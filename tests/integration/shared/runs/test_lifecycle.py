@@ -16,6 +16,7 @@ from redis import Redis
 from shared.clock import now
 from shared.errors import InvalidRequestError
 from shared.messages.repository import thread_history
+from shared.objects import MESSAGE, STEP
 from shared.platform import tasks
 from shared.projects.api_keys import ensure_project
 from shared.runs import events, lifecycle, repository, streamed
@@ -136,6 +137,17 @@ def test_start_takes_a_queued_run(run: Run) -> None:
     assert run.names() == ["thread.run.in_progress"]
 
 
+def announced(run: Run, step_id: str, message_id: str | None = None
+              ) -> list[tuple[str, Any]]:
+    """The events an execution sends as it opens a step (and its message)."""
+    step = STEP.dump(run.child(STEPS, step_id))
+    opened = [("thread.run.step.created", step), ("thread.run.step.in_progress", step)]
+    if message_id is not None:
+        message = MESSAGE.dump(run.child(MESSAGES, message_id))
+        opened += [("thread.message.created", message), ("thread.message.in_progress", message)]
+    return opened
+
+
 def interrupted(run: Run) -> tuple[str, str, str]:
     """A run whose execution died writing a message (after a tool step that completed) and
     streaming a tool call: the message, its step and the tool step, as its stream showed."""
@@ -147,6 +159,7 @@ def interrupted(run: Run) -> tuple[str, str, str]:
         "type": "message_creation", "message_creation": {"message_id": message}})
     tool_step = run.add_step()
     events.publish(run.id, [
+        *announced(run, text_step, message), *announced(run, tool_step),
         ("thread.message.delta", {"id": message, "object": "thread.message.delta", "delta": {
             "content": [{"index": 0, "type": "text", "text": {"value": "Echo: kill",
                                                               "annotations": []}}]}}),
@@ -183,6 +196,30 @@ def test_start_takes_over_an_interrupted_run_keeping_what_its_stream_showed(
     name, data = run.events()[-1]
     assert name == "thread.run.step.failed" and json.loads(data)["id"] == tool_step
     assert "thread.run.in_progress" not in run.names()
+    # What the stream announced is not announced again.
+    assert run.names().count("thread.message.created") == 1
+    assert run.names().count("thread.run.step.created") == 2
+
+
+def test_start_announces_what_an_execution_opened_but_died_before_announcing(
+        redis: Redis) -> None:
+    run = make_run("in_progress", attempts=1)
+    # Rows committed, their events never sent: the stream showed nothing of them.
+    message = run.add_message()
+    text_step = run.add_step("message_creation", {
+        "type": "message_creation", "message_creation": {"message_id": message}})
+    tool_step = run.add_step()
+    assert lifecycle.start(run.id) is not None
+    shown = [(name, json.loads(data)["id"]) for name, data in run.events()]
+    assert shown == [
+        ("thread.run.step.created", text_step), ("thread.run.step.in_progress", text_step),
+        ("thread.message.created", message), ("thread.message.in_progress", message),
+        ("thread.run.step.created", tool_step), ("thread.run.step.in_progress", tool_step),
+        ("thread.run.step.failed", tool_step)]
+    # The message stays open for the next call to carry on with, as it was announced.
+    kept = run.child(MESSAGES, message)
+    assert kept["status"] == "in_progress" and kept["content"] == []
+    assert json.loads(run.events()[2][1])["content"] == []
 
 
 def test_withdraw_ends_the_message_and_keeps_it_out_of_later_prompts(redis: Redis) -> None:

@@ -1,9 +1,9 @@
 """A response whose runs worker is killed mid-answer is taken over and ends once: one
 output, one copy of its items in its conversation, one terminal event.
 
-It kills and starts worker processes of its own, so it runs a stack of its own (a database
-and a Redis database of its own, timers and a scheduler watching them), and this test
-process's own calls into shared/ point at that stack while the test runs.
+It kills and starts worker processes of its own, so it runs a stack of its own
+(tests/support/stack), and this test process's own calls into shared/ point at that stack
+while the test runs.
 """
 import json
 import os
@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from celery import Celery
 
 from shared.config import get_settings
@@ -27,8 +26,8 @@ from shared.storage import redis as storage_redis
 from shared.storage.db import reading
 from shared.storage.pagination import PageQuery
 from shared.storage.redis import get_redis
-from tests.conftest import own_database, start_process, stop_processes, wait_for_line
 from tests.e2e.scripts import script
+from tests.support.stack import Stack, own_stack
 from tests.support.waiting import wait_for
 
 POINTED = ("TREADLE_DATABASE_URL", "TREADLE_REDIS_URL")
@@ -43,42 +42,19 @@ def _point_at(env: dict[str, str]) -> None:
     storage_redis._client = None
 
 
-class Stack:
-    def __init__(self, env: dict[str, str], folder: Path):
-        self.env = env
-        self.folder = folder
-        self.processes: list[Any] = []
-
-    def start(self, args: list[str], name: str) -> Any:
-        log = self.folder / f"{name}.log"
-        process = start_process(args, self.env, log)
-        self.processes.append(process)
-        wait_for_line(log, "ready.", process)
-        return process
-
-
 @pytest.fixture
 def stack(server_env: dict[str, str], worker_id: str, tmp_path: Path,
           monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    index = 8 + (int(worker_id.removeprefix("gw")) if worker_id.startswith("gw") else 0) % 8
-    redis_url = server_env["TREADLE_REDIS_URL"].rsplit("/", 1)[0] + f"/{index}"
-    redis.Redis.from_url(redis_url).flushdb()
-    env = {**server_env, "TREADLE_REDIS_URL": redis_url, "TREADLE_DATA_DIR": str(tmp_path)}
     session = {name: server_env[name] for name in POINTED}
-    with own_database(env, "stack") as (own, _key):
-        built = Stack(own, tmp_path)
+    with own_stack(server_env, worker_id, tmp_path) as built:
         # Runs are sent on the stack's broker (the process's Celery app keeps the session's).
-        broker = Celery("stack", broker=redis_url)
+        broker = Celery("stack", broker=built.env["TREADLE_REDIS_URL"])
         monkeypatch.setattr(tasks, "send_run", lambda run_id: broker.send_task(
             tasks.EXECUTE_RUN, args=[run_id], queue="runs"))
+        _point_at(built.env)
         try:
-            built.start(["worker", "--pool", "timers"], "timers")
-            built.processes.append(start_process(["scheduler"], own,
-                                                 tmp_path / "scheduler.log"))
-            _point_at(own)
             yield built
         finally:
-            stop_processes(built.processes)
             _point_at(session)
 
 
@@ -98,14 +74,14 @@ def _writing(response_id: str) -> bool:
 def test_a_killed_workers_response_completes_once(stack: Stack) -> None:
     project = ensure_project(f"recovery-{uuid.uuid4().hex}")
     conversation = conversations.create_conversation(project, {})["id"]
-    victim = stack.start(["worker", "--pool", "runs", "--concurrency", "4"], "runs-victim")
+    victim = stack.runs_worker("runs-victim")
     response_id = service.create_response(project, {
         "model": "test-model", "background": True, "conversation": conversation,
         "input": script(tokens=60, chunk_delay_ms=50)}).response["id"]
     wait_for(lambda: _writing(response_id), 30, "the response started writing")
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
-    stack.start(["worker", "--pool", "runs", "--concurrency", "4"], "runs-heir")
+    stack.runs_worker("runs-heir")
     wait_for(lambda: _run(response_id)["status"] == "completed", 90, "the response completed")
 
     # The heir took it over (on a busy machine a cold worker may lose a lease once more).

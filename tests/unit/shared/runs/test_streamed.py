@@ -30,6 +30,16 @@ def test_a_message_shows_its_deltas_appended_and_no_other_message_s() -> None:
     assert shown.content("msg_b") == [] and shown.text("msg_b") == ""
 
 
+def test_the_messages_and_steps_whose_creation_it_showed_are_announced() -> None:
+    shown = streamed.fold([
+        ("thread.run.step.created", json.dumps({"id": "step_m", "object": "thread.run.step"})),
+        ("thread.message.created", json.dumps({"id": "msg_a", "object": "thread.message"})),
+        text_delta("msg_a", "Echo"), text_delta("msg_b", "never created")],
+        ["msg_a", "msg_b"], [])
+    assert shown.announced == {"step_m", "msg_a"}
+    assert shown.text("msg_b") == "never created"
+
+
 def test_a_tool_step_shows_its_calls_merged_by_index() -> None:
     shown = streamed.fold([
         step_delta("step_t", [{"index": 0, "id": "call_1", "type": "function", "function": {
