@@ -190,8 +190,10 @@ def test_hundreds_in_flight_at_once_each_complete_once_or_stay_cancelled(
         types = Counter(event.type for event in replayed(client, response_id))
         assert types["response.completed"] == 0
         assert types["response.incomplete"] == 1
-        # Its model call was stopped, and never made again.
-        assert calls[markers[response_ids.index(response_id)]] == [False]
+        # Its model call was never made again (stopped, or, on a loaded machine, answered in
+        # full before the worker's next look at the cancel flag: the run ends cancelled
+        # either way, as the assertions above say).
+        assert len(calls[markers[response_ids.index(response_id)]]) == 1
     for response_id in answering:
         [(status, text)] = found[response_id]["messages"]
         assert status == "incomplete" and text != ANSWER
@@ -221,8 +223,9 @@ def test_a_worker_killed_among_background_responses_loses_and_repeats_nothing(
     found = wait_all_ended(stack, response_ids, 120)
     assert [r for r in found.values() if r["status"] != "completed"] == []
     assert_answered_once(client, stack, response_ids)
-    # Each response's model call was made again only where the crash cut it, and once.
+    # Each response's model call was made again at most once, where the crash cut it (one the
+    # model had answered in full before the kill counts as cut when its run had not ended).
     calls = calls_by_marker(model_server)
     assert sorted(calls) == sorted(markers)
-    assert all(made[-1] and not any(made[:-1]) and len(made) <= 2 for made in calls.values())
+    assert all(made[-1] and len(made) <= 2 for made in calls.values())
     assert sum(len(made) == 2 for made in calls.values()) >= count * 0.9

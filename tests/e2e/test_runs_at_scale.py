@@ -125,14 +125,16 @@ def test_a_worker_killed_with_hundreds_in_flight_loses_and_repeats_nothing(
     found = wait_all_ended(stack, run_ids)
     assert sorted(found) == sorted(run_ids)
     assert [r for r in found.values() if not answered_once(r)] == []
-    # Each run's model call was made again only where the crash cut it.
+    # Each run's model call was made again at most once, where the crash cut the run (a call
+    # the model had answered in full but the killed worker had not ended its run with counts
+    # as cut: the run had not ended, so its heir asks again).
     calls: dict[str, list[bool]] = {}
     for request in model_server.requests("/v1/chat/completions"):
         marker = re.search(r"[0-9a-f]{32}(?=\\nSCRIPT)", json.dumps(request["body"]))
         assert marker is not None
         calls.setdefault(marker.group(0), []).append(request["completed"])
     assert len(calls) == count
-    assert all(made[-1] and not any(made[:-1]) and len(made) <= 2 for made in calls.values())
+    assert all(made[-1] and len(made) <= 2 for made in calls.values())
     # The runs cut mid-stream (most of them) each made their call again, once.
     assert sum(len(made) == 2 for made in calls.values()) >= count * 0.9
 
