@@ -95,9 +95,10 @@ def unit_of_work() -> Iterator[Conn]:
 def in_one_trip(statements: list[Statement]) -> list[dict[str, Any] | None]:
     """Run `statements` as one transaction in one round trip: BEGIN, the statements and
     COMMIT go out together in libpq's pipeline mode, and the first row each returned is
-    read after. For writes that need nothing read in between: a unit of work costs a
-    round trip for BEGIN, one per statement and one for COMMIT. A failure rolls it all
-    back and raises, as a unit of work does."""
+    read after (None for one that returns no rows, or none at all). For writes that need
+    nothing read in between: a unit of work costs a round trip for BEGIN, one per
+    statement and one for COMMIT. A failure rolls it all back and raises, as a unit of
+    work does."""
     with get_pool().connection() as conn:
         try:
             with conn.pipeline():
@@ -109,7 +110,8 @@ def in_one_trip(statements: list[Statement]) -> list[dict[str, Any] | None]:
             with suppress(psycopg.Error):
                 conn.execute("ROLLBACK")
             raise
-        return [cursor.fetchone() for cursor in cursors]
+        return [cursor.fetchone() if cursor.description is not None else None
+                for cursor in cursors]
 
 
 @contextmanager
