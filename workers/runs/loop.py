@@ -112,6 +112,9 @@ class RunLoop:
         self.is_response = is_response(run_id)
         # Built-in tool calls a response's max_tool_calls still allows; None: no bound.
         self.builtin_calls_left: int | None = None
+        # Whether the run may hold messages or steps of its own: not until the first
+        # execution's first model call.
+        self.wrote = True
 
     def drive(self) -> None:
         # The status is read again now that the lease is held: a cancel may have landed.
@@ -120,6 +123,7 @@ class RunLoop:
             return
         if run["usage"]:
             self.usage = Usage(run["usage"]["prompt_tokens"], run["usage"]["completion_tokens"])
+        self.wrote = run["attempts"] > 1
         if run["attempts"] > 1 or self.is_response:
             with reading() as conn:
                 if run["attempts"] > 1:
@@ -155,7 +159,8 @@ class RunLoop:
             try:
                 # Only reads, and the thread is this worker's while it holds the lease.
                 with reading() as conn:
-                    built = prompt.build(conn, run)
+                    built = prompt.build(conn, run, replay=self.wrote)
+                self.wrote = True
             except prompt.PromptTooLongError:
                 self._end("incomplete", {"incomplete_details":
                                               {"reason": "max_prompt_tokens"}})

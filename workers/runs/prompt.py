@@ -124,7 +124,10 @@ def _response_history(conn: Conn, response: dict[str, Any]) -> list[dict[str, An
                                       lambda file_id: _file_text(file_id, conn)))
 
 
-def build(conn: Conn, run: dict[str, Any]) -> Prompt:
+def build(conn: Conn, run: dict[str, Any], replay: bool = True) -> Prompt:
+    """The messages of the run's next model call; `replay`: whether the run may have written
+    anything to replay (not before a first execution's first model call: a run's messages
+    and steps are only ever written by its executions), else it is not read."""
     system = [{"role": "system", "content": run["instructions"]}] if run["instructions"] else []
     response = responses.find_any(conn, run["id"]) if is_response(run["id"]) else None
     if response is not None:
@@ -136,7 +139,7 @@ def build(conn: Conn, run: dict[str, Any]) -> Prompt:
     strategy = run["truncation_strategy"] or {"type": "auto"}
     if strategy.get("type") == "last_messages" and strategy.get("last_messages") is not None:
         thread = thread[-strategy["last_messages"]:] if strategy["last_messages"] else []
-    own = _run_messages(conn, run)
+    own = _run_messages(conn, run) if replay else []
     budget = run["max_prompt_tokens"] or DEFAULT_CONTEXT_TOKENS
     fixed = sum(_tokens(m) for m in system + own)
     sizes = [_tokens(m) for m in thread]
