@@ -6,7 +6,9 @@ told apart from the runs' own Redis work. Makes the threads first, then traces t
 worker with strace while N sequential streamed runs (one-chunk answer, no tools; or
 `--api responses`) complete, and prints per run, for each service, the round trips: a
 round trip is a burst of writes on a socket up to the next read of an answer on it (so a
-pipeline, however many commands it holds, counts once), with the syscalls themselves.
+pipeline, however many commands it holds, counts once), with the syscalls themselves. Before
+the traced runs, as many untraced ones give the runs worker's CPU time per run (user and
+system, from /proc; strace would inflate it).
 
     TREADLE_BENCH_REDIS=redis://127.0.0.1:6379 \
     .venv/bin/python bench/roundtrips.py [--api runs|responses] [--runs 50] [--redis-db 14]
@@ -34,6 +36,7 @@ from runs import (
     INSTRUCTIONS,
     MODEL,
     ONE_CHUNK,
+    _cpu,
     deployment,
     make_client,
     streamed,
@@ -136,11 +139,17 @@ def trace_runs(args: argparse.Namespace, broker_url: str, broker_port: int) -> N
         assistant_id = client.beta.assistants.create(model=MODEL, name="bench",
                                                      instructions=INSTRUCTIONS).id
         targets = [next(iter(api.targets(client, ONE_CHUNK.content, 1, 1)))
-                   for _ in range(args.runs + 5)]
+                   for _ in range(2 * args.runs + 5)]
         # Warm up: the worker's connections opened, its scripts loaded, code imported.
         for target in targets[:5]:
             streamed(api, client, target, assistant_id)
         worker = deploy.processes["runs worker 1"].pid
+        before = _cpu(worker)
+        for target in targets[5:args.runs + 5]:
+            streamed(api, client, target, assistant_id)
+        after = _cpu(worker)
+        assert before is not None and after is not None
+        user, system = ((b - a) * 1000 / args.runs for a, b in zip(before, after, strict=True))
         redis_port = int(deploy.redis_url.rsplit(":", 1)[1].split("/")[0])
         services = {POSTGRES_PORT: "postgres", redis_port: "redis", broker_port: "broker"}
         with tempfile.NamedTemporaryFile(prefix="treadle_trips_", suffix=".strace") as out:
@@ -150,7 +159,7 @@ def trace_runs(args: argparse.Namespace, broker_url: str, broker_port: int) -> N
                 stderr=subprocess.PIPE)
             time.sleep(1.0)  # attached to every thread
             began = time.monotonic()
-            for target in targets[5:]:
+            for target in targets[args.runs + 5:]:
                 streamed(api, client, target, assistant_id)
             # The worker's last writes (its ack, the lease release) land after the client
             # saw the end.
@@ -161,6 +170,8 @@ def trace_runs(args: argparse.Namespace, broker_url: str, broker_port: int) -> N
             tally = count(Path(out.name), services)
     print(f"{api.name}: {args.runs} sequential streamed {api.noun}s (one-chunk answer), "
           f"runs worker pid {worker}, traced {elapsed:.1f} s")
+    print(f"  runs worker CPU per run (untraced): {user + system:.2f} ms "
+          f"(user {user:.2f}, system {system:.2f}; clock ticks of 10 ms, so indicative)")
     print(f"  {'service':<10}{'trips/run':>10}{'sends/run':>11}{'reads/run':>11}")
     for service in ("postgres", "redis", "broker"):
         print(f"  {service:<10}{tally.trips[service] / args.runs:>10.2f}"
