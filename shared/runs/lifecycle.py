@@ -337,20 +337,14 @@ def end(run_id: str, status: str, usage: dict[str, int], changes: dict[str, Any]
     round trip to Postgres: BEGIN, the run's move, the closings and the settling of what it
     left open, and COMMIT go out together, and what follows the run's move writes only if
     that move is made (`repository.movement`), so an end that loses its compare-and-set
-    changes nothing. A response's end reads what it records (`ending.record_end`), so it
-    goes a statement at a time. None when the run had ended otherwise already (a cancel
+    changes nothing. A response's end reads what it records: two round trips
+    (`_end_response`). None when the run had ended otherwise already (a cancel
     that came first ends in `cancelling`, which these moves leave: the answer was whole).
     """
     closings = list(closing)
     run_move = repository.movement("runs", run_id, status, {**(changes or {}), "usage": usage})
-    batch: Batch = []
     if ending.is_response(run_id):
-        with unit_of_work() as conn:
-            ended = conn.execute(*run_move).fetchone()
-            if ended is not None:
-                batch = closed(closings, [conn.execute(*c.statement(run_id)).fetchone()
-                                          for c in closings])
-                batch.extend(_settle(conn, ended))
+        ended, batch = _end_response(run_id, status, run_move, closings)
     else:
         ended, *rows = db.in_one_trip([run_move, *(c.statement(run_id) for c in closings),
                                        *repository.settlement(run_id, status)])
@@ -359,6 +353,23 @@ def end(run_id: str, status: str, usage: dict[str, int], changes: dict[str, Any]
         return None
     _publish_ended(run_id, [*batch, *_ended_events(ended)], lease)
     return ended
+
+
+def _end_response(run_id: str, status: str, run_move: Statement, closings: list[Closing]
+                  ) -> tuple[dict[str, Any] | None, Batch]:
+    """`end` of a response's run, which reads what it records (`ending.record_end`): the
+    reads go out behind the moves, in their round trip, and the records with COMMIT."""
+    with db.pipelined() as conn:
+        moved = conn.execute(*run_move)
+        moves = [conn.execute(*c.statement(run_id)) for c in closings]
+        for statement in repository.settlement(run_id, status):
+            conn.execute(*statement)
+        reads = responses.read_for_end(conn, run_id)
+        ended = moved.fetchone()
+        if ended is None:
+            return None, []
+        batch = closed(closings, [move.fetchone() for move in moves])
+        return ended, [*batch, *ending.record_end(conn, ended, reads)]
 
 
 def fail(run_id: str, usage: dict[str, int], code: str, message: str,
