@@ -110,6 +110,8 @@ class RunLoop:
         self.unsent: list[tuple[str, Any]] = []
         # A response's run: function calls end it rather than park it.
         self.is_response = is_response(run_id)
+        # Its response's row, read once: what the loop reads of it does not change.
+        self.response: dict[str, Any] | None = None
         # Built-in tool calls a response's max_tool_calls still allows; None: no bound.
         self.builtin_calls_left: int | None = None
         # Whether the run may hold messages or steps of its own: not until the first
@@ -130,12 +132,12 @@ class RunLoop:
                     # Only a later execution may find what an interrupted one left open.
                     self.carried = streamed.carried(*repository.interrupted(conn, self.run_id))
                 if self.is_response:
+                    self.response = responses.find_any(conn, self.run_id)
                     self.builtin_calls_left = self._builtin_calls_left(conn)
         self._loop(run)
 
     def _builtin_calls_left(self, conn: Any) -> int | None:
-        response = responses.find_any(conn, self.run_id)
-        bound = None if response is None else response["request"]["max_tool_calls"]
+        bound = None if self.response is None else self.response["request"]["max_tool_calls"]
         if bound is None:
             return None
         made = sum(1 for c in repository.tool_calls(conn, self.run_id)
@@ -159,7 +161,7 @@ class RunLoop:
             try:
                 # Only reads, and the thread is this worker's while it holds the lease.
                 with reading() as conn:
-                    built = prompt.build(conn, run, replay=self.wrote)
+                    built = prompt.build(conn, run, self.wrote, self.response)
                 self.wrote = True
             except prompt.PromptTooLongError:
                 self._end("incomplete", {"incomplete_details":

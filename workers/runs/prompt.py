@@ -124,12 +124,15 @@ def _response_history(conn: Conn, response: dict[str, Any]) -> list[dict[str, An
                                       lambda file_id: _file_text(file_id, conn)))
 
 
-def build(conn: Conn, run: dict[str, Any], replay: bool = True) -> Prompt:
+def build(conn: Conn, run: dict[str, Any], replay: bool = True,
+          response: dict[str, Any] | None = None) -> Prompt:
     """The messages of the run's next model call; `replay`: whether the run may have written
     anything to replay (not before a first execution's first model call: a run's messages
-    and steps are only ever written by its executions), else it is not read."""
+    and steps are only ever written by its executions), else it is not read. `response`:
+    a response's run's row, read already (else read here)."""
     system = [{"role": "system", "content": run["instructions"]}] if run["instructions"] else []
-    response = responses.find_any(conn, run["id"]) if is_response(run["id"]) else None
+    if response is None and is_response(run["id"]):
+        response = responses.find_any(conn, run["id"])
     if response is not None:
         thread = _response_history(conn, response)
         truncate = response["request"]["truncation"] == "auto"

@@ -88,3 +88,14 @@ def test_disabled_truncation_ends_a_history_too_long(project: str) -> None:
            "max_prompt_tokens": 50}
     with reading() as conn, pytest.raises(prompt.PromptTooLongError):
         prompt.build(conn, run)
+
+
+def test_the_response_row_read_already_is_the_one_used(project: str) -> None:
+    created = service.create_response(project, {"model": "m", "input": "Hi"})
+    with reading() as conn:
+        assert prompt.build(conn, created.run).messages == [{"role": "user", "content": "Hi"}]
+        given = {**created.response, "input": [
+            {**created.response["input"][0],
+             "content": [{"type": "input_text", "text": "Bye"}]}]}
+        assert prompt.build(conn, created.run, response=given).messages == [
+            {"role": "user", "content": "Bye"}]
