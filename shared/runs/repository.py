@@ -96,11 +96,6 @@ def find(conn: Conn, run_id: str) -> dict[str, Any] | None:
     return conn.execute("SELECT * FROM runs WHERE id = %s", (run_id,)).fetchone()
 
 
-def status_of(conn: Conn, run_id: str) -> str | None:
-    row = conn.execute("SELECT status FROM runs WHERE id = %s", (run_id,)).fetchone()
-    return None if row is None else str(row["status"])
-
-
 def thread_and_status(conn: Conn, run_id: str) -> dict[str, Any] | None:
     return conn.execute("SELECT status, thread_id FROM runs WHERE id = %s",
                         (run_id,)).fetchone()
