@@ -392,6 +392,28 @@ def test_the_ending_workers_lease_goes_with_the_events(redis: Redis) -> None:
     following.release()
 
 
+def test_a_park_releases_the_workers_lease_with_the_events(redis: Redis) -> None:
+    run = make_run("in_progress")
+    step_id = run.add_step()
+    lease = ThreadLease(run.thread_id)
+    assert lease.acquire()
+    with lease:
+        assert lifecycle.park(run.id, step_id, {"type": "tool_calls", "tool_calls": []}, USAGE,
+                              {"type": "submit_tool_outputs"}, USAGE, lease) is not None
+        assert not redis.exists(redis_keys.thread_lease(run.thread_id))
+    assert run.names() == ["thread.run.requires_action", "done"]
+
+
+def test_a_cancel_releases_the_workers_lease_with_the_events(redis: Redis) -> None:
+    run = make_run("cancelling")
+    lease = ThreadLease(run.thread_id)
+    assert lease.acquire()
+    with lease:
+        assert lifecycle.cancel(run.id, USAGE, lease=lease) is not None
+        assert not redis.exists(redis_keys.thread_lease(run.thread_id))
+    assert run.names() == ["thread.run.cancelled", "done"]
+
+
 def test_an_end_that_loses_keeps_the_workers_lease_until_it_lets_go(redis: Redis) -> None:
     run = make_run("expired")
     lease = ThreadLease(run.thread_id)
