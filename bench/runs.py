@@ -179,8 +179,10 @@ def wait_for(what: str, ready: Any, deployment: Deployment, name: str,
 
 
 @contextmanager
-def deployment(redis_db: int, runs_processes: int) -> Iterator[Deployment]:
-    """Serve Treadle, its workers and the model server on a throwaway database."""
+def deployment(redis_db: int, runs_processes: int, broker_url: str | None = None
+               ) -> Iterator[Deployment]:
+    """Serve Treadle, its workers and the model server on a throwaway database; `broker_url`:
+    Celery's broker, when not the Redis database the deployment uses."""
     import redis
 
     database = f"treadle_bench_{secrets.token_hex(4)}"
@@ -195,6 +197,8 @@ def deployment(redis_db: int, runs_processes: int) -> Iterator[Deployment]:
                TREADLE_API_WORKERS=os.environ.get("TREADLE_API_WORKERS", "2"),
                TREADLE_DATA_DIR=str(workdir / "data"))
     env.pop("TREADLE_BROKER_URL", None)
+    if broker_url is not None:
+        env["TREADLE_BROKER_URL"] = broker_url
     treadle = treadle_command()
     deploy = Deployment(f"http://127.0.0.1:{api_port}", "", model_url, redis_url,
                         database)
@@ -222,17 +226,17 @@ def deployment(redis_db: int, runs_processes: int) -> Iterator[Deployment]:
         nodes = {f"runs worker {n}": f"runs-{n}" for n in range(1, runs_processes + 1)}
         nodes["timers worker"] = "timers"
         for name, node in nodes.items():
-            wait_for(name, lambda n=node: _worker_ready(redis_url, n), deploy, name)
+            wait_for(name, lambda n=node: _worker_ready(broker_url or redis_url, n), deploy, name)
         yield deploy
     finally:
         tear_down(list(deploy.processes.values()), database, redis_url, workdir)
 
 
-def _worker_ready(redis_url: str, node: str) -> bool:
+def _worker_ready(broker_url: str, node: str) -> bool:
     """A worker is ready when it answers a ping over the broker."""
     from celery import Celery
 
-    app = Celery(broker=redis_url)
+    app = Celery(broker=broker_url)
     try:
         replies = app.control.ping(timeout=0.5)
     finally:

@@ -1,5 +1,6 @@
 """The SQL of responses. A response's run and thread rows have its id, so the generic table
 SQL makes those; this module keeps the `responses` rows and the reads that join them."""
+from collections.abc import Callable
 from typing import Any
 
 from psycopg import sql
@@ -28,12 +29,28 @@ def find(conn: Conn, project_id: str, response_id: str) -> dict[str, Any] | None
         (response_id, project_id)).fetchone()
 
 
-def find_any(conn: Conn, response_id: str, for_update: bool = False) -> dict[str, Any] | None:
+def find_any(conn: Conn, response_id: str) -> dict[str, Any] | None:
     """The response behind a run, stored or not, for its engine."""
-    if for_update:
-        return conn.execute("SELECT * FROM responses WHERE id = %s FOR UPDATE",
-                            (response_id,)).fetchone()
     return conn.execute("SELECT * FROM responses WHERE id = %s", (response_id,)).fetchone()
+
+
+# The response (locked), its run's steps in order and its messages by id.
+EndRows = tuple[dict[str, Any] | None, list[dict[str, Any]], dict[str, dict[str, Any]]]
+
+
+def read_for_end(conn: Conn, response_id: str) -> Callable[[], EndRows]:
+    """What a response's end reads, sent before any of it is fetched, so in pipeline mode
+    (`db.pipelined`) the three reads share the round trip of what was queued before them;
+    returns what fetches them."""
+    response = conn.execute("SELECT * FROM responses WHERE id = %s FOR UPDATE", (response_id,))
+    steps = conn.execute("SELECT * FROM run_steps WHERE run_id = %s ORDER BY seq",
+                         (response_id,))
+    messages = conn.execute("SELECT * FROM messages WHERE run_id = %s", (response_id,))
+
+    def fetch() -> EndRows:
+        return (response.fetchone(), steps.fetchall(),
+                {row["id"]: row for row in messages.fetchall()})
+    return fetch
 
 
 def run_of(conn: Conn, response_id: str) -> dict[str, Any] | None:

@@ -20,6 +20,7 @@ import threading
 import time
 from types import TracebackType
 
+from redis.client import Pipeline
 from redis.exceptions import LockError
 from redis.lock import Lock
 
@@ -85,6 +86,16 @@ class ThreadLease:
         # ours to release.
         with contextlib.suppress(LockError, *UNAVAILABLE):
             self.lock.release()
+
+    def release_on(self, pipe: Pipeline) -> None:
+        """Queue the release on `pipe`, so it shares the round trip of the run's last
+        writes (`shared/runs/lifecycle`); the release at the end of the `with` block is then
+        a no-op. A pipe that fails leaves the lease to lapse, as a failed release does."""
+        _renewer().drop(self)
+        token, self.lock.local.token = self.lock.local.token, None
+        if token is not None:
+            # By EVAL: a script in a pipeline costs redis-py a check that it is loaded.
+            pipe.eval(Lock.LUA_RELEASE_SCRIPT, 1, self.lock.name, token)
 
     def __enter__(self) -> "ThreadLease":
         return self

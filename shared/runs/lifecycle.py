@@ -8,7 +8,8 @@ task when the run goes back to the queue. So a worker never looks for a row that
 there yet, and no client sees an event for a change that did not commit.
 """
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from kombu.exceptions import KombuError
@@ -22,19 +23,38 @@ from shared.platform import tasks
 from shared.responses import ending
 from shared.responses import repository as responses
 from shared.runs import events, repository, streamed
-from shared.runs.leases import is_held
+from shared.runs.leases import ThreadLease, is_held
 from shared.runs.steps import dump_step
-from shared.storage import redis_keys
+from shared.storage import db, redis_keys
 from shared.storage import repository as tables
-from shared.storage.db import Conn, reading, unit_of_work
+from shared.storage.db import Conn, Statement, reading, unit_of_work
 from shared.storage.redis import get_redis
 
 Batch = list[tuple[str, Any]]
-# Writes done in the same transaction as a run's end (its last message completing), and
-# the events that say so.
-Closing = Callable[[Conn], Batch]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Closing:
+    """A move of one of a run's messages or steps (its last message completing), made in
+    the transaction of the run's end and only if the run's move is; `events` are what the
+    moved row makes to say so."""
+    table: str
+    object_id: str
+    target: str
+    changes: dict[str, Any]
+    events: Callable[[dict[str, Any]], Batch]
+
+    def statement(self, with_run: str | None = None) -> Statement:
+        return repository.movement(self.table, self.object_id, self.target, self.changes,
+                                   with_run=with_run)
+
+
+def closed(closings: list[Closing], rows: list[dict[str, Any] | None]) -> Batch:
+    """The events of the closings whose rows moved."""
+    return [event for closing, row in zip(closings, rows, strict=True) if row is not None
+            for event in closing.events(row)]
 
 
 def _locked(conn: Conn, project_id: str, thread_id: str, run_id: str) -> dict[str, Any]:
@@ -51,12 +71,15 @@ def _settle(conn: Conn, run: dict[str, Any]) -> Batch:
     return ending.record_end(conn, run) if ending.is_response(run["id"]) else []
 
 
-def _publish_ended(run_id: str, batch: Batch) -> None:
-    """After a run's end commits: its cancel flag and deadline go with the events."""
+def _publish_ended(run_id: str, batch: Batch, lease: ThreadLease | None = None) -> None:
+    """After a run's end commits: its cancel flag and deadline go with the events, and the
+    lease of the worker that ended it, in one round trip."""
     pipe = get_redis().pipeline(transaction=False)
     events.append(pipe, run_id, batch)
     pipe.delete(redis_keys.run_cancel(run_id))
     pipe.zrem(redis_keys.RUN_DEADLINES, run_id)
+    if lease is not None:
+        lease.release_on(pipe)
     pipe.execute()
 
 
@@ -177,9 +200,11 @@ def _no_usage() -> dict[str, int]:
 
 
 def park(run_id: str, step_id: str, step_details: dict[str, Any], step_usage: dict[str, int],
-         action: dict[str, Any], usage: dict[str, int]) -> dict[str, Any] | None:
+         action: dict[str, Any], usage: dict[str, int], lease: ThreadLease | None = None
+         ) -> dict[str, Any] | None:
     """in_progress -> requires_action, the tool step recording the calls that wait for
-    outputs. None when a cancel won the race (the caller then ends the run `cancelled`)."""
+    outputs; `lease`, the parking worker's, is released with the events. None when a cancel
+    won the race (the caller then ends the run `cancelled`)."""
     with unit_of_work() as conn:
         tables.update(conn, tables.STEPS, {"run_id": run_id}, step_id, "step_id",
                       {"step_details": step_details, "usage": step_usage})
@@ -191,6 +216,8 @@ def park(run_id: str, step_id: str, step_details: dict[str, Any], step_usage: di
     pipe.zadd(redis_keys.RUN_DEADLINES, {run_id: run["expires_at"]})
     events.append(pipe, run_id, [("thread.run.requires_action", RUN.dump(run)),
                                  (events.DONE, "[DONE]")])
+    if lease is not None:
+        lease.release_on(pipe)
     pipe.execute()
     return run
 
@@ -296,7 +323,8 @@ def _request_cancel(lock: Callable[[Conn], dict[str, Any]]) -> dict[str, Any]:
 
 
 def cancel(run_id: str, usage: dict[str, int],
-           partial: tuple[str, list[dict[str, Any]]] | None = None) -> dict[str, Any] | None:
+           partial: tuple[str, list[dict[str, Any]]] | None = None,
+           lease: ThreadLease | None = None) -> dict[str, Any] | None:
     """cancelling (or in_progress) -> cancelled by the worker executing it. `partial`: the
     message the interrupted model call was writing and the content it got so far."""
     with unit_of_work() as conn:
@@ -309,34 +337,57 @@ def cancel(run_id: str, usage: dict[str, int],
     if ended is None:
         get_redis().delete(redis_keys.run_cancel(run_id))
         return None
-    _publish_ended(run_id, [*settled, *_ended_events(ended)])
+    _publish_ended(run_id, [*settled, *_ended_events(ended)], lease)
     return ended
 
 
 def end(run_id: str, status: str, usage: dict[str, int], changes: dict[str, Any] | None = None,
-        closing: Closing | None = None) -> dict[str, Any] | None:
-    """in_progress -> completed, incomplete or failed. `closing` writes in the same
-    transaction (the last message completing) and returns the events that say so. When a
-    cancel came first the run ends `cancelled` instead; None then."""
-    with unit_of_work() as conn:
-        batch = closing(conn) if closing is not None else []
-        ended = repository.move(conn, "runs", run_id, status, {**(changes or {}), "usage": usage})
+        closing: Sequence[Closing] = (), lease: ThreadLease | None = None
+        ) -> dict[str, Any] | None:
+    """in_progress (or cancelling) -> completed, incomplete or failed, with the `closing`
+    moves; `lease`, the ending worker's, is released with the events. A run's end is one
+    round trip to Postgres: BEGIN, the run's move, the closings and the settling of what it
+    left open, and COMMIT go out together, and what follows the run's move writes only if
+    that move is made (`repository.movement`), so an end that loses its compare-and-set
+    changes nothing. A response's end reads what it records: two round trips
+    (`_end_response`). None when the run had ended otherwise already (a cancel
+    that came first ends in `cancelling`, which these moves leave: the answer was whole).
+    """
+    closings = list(closing)
+    run_move = repository.movement("runs", run_id, status, {**(changes or {}), "usage": usage})
+    if ending.is_response(run_id):
+        ended, batch = _end_response(run_id, status, run_move, closings)
+    else:
+        ended, *rows = db.in_one_trip([run_move, *(c.statement(run_id) for c in closings),
+                                       *repository.settlement(run_id, status)])
+        batch = closed(closings, rows[:len(closings)])
+    if ended is None:
+        return None
+    _publish_ended(run_id, [*batch, *_ended_events(ended)], lease)
+    return ended
+
+
+def _end_response(run_id: str, status: str, run_move: Statement, closings: list[Closing]
+                  ) -> tuple[dict[str, Any] | None, Batch]:
+    """`end` of a response's run, which reads what it records (`ending.record_end`): the
+    reads go out behind the moves, in their round trip, and the records with COMMIT."""
+    with db.pipelined() as conn:
+        moved = conn.execute(*run_move)
+        moves = [conn.execute(*c.statement(run_id)) for c in closings]
+        for statement in repository.settlement(run_id, status):
+            conn.execute(*statement)
+        reads = responses.read_for_end(conn, run_id)
+        ended = moved.fetchone()
         if ended is None:
-            current = repository.status_of(conn, run_id)
-        else:
-            batch.extend(_settle(conn, ended))
-    if ended is not None:
-        _publish_ended(run_id, [*batch, *_ended_events(ended)])
-        return ended
-    if batch:
-        events.publish(run_id, batch)
-    if current == "cancelling":
-        cancel(run_id, usage)
-    return None
+            return None, []
+        batch = closed(closings, [move.fetchone() for move in moves])
+        return ended, [*batch, *ending.record_end(conn, ended, reads)]
 
 
-def fail(run_id: str, usage: dict[str, int], code: str, message: str) -> dict[str, Any] | None:
-    return end(run_id, "failed", usage, {"last_error": {"code": code, "message": message}})
+def fail(run_id: str, usage: dict[str, int], code: str, message: str,
+         lease: ThreadLease | None = None) -> dict[str, Any] | None:
+    return end(run_id, "failed", usage, {"last_error": {"code": code, "message": message}},
+               lease=lease)
 
 
 def expire(run_id: str) -> bool:

@@ -5,14 +5,21 @@ from psycopg import sql
 
 from shared.clock import now
 from shared.runs import states
-from shared.storage.db import Conn
+from shared.storage.db import Conn, Statement
 from shared.storage.repository import bind
 
+# True only in the transaction that moved run %s: a row's xmin is the transaction that last
+# wrote it. What a run's terminal move closes or settles is written under it, so a move that
+# loses its compare-and-set, with the statements after it sent in the same round trip,
+# changes nothing (`shared/runs/lifecycle.end`).
+_RUN_MOVED = sql.SQL(
+    "EXISTS (SELECT 1 FROM runs WHERE id = %s AND xmin = pg_current_xact_id()::xid)")
 
-def move(conn: Conn, table: str, object_id: str, target: str,
-         changes: dict[str, Any] | None = None, stamp: bool = True) -> dict[str, Any] | None:
-    """Set `target` if the current status may move there (compare-and-set); the updated
-    row, or None if another writer moved it first."""
+
+def movement(table: str, object_id: str, target: str, changes: dict[str, Any] | None = None,
+             stamp: bool = True, with_run: str | None = None) -> Statement:
+    """The compare-and-set UPDATE to `target`, returning the row if it moved; `with_run`:
+    only if that run moved in the same transaction, before."""
     allowed = states.sources(table, target)
     changes = dict(changes or {})
     column = states.STAMPS[table].get(target)
@@ -22,12 +29,20 @@ def move(conn: Conn, table: str, object_id: str, target: str,
         changes.setdefault("expires_at", None)
         changes.setdefault("required_action", None)
     changes["status"] = target
-    statement = sql.SQL("UPDATE {} SET {} WHERE id = %s AND status = ANY(%s) RETURNING *").format(
+    statement = sql.SQL("UPDATE {} SET {} WHERE id = %s AND status = ANY(%s){} RETURNING *").format(
         sql.Identifier(table),
         sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in changes),
+        sql.SQL(" AND {}").format(_RUN_MOVED) if with_run is not None else sql.SQL(""),
     )
     params = [bind(k, v) for k, v in changes.items()] + [object_id, allowed]
-    return conn.execute(statement, params).fetchone()
+    return statement, params if with_run is None else [*params, with_run]
+
+
+def move(conn: Conn, table: str, object_id: str, target: str,
+         changes: dict[str, Any] | None = None, stamp: bool = True) -> dict[str, Any] | None:
+    """Set `target` if the current status may move there (compare-and-set); the updated
+    row, or None if another writer moved it first."""
+    return conn.execute(*movement(table, object_id, target, changes, stamp)).fetchone()
 
 
 def start_queued(conn: Conn, run_id: str) -> dict[str, Any] | None:
@@ -38,22 +53,29 @@ def start_queued(conn: Conn, run_id: str) -> dict[str, Any] | None:
         "WHERE id = %s AND status = 'queued' RETURNING *", (now(), run_id)).fetchone()
 
 
-def settle_children(conn: Conn, run_id: str, run_status: str) -> None:
-    """When a run ends early, its open steps and messages end with it."""
+def settlement(run_id: str, run_status: str) -> list[Statement]:
+    """When a run ends early, its open steps and messages end with it: the statements, to
+    run after the run's move in the same transaction (they write only then)."""
     ending = states.child_ending(run_status)
     if ending is None:
-        return
+        return []
     column = states.STAMPS["run_steps"][ending.step_status]
-    conn.execute(
-        sql.SQL("UPDATE run_steps SET status = %s, {} = %s "
-                "WHERE run_id = %s AND status = 'in_progress'").format(sql.Identifier(column)),
-        (ending.step_status, now(), run_id),
-    )
-    conn.execute(
-        "UPDATE messages SET status = 'incomplete', incomplete_at = %s, "
-        "incomplete_details = %s WHERE run_id = %s AND status = 'in_progress'",
-        (now(), bind("incomplete_details", {"reason": ending.message_reason}), run_id),
-    )
+    return [
+        (sql.SQL("UPDATE run_steps SET status = %s, {} = %s "
+                 "WHERE run_id = %s AND status = 'in_progress' AND {}").format(
+                     sql.Identifier(column), _RUN_MOVED),
+         (ending.step_status, now(), run_id, run_id)),
+        (sql.SQL("UPDATE messages SET status = 'incomplete', incomplete_at = %s, "
+                 "incomplete_details = %s WHERE run_id = %s AND status = 'in_progress' "
+                 "AND {}").format(_RUN_MOVED),
+         (now(), bind("incomplete_details", {"reason": ending.message_reason}), run_id,
+          run_id)),
+    ]
+
+
+def settle_children(conn: Conn, run_id: str, run_status: str) -> None:
+    for statement in settlement(run_id, run_status):
+        conn.execute(*statement)
 
 
 def interrupted(conn: Conn, run_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -72,11 +94,6 @@ def interrupted(conn: Conn, run_id: str) -> tuple[list[dict[str, Any]], list[dic
 
 def find(conn: Conn, run_id: str) -> dict[str, Any] | None:
     return conn.execute("SELECT * FROM runs WHERE id = %s", (run_id,)).fetchone()
-
-
-def status_of(conn: Conn, run_id: str) -> str | None:
-    row = conn.execute("SELECT status FROM runs WHERE id = %s", (run_id,)).fetchone()
-    return None if row is None else str(row["status"])
 
 
 def thread_and_status(conn: Conn, run_id: str) -> dict[str, Any] | None:

@@ -92,24 +92,34 @@ def unit_of_work() -> Iterator[Conn]:
         yield cast(Conn, conn)
 
 
-def in_one_trip(statements: list[Statement]) -> list[dict[str, Any] | None]:
-    """Run `statements` as one transaction in one round trip: BEGIN, the statements and
-    COMMIT go out together in libpq's pipeline mode, and the first row each returned is
-    read after. For writes that need nothing read in between: a unit of work costs a
-    round trip for BEGIN, one per statement and one for COMMIT. A failure rolls it all
-    back and raises, as a unit of work does."""
+@contextmanager
+def pipelined() -> Iterator[Conn]:
+    """A transaction in libpq's pipeline mode: BEGIN, the statements and COMMIT queue up and
+    go out together when a result is first fetched and when the block ends, so writes that
+    need nothing read in between cost one round trip (a unit of work costs one for BEGIN,
+    one per statement and one for COMMIT), and each fetch in between one more. Commits
+    when the block ends cleanly; rolls back and raises otherwise, as a unit of work does.
+    (psycopg's own transaction block syncs at BEGIN and before COMMIT: three trips more.)"""
     with get_pool().connection() as conn:
         try:
             with conn.pipeline():
                 conn.execute("BEGIN")
-                cursors = [conn.execute(query, params) for query, params in statements]
+                yield cast(Conn, conn)
                 conn.execute("COMMIT")
         except BaseException:
             # Left in the failed transaction (or broken: then the pool drops it).
             with suppress(psycopg.Error):
                 conn.execute("ROLLBACK")
             raise
-        return [cursor.fetchone() for cursor in cursors]
+
+
+def in_one_trip(statements: list[Statement]) -> list[dict[str, Any] | None]:
+    """Run `statements` as one transaction in one round trip (`pipelined`); the first row
+    each returned, read after (None for one that returns no rows, or none at all)."""
+    with pipelined() as conn:
+        cursors = [conn.execute(query, params) for query, params in statements]
+    return [cursor.fetchone() if cursor.description is not None else None
+            for cursor in cursors]
 
 
 @contextmanager

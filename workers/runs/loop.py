@@ -118,10 +118,13 @@ class RunLoop:
         self.unsent: list[tuple[str, Any]] = []
         # A response's run: function calls end it rather than park it.
         self.is_response = is_response(run_id)
+        # Its response's row, read once: what the loop reads of it does not change.
+        self.response: dict[str, Any] | None = None
         # Built-in tool calls a response's max_tool_calls still allows; None: no bound.
         self.builtin_calls_left: int | None = None
-        # The end user a response's request names, sent on with each model call.
-        self.user: str | None = None
+        # Whether the run may hold messages or steps of its own: not until the first
+        # execution's first model call.
+        self.wrote = True
 
     def drive(self) -> None:
         # The status is read again now that the lease is held: a cancel may have landed.
@@ -130,28 +133,28 @@ class RunLoop:
             return
         if run["usage"]:
             self.usage = Usage(run["usage"]["prompt_tokens"], run["usage"]["completion_tokens"])
+        self.wrote = run["attempts"] > 1
         if run["attempts"] > 1 or self.is_response:
             with reading() as conn:
                 if run["attempts"] > 1:
                     # Only a later execution may find what an interrupted one left open.
                     self.carried = streamed.carried(*repository.interrupted(conn, self.run_id))
                 if self.is_response:
-                    self._read_response(conn)
+                    self.response = responses.find_any(conn, self.run_id)
+                    self.builtin_calls_left = self._builtin_calls_left(conn)
         self._loop(run)
 
-    def _read_response(self, conn: Any) -> None:
-        """What a response's request asks of its model calls that its run row does not keep:
-        the bound on built-in tool calls, and the end user."""
-        response = responses.find_any(conn, self.run_id)
-        if response is None:
-            return
-        request = response["request"]
-        self.user = request.get("user")
-        bound = request["max_tool_calls"]
-        if bound is not None:
-            made = sum(1 for c in repository.tool_calls(conn, self.run_id)
-                       if tools.is_builtin(c["type"]))
-            self.builtin_calls_left = max(0, bound - made)
+    def _user(self) -> str | None:
+        """The end user a response's request names, sent on with each model call."""
+        return None if self.response is None else self.response["request"].get("user")
+
+    def _builtin_calls_left(self, conn: Any) -> int | None:
+        bound = None if self.response is None else self.response["request"]["max_tool_calls"]
+        if bound is None:
+            return None
+        made = sum(1 for c in repository.tool_calls(conn, self.run_id)
+                   if tools.is_builtin(c["type"]))
+        return max(0, bound - made)
 
     def _tool_context(self, run: dict[str, Any]) -> tools.Context:
         if self.context is None:
@@ -170,7 +173,8 @@ class RunLoop:
             try:
                 # Only reads, and the thread is this worker's while it holds the lease.
                 with reading() as conn:
-                    built = prompt.build(conn, run)
+                    built = prompt.build(conn, run, self.wrote, self.response)
+                self.wrote = True
             except prompt.PromptTooLongError:
                 self._end("incomplete", {"incomplete_details":
                                               {"reason": "max_prompt_tokens"}})
@@ -245,7 +249,7 @@ class RunLoop:
         self.next_cancel_check = time.monotonic() + CANCEL_CHECK_SECONDS
         request = prompt.chat_request(run, built, lambda: self._tool_context(run).resources,
                                       self.builtin_calls_left, self._completion_budget(run),
-                                      user=self.user)
+                                      user=self._user())
         with model.stream_chat(request) as chunks:
             for chunk in chunks:
                 for began in fold.add(chunk):
@@ -369,44 +373,48 @@ class RunLoop:
         self._open_message(run, model_call)
         self._close_text(model_call)
 
-    def _final_content(self, conn: Any, text: str) -> list[dict[str, Any]]:
+    def _final_content(self, text: str) -> list[dict[str, Any]]:
         """The message's text with its annotations, then the images drawn before it."""
-        notes = annotations.annotate(conn, self.run_id, text) if text else []
+        notes: list[dict[str, Any]] = []
+        if annotations.needed(text):
+            # The run's finished tool calls: the thread is this worker's while it holds the
+            # lease, so a read outside the closing's transaction sees what it would.
+            with reading() as conn:
+                notes = annotations.annotate(conn, self.run_id, text)
         content = payloads.final_content(text, notes, self.images)
         self.images = []
         return content
 
     def _close_text(self, model_call: ModelCall) -> None:
-        with unit_of_work() as conn:
-            batch = self._closed_text(conn, model_call)
-        self._send(batch)
+        closings = self._closings(model_call)
+        rows = db.in_one_trip([closing.statement() for closing in closings])
+        self._send(lifecycle.closed(closings, rows))
 
-    def _closed_text(self, conn: Any, model_call: ModelCall) -> list[tuple[str, Any]]:
-        """Complete the model call's message and its step; the events that say so."""
+    def _closings(self, model_call: ModelCall) -> list[lifecycle.Closing]:
+        """The model call's message completing, and its step."""
         if model_call.message is None or model_call.text_step is None:
             return []
         truncated = model_call.fold.finish_reason == "length"
         assert model_call.usage is not None
-        content = self._final_content(conn, model_call.fold.text)
-        if truncated:
-            message = repository.move(conn, "messages", model_call.message["id"], "incomplete", {
-                "content": content, "incomplete_details": {"reason": "max_tokens"}})
-        else:
-            message = repository.move(conn, "messages", model_call.message["id"], "completed",
-                                      {"content": content})
-        step = repository.move(conn, "run_steps", model_call.text_step["id"], "completed",
-                               {"usage": model_call.usage.to_dict()})
-        batch: list[tuple[str, Any]] = []
-        delta = payloads.content_delta(model_call.message["id"], content,
-                                       bool(model_call.fold.text))
-        if delta is not None and message is not None:
-            batch.append(delta)
-        if message is not None:
+        message_id = model_call.message["id"]
+        content = self._final_content(model_call.fold.text)
+        delta = payloads.content_delta(message_id, content, bool(model_call.fold.text))
+
+        def message_events(message: dict[str, Any]) -> list[tuple[str, Any]]:
             name = "thread.message.incomplete" if truncated else "thread.message.completed"
-            batch.append((name, MESSAGE.dump(message)))
-        if step is not None:
-            batch.append(("thread.run.step.completed", STEP.dump(step)))
-        return batch
+            return [*([delta] if delta is not None else []), (name, MESSAGE.dump(message))]
+
+        if truncated:
+            message = lifecycle.Closing("messages", message_id, "incomplete", {
+                "content": content, "incomplete_details": {"reason": "max_tokens"}},
+                message_events)
+        else:
+            message = lifecycle.Closing("messages", message_id, "completed",
+                                        {"content": content}, message_events)
+        return [message, lifecycle.Closing(
+            "run_steps", model_call.text_step["id"], "completed",
+            {"usage": model_call.usage.to_dict()},
+            lambda step: [("thread.run.step.completed", STEP.dump(step))])]
 
     def _call_tools(self, run: dict[str, Any], model_call: ModelCall) -> bool:
         """Run the calls Treadle answers itself; True when the loop goes on to the model,
@@ -461,16 +469,12 @@ class RunLoop:
         the calls (their outputs null) and the response ends `completed` in the same
         transaction; the client answers them in a next response."""
         assert model_call.tool_step is not None and model_call.usage is not None
-        step_id, step_usage = model_call.tool_step["id"], model_call.usage.to_dict()
-
-        def closing(conn: Any) -> list[tuple[str, Any]]:
-            step = repository.move(conn, "run_steps", step_id, "completed", {
+        lifecycle.end(self.run_id, "completed", self.usage.to_dict(), {}, [lifecycle.Closing(
+            "run_steps", model_call.tool_step["id"], "completed", {
                 "step_details": {"type": "tool_calls", "tool_calls": entries},
-                "usage": step_usage})
-            return [] if step is None else [("thread.run.step.completed",
-                                              dump_step(step, run["include"]))]
-
-        lifecycle.end(self.run_id, "completed", self.usage.to_dict(), {}, closing)
+                "usage": model_call.usage.to_dict()},
+            lambda step: [("thread.run.step.completed", dump_step(step, run["include"]))])],
+            self.lease)
 
     def _require_action(self, model_call: ModelCall, entries: list[dict[str, Any]],
                         calls: list[ToolCall]) -> None:
@@ -478,7 +482,8 @@ class RunLoop:
         details = {"type": "tool_calls", "tool_calls": entries}
         action = payloads.required_action(calls)
         parked = lifecycle.park(self.run_id, model_call.tool_step["id"], details,
-                                model_call.usage.to_dict(), action, self.usage.to_dict())
+                                model_call.usage.to_dict(), action, self.usage.to_dict(),
+                                self.lease)
         if parked is None:
             self._finish_cancel()
 
@@ -487,11 +492,10 @@ class RunLoop:
         """End the run; `closing`: the last model call, whose message completes in the
         same transaction."""
         lifecycle.end(self.run_id, status, self.usage.to_dict(), changes,
-                      (lambda conn: self._closed_text(conn, closing))
-                      if closing is not None else None)
+                      self._closings(closing) if closing is not None else (), self.lease)
 
     def _fail(self, code: str, message: str) -> None:
-        lifecycle.fail(self.run_id, self.usage.to_dict(), code, message)
+        lifecycle.fail(self.run_id, self.usage.to_dict(), code, message, self.lease)
 
     def _finish_cancel(self, model_call: ModelCall | None = None) -> None:
         partial = None
@@ -499,4 +503,4 @@ class RunLoop:
         if (model_call is not None and model_call.message is not None
                 and not model_call.catching_up):
             partial = (model_call.message["id"], payloads.text_content(model_call.fold.text))
-        lifecycle.cancel(self.run_id, self.usage.to_dict(), partial)
+        lifecycle.cancel(self.run_id, self.usage.to_dict(), partial, self.lease)

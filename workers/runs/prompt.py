@@ -177,9 +177,15 @@ def response_prompt(conn: Conn, instructions: str, history: ResponseHistory,
                   history.truncation == "auto", pair=True)
 
 
-def build(conn: Conn, run: dict[str, Any]) -> Prompt:
-    response = responses.find_any(conn, run["id"]) if is_response(run["id"]) else None
-    own = _run_messages(conn, run)
+def build(conn: Conn, run: dict[str, Any], replay: bool = True,
+          response: dict[str, Any] | None = None) -> Prompt:
+    """The messages of the run's next model call; `replay`: whether the run may have written
+    anything to replay (not before a first execution's first model call: a run's messages
+    and steps are only ever written by its executions), else it is not read. `response`:
+    a response's run's row, read already (else read here)."""
+    if response is None and is_response(run["id"]):
+        response = responses.find_any(conn, run["id"])
+    own = _run_messages(conn, run) if replay else []
     budget = run["max_prompt_tokens"] or DEFAULT_CONTEXT_TOKENS
     if response is not None:
         built = response_prompt(conn, run["instructions"], ResponseHistory.of(response), own,

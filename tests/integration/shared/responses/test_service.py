@@ -282,6 +282,30 @@ def test_only_a_background_response_is_cancelled(project: str) -> None:
     assert service.cancel_response(project, background).run["status"] == "cancelled"
 
 
+def test_a_response_end_that_loses_the_compare_and_set_changes_nothing(project: str) -> None:
+    # The end's moves and reads go out in one round trip: once a cancel ended the response,
+    # a worker's late end must leave the message, the output and the stream as they are.
+    response_id = service.create_response(project, {"model": "m", "input": "x",
+                                                    "background": True}).response["id"]
+    lifecycle.start(response_id)
+    with unit_of_work() as conn:
+        message = tables.insert(conn, MESSAGES, {
+            "project_id": project, "thread_id": response_id, "created_at": now(),
+            "status": "in_progress", "role": "assistant", "content": [], "assistant_id": "",
+            "run_id": response_id, "attachments": [], "metadata": {}})
+        conn.execute("UPDATE runs SET status = 'expired' WHERE id = %s", (response_id,))
+    events_before = _event_names(response_id)
+    closing = lifecycle.Closing("messages", message["id"], "completed", {"content": []},
+                                lambda row: [("thread.message.completed", row["id"])])
+    assert lifecycle.end(response_id, "completed", USAGE, closing=[closing]) is None
+    loaded = service.get_response_row(project, response_id)
+    assert loaded.run["status"] == "expired" and loaded.response["output"] is None
+    with reading() as conn:
+        assert tables.get(conn, MESSAGES, {"run_id": response_id}, message["id"],
+                          "message_id")["status"] == "in_progress"
+    assert _event_names(response_id) == events_before
+
+
 def test_delete_takes_the_run_and_thread_with_it(project: str) -> None:
     response_id = service.create_response(project, {"model": "m", "input": "x"}).response["id"]
     assert service.delete_response(project, response_id) == {

@@ -370,19 +370,95 @@ def test_the_worker_finishes_a_cancel_keeping_the_partial_answer(redis: Redis) -
     assert run.names() == ["thread.run.cancelled", "done"]
 
 
+def completing(message_id: str) -> lifecycle.Closing:
+    return lifecycle.Closing("messages", message_id, "completed", {"content": []},
+                             lambda row: [("thread.message.completed", {"id": row["id"]})])
+
+
 def test_end_completes_with_the_closing_writes_in_the_same_transaction(redis: Redis) -> None:
     run = make_run("in_progress")
     message_id = run.add_message()
-
-    def closing(conn: Any) -> list[tuple[str, Any]]:
-        repository.move(conn, "messages", message_id, "completed")
-        return [("thread.message.completed", {"id": message_id})]
-
-    ended = lifecycle.end(run.id, "completed", USAGE, closing=closing)
+    ended = lifecycle.end(run.id, "completed", USAGE, closing=[completing(message_id)])
     assert ended is not None and ended["status"] == "completed"
     assert ended["completed_at"] is not None and ended["expires_at"] is None
     assert run.child(MESSAGES, message_id)["status"] == "completed"
     assert run.names() == ["thread.message.completed", "thread.run.completed", "done"]
+
+
+@pytest.mark.parametrize("status", ["cancelled", "expired", "completed"])
+@pytest.mark.parametrize("target", ["completed", "failed"])
+def test_an_end_that_loses_the_compare_and_set_changes_nothing(redis: Redis, status: str,
+                                                               target: str) -> None:
+    # The closings and the settling are sent with the run's move in one round trip: they
+    # must not write when that move is not made.
+    run = make_run(status)
+    message_id, step_id = run.add_message(), run.add_step("message_creation")
+    before = run.row()
+    assert lifecycle.end(run.id, target, USAGE, closing=[completing(message_id)]) is None
+    assert run.row() == before
+    assert run.child(MESSAGES, message_id)["status"] == "in_progress"
+    assert run.child(STEPS, step_id)["status"] == "in_progress"
+    assert run.names() == []
+
+
+def test_the_settling_writes_only_with_the_runs_move(redis: Redis) -> None:
+    # Under the statements' own condition, a run that did not move in the transaction
+    # settles nothing, whatever its status says.
+    run = make_run("failed")
+    step_id = run.add_step()
+    with unit_of_work() as conn:
+        repository.settle_children(conn, run.id, "failed")
+    assert run.child(STEPS, step_id)["status"] == "in_progress"
+    with unit_of_work() as conn:
+        conn.execute("UPDATE runs SET status = 'failed' WHERE id = %s", (run.id,))
+        repository.settle_children(conn, run.id, "failed")
+    assert run.child(STEPS, step_id)["status"] == "failed"
+
+
+def test_the_ending_workers_lease_goes_with_the_events(redis: Redis) -> None:
+    run = make_run("in_progress")
+    lease, following = ThreadLease(run.thread_id), ThreadLease(run.thread_id)
+    assert lease.acquire()
+    with lease:
+        assert lifecycle.end(run.id, "completed", USAGE, lease=lease) is not None
+        assert not redis.exists(redis_keys.thread_lease(run.thread_id))
+        # The thread is free for its next run before this worker leaves the block.
+        assert following.acquire()
+    # Leaving the block released nothing more: the next holder keeps the lease.
+    assert redis.exists(redis_keys.thread_lease(run.thread_id)) and not following.lost
+    following.release()
+
+
+def test_a_park_releases_the_workers_lease_with_the_events(redis: Redis) -> None:
+    run = make_run("in_progress")
+    step_id = run.add_step()
+    lease = ThreadLease(run.thread_id)
+    assert lease.acquire()
+    with lease:
+        assert lifecycle.park(run.id, step_id, {"type": "tool_calls", "tool_calls": []}, USAGE,
+                              {"type": "submit_tool_outputs"}, USAGE, lease) is not None
+        assert not redis.exists(redis_keys.thread_lease(run.thread_id))
+    assert run.names() == ["thread.run.requires_action", "done"]
+
+
+def test_a_cancel_releases_the_workers_lease_with_the_events(redis: Redis) -> None:
+    run = make_run("cancelling")
+    lease = ThreadLease(run.thread_id)
+    assert lease.acquire()
+    with lease:
+        assert lifecycle.cancel(run.id, USAGE, lease=lease) is not None
+        assert not redis.exists(redis_keys.thread_lease(run.thread_id))
+    assert run.names() == ["thread.run.cancelled", "done"]
+
+
+def test_an_end_that_loses_keeps_the_workers_lease_until_it_lets_go(redis: Redis) -> None:
+    run = make_run("expired")
+    lease = ThreadLease(run.thread_id)
+    assert lease.acquire()
+    with lease:
+        assert lifecycle.end(run.id, "completed", USAGE, lease=lease) is None
+        assert redis.exists(redis_keys.thread_lease(run.thread_id))
+    assert not redis.exists(redis_keys.thread_lease(run.thread_id))
 
 
 def test_end_incomplete_settles_what_is_open(redis: Redis) -> None:
@@ -413,14 +489,6 @@ def test_end_after_a_cancel_ends_the_run_cancelled(redis: Redis) -> None:
     # cancelling -> completed is legal: the answer was whole before the cancel was seen.
     assert run.row()["status"] == "completed"
     assert not redis.exists(redis_keys.run_cancel(run.id))
-
-
-def test_end_of_a_run_another_writer_ended_publishes_only_the_closing(redis: Redis) -> None:
-    run = make_run("cancelled")
-    ended = lifecycle.end(run.id, "completed", USAGE,
-                          closing=lambda conn: [("thread.message.completed", {})])
-    assert ended is None and run.row()["status"] == "cancelled"
-    assert run.names() == ["thread.message.completed"]
 
 
 def test_expire_due_expires_what_is_past_its_deadline(redis: Redis, sent: list[str]) -> None:

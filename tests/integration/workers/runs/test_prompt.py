@@ -208,3 +208,13 @@ def test_the_default_budget_is_the_context_limit(database_url: str) -> None:
     prompt = prompt_of(thread.run())
     assert prompt.messages == [SYSTEM, thread.chat[0], thread.chat[2]]
     assert prompt.tokens <= DEFAULT_CONTEXT_TOKENS
+
+
+def test_what_the_run_said_is_replayed_unless_it_can_have_said_nothing(thread: Thread) -> None:
+    run = thread.run()
+    thread.said_in_run(run, "An answer so far.")
+    replayed = {"role": "assistant", "content": "An answer so far."}
+    with unit_of_work() as conn:
+        assert build(conn, run).messages == [SYSTEM, *thread.chat, replayed]
+        # A first execution's first model call: nothing of the run's own is read.
+        assert build(conn, run, replay=False).messages == [SYSTEM, *thread.chat]

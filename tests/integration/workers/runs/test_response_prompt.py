@@ -121,3 +121,14 @@ def test_a_count_is_what_the_created_responses_first_call_sends(project: str) ->
                                    None, None)
     assert "/mnt/data/data.csv" in json.dumps(sent["tools"])
     assert counted == prompt.request_tokens(built, sent) > built.tokens
+
+
+def test_the_response_row_read_already_is_the_one_used(project: str) -> None:
+    created = service.create_response(project, {"model": "m", "input": "Hi"})
+    with reading() as conn:
+        assert prompt.build(conn, created.run).messages == [{"role": "user", "content": "Hi"}]
+        given = {**created.response, "input": [
+            {**created.response["input"][0],
+             "content": [{"type": "input_text", "text": "Bye"}]}]}
+        assert prompt.build(conn, created.run, response=given).messages == [
+            {"role": "user", "content": "Bye"}]
