@@ -39,6 +39,9 @@ STREAM_READ_TIMEOUT_SECONDS = 12
 FIRST_TOKEN_MS = 3000
 TOKENS = 20
 ANSWER = " ".join(f"tok{i}" for i in range(TOKENS))
+# The answers of the responses to cancel: a minute long, so on however loaded a machine the
+# cancel lands while the answer streams (a run whose answer ended first may end completed).
+CANCELLED_TOKENS = 400
 
 
 def script(**plan: Any) -> str:
@@ -96,12 +99,14 @@ def create_background(client: openai.OpenAI, texts: list[str]) -> list[str]:
         return list(pool.map(create, texts))
 
 
-def queued_responses(stack: Stack, count: int, **plan: Any
+def queued_responses(stack: Stack, count: int, long: int = 0, **plan: Any
                      ) -> tuple[openai.OpenAI, list[str], list[str]]:
     """A client of an API of the stack, and `count` background responses (ids, and the
-    markers of their scripts, in order) left queued: no runs worker yet."""
+    markers of their scripts, in order) left queued: no runs worker yet. The first `long`
+    ones answer CANCELLED_TOKENS tokens."""
     client = openai.OpenAI(base_url=f"{stack.api()}/v1", api_key=stack.key, max_retries=3)
-    texts = [script(delay_ms=FIRST_TOKEN_MS, tokens=TOKENS, **plan) for _ in range(count)]
+    texts = [script(delay_ms=FIRST_TOKEN_MS, tokens=CANCELLED_TOKENS if n < long else TOKENS,
+                    **plan) for n in range(count)]
     return client, create_background(client, texts), [text.split("\n")[0] for text in texts]
 
 
@@ -153,8 +158,9 @@ def calls_by_marker(model_server: Any) -> dict[str, list[bool]]:
 def test_hundreds_in_flight_at_once_each_complete_once_or_stay_cancelled(
         stack: Stack, model_server: Any) -> None:
     count = 300
-    # Each answer streams for TOKENS x 150 ms after the first token: long enough to cancel.
-    client, response_ids, markers = queued_responses(stack, count, gather=count,
+    # Each answer streams 150 ms a token after the first; the first ten, to be cancelled,
+    # for a minute.
+    client, response_ids, markers = queued_responses(stack, count, long=10, gather=count,
                                                      chunk_delay_ms=150)
     model_server.clear()
     stack.wide_runs_worker("runs-wide")
