@@ -65,7 +65,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import psycopg
-from processes import stop
+from processes import stop, stop_on_sigterm
 from runs import idle_load, machine_busy, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,14 +116,6 @@ def raise_file_limit() -> int:
     wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 65_536)
     resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     return wanted
-
-
-def stop_on_sigterm() -> None:
-    """SIGTERM unwinds like Ctrl-C, so the cleanup below runs."""
-    def handler(*_: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
 
 
 # --------------------------------------------------------------------------- the platform

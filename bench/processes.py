@@ -2,6 +2,7 @@
 import os
 import signal
 import subprocess
+from typing import Any
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -13,3 +14,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (`timeout`'s, say) unwinds like Ctrl-C, so a benchmark's cleanup runs and
+    leaves no deployment behind."""
+    def handler(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)

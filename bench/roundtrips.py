@@ -31,6 +31,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from processes import stop_on_sigterm
 from runs import (
     APIS,
     INSTRUCTIONS,
@@ -181,6 +182,7 @@ def trace_runs(args: argparse.Namespace, broker_url: str, broker_port: int) -> N
 
 def main() -> int:
     args = parse_args()
+    stop_on_sigterm()
     workdir = Path(tempfile.mkdtemp(prefix="treadle_trips_broker_"))
     broker, broker_url = start_broker(workdir)
     try:

@@ -73,6 +73,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from processes import stop_on_sigterm
 from serving import free_port, http_ok, prepare_database, tear_down
 from serving import treadle as treadle_command
 
@@ -842,6 +843,7 @@ def verdict(label: str, value: float, target: float, at_most: bool, unit: str) -
 
 def main() -> int:
     args = parse_args()
+    stop_on_sigterm()
     api = APIS[args.api]
     failed = False
     with deployment(args.redis_db, args.runs_processes) as deploy:
