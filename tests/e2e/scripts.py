@@ -16,6 +16,11 @@ def script(**plan: Any) -> str:
     return "SCRIPT: " + json.dumps(plan)
 
 
+def marked(marker: str, **plan: Any) -> str:
+    """A script behind a line of its own, which finds its chat requests again (`sent`)."""
+    return f"{marker}\n" + script(**plan)
+
+
 def sent(model_server: Any, marker: str) -> list[dict[str, Any]]:
     """The chat requests whose body mentions `marker`, oldest first."""
     return [r for r in model_server.requests(CHAT) if marker in json.dumps(r["body"])]

@@ -4,12 +4,12 @@ counts the prompt a response created with it would send. Real API, real runs wor
 server shows what such a response did send.
 """
 import io
-import json
 from typing import Any
 
 import openai
 import pytest
 
+from tests.e2e.scripts import marked as script
 from tests.e2e.scripts import sent
 from workers.runs.prompt import Prompt, _tokens, request_tokens
 
@@ -26,10 +26,6 @@ WEATHER: Any = [{"type": "function", "name": "get_weather",
 def _needs_input_tokens(client: openai.OpenAI) -> None:
     if not hasattr(getattr(client, "responses", None), "input_tokens"):
         pytest.skip("this openai SDK has no client.responses.input_tokens")
-
-
-def script(marker: str, **plan: Any) -> str:
-    return f"{marker}\nSCRIPT: " + json.dumps(plan)
 
 
 def count(client: openai.OpenAI, **body: Any) -> int:

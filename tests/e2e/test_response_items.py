@@ -8,6 +8,7 @@ import openai
 import psycopg
 import pytest
 
+from tests.e2e.scripts import marked as script
 from tests.e2e.scripts import sent
 
 pytestmark = pytest.mark.usefixtures("workers")
@@ -23,10 +24,6 @@ WEATHER: Any = [{"type": "function", "name": "get_weather",
 def _needs_responses(client: openai.OpenAI) -> None:
     if not hasattr(client, "responses"):
         pytest.skip("this openai SDK has no client.responses")
-
-
-def script(marker: str, **plan: Any) -> str:
-    return f"{marker}\nSCRIPT: " + json.dumps(plan)
 
 
 def reference(item_id: str) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 import openai
 import pytest
 
+from tests.e2e.scripts import marked as script
 from tests.e2e.scripts import sent
 from tests.support.waiting import wait_for
 
@@ -23,10 +24,6 @@ MODEL = "test-model"
 def _needs_responses(client: openai.OpenAI) -> None:
     if not hasattr(client, "responses"):
         pytest.skip("this openai SDK has no client.responses")
-
-
-def script(marker: str, **plan: Any) -> str:
-    return f"{marker}\nSCRIPT: " + json.dumps(plan)
 
 
 def _error(exc_class: type[openai.APIStatusError], call: Any) -> dict[str, Any]:
