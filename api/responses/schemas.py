@@ -22,15 +22,14 @@ class Checked(fields.Raw):
         super().__init__(allow_none=True, **kwargs)
 
 
-class CreateResponse(RequestSchema):
-    """Every field but `stream` is checked by `shared/responses` (which names the field of a
-    bad value and refuses unknown ones); the fields listed are the ones the OpenAPI document
-    shows."""
+class _ResponseBody(RequestSchema):
+    """What a create and a token count both take. Every field is checked by
+    `shared/responses` (which names the field of a bad value and refuses unknown ones); the
+    fields listed are the ones the OpenAPI document shows."""
 
     class Meta:
         unknown = INCLUDE
 
-    model = Checked(metadata={"description": "The model, or the prompt bridge's."})
     input = Checked(metadata={"description": "Text, or an array of input items."})
     instructions = Checked()
     previous_response_id = Checked()
@@ -38,6 +37,12 @@ class CreateResponse(RequestSchema):
     tools = Checked()
     tool_choice = Checked()
     text = Checked()
+
+
+class CreateResponse(_ResponseBody):
+    """Every field but `stream` is checked by `shared/responses`."""
+
+    model = Checked(metadata={"description": "The model, or the prompt bridge's."})
     include = Checked()
     metadata = Checked()
     background = Checked()
@@ -47,22 +52,9 @@ class CreateResponse(RequestSchema):
     stream = JsonBoolean(allow_none=True)
 
 
-class CountInputTokens(RequestSchema):
-    """Checked by `shared/responses` as a create's fields are; the fields listed are the
-    ones the OpenAPI document shows."""
-
-    class Meta:
-        unknown = INCLUDE
-
+class CountInputTokens(_ResponseBody):
     model = Checked(metadata={"description": "The model (the count does not depend on it)."})
-    input = Checked(metadata={"description": "Text, or an array of input items."})
-    instructions = Checked()
-    previous_response_id = Checked()
-    conversation = Checked()
-    tools = Checked()
-    tool_choice = Checked()
     parallel_tool_calls = Checked()
-    text = Checked()
     reasoning = Checked()
     truncation = Checked()
 
