@@ -18,6 +18,8 @@ pytestmark = pytest.mark.usefixtures("workers")
 
 def test_responses_waiting_on_the_model_hold_no_turn(client: openai.OpenAI,
                                                      model_server: Any) -> None:
+    if not hasattr(client, "responses"):
+        pytest.skip("this openai SDK has no client.responses")
     before = model_server.concurrency()["open"]
     with ThreadPoolExecutor(WAITED) as pool:
         waited = [pool.submit(client.responses.create, model="test-model",
