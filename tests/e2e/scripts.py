@@ -3,6 +3,9 @@ and the chat requests that carried a marker are found again on the server."""
 import json
 from typing import Any
 
+import openai
+import pytest
+
 CHAT = "/v1/chat/completions"
 
 WEATHER_TOOL = {"type": "function", "function": {
@@ -24,3 +27,12 @@ def marked(marker: str, **plan: Any) -> str:
 def sent(model_server: Any, marker: str) -> list[dict[str, Any]]:
     """The chat requests whose body mentions `marker`, oldest first."""
     return [r for r in model_server.requests(CHAT) if marker in json.dumps(r["body"])]
+
+
+def refused(exc_class: type[openai.APIStatusError], call: Any) -> dict[str, Any]:
+    """The error body of `call()`, which must raise `exc_class`."""
+    with pytest.raises(exc_class) as info:
+        call()
+    body = info.value.body
+    assert isinstance(body, dict), body
+    return body

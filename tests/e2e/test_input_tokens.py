@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from tests.e2e.scripts import marked as script
-from tests.e2e.scripts import sent
+from tests.e2e.scripts import refused, sent
 from workers.runs.prompt import Prompt, _tokens, request_tokens
 
 pytestmark = pytest.mark.usefixtures("workers")
@@ -38,14 +38,6 @@ def cost(chat_body: dict[str, Any]) -> int:
     """What a chat request the model server received costs, counted as Treadle counts one."""
     messages = chat_body["messages"]
     return request_tokens(Prompt(messages, sum(_tokens(m) for m in messages)), chat_body)
-
-
-def _error(exc_class: type[openai.APIStatusError], call: Any) -> dict[str, Any]:
-    with pytest.raises(exc_class) as info:
-        call()
-    body = info.value.body
-    assert isinstance(body, dict), body
-    return body
 
 
 def test_text_counts_and_grows_with_it(client: openai.OpenAI, model_server: Any) -> None:
@@ -149,7 +141,7 @@ def test_bad_input_is_a_400_naming_the_field(client: openai.OpenAI) -> None:
          "unknown_parameter"),
     ]
     for body, param, code in cases:
-        error = _error(openai.BadRequestError,
+        error = refused(openai.BadRequestError,
                        lambda body=body: client.responses.input_tokens.count(**body))
         assert error["param"] == param, body
         if code is not None:
@@ -159,7 +151,7 @@ def test_bad_input_is_a_400_naming_the_field(client: openai.OpenAI) -> None:
 def test_conversation_and_previous_response_are_exclusive(client: openai.OpenAI) -> None:
     first = client.responses.create(model=MODEL, input="One")
     conversation = client.conversations.create()
-    error = _error(openai.BadRequestError, lambda: client.responses.input_tokens.count(
+    error = refused(openai.BadRequestError, lambda: client.responses.input_tokens.count(
         input="Two", previous_response_id=first.id, conversation=conversation.id))
     assert error["param"] == "conversation"
     assert error["code"] == "mutually_exclusive_parameters"

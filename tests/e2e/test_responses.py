@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from tests.e2e.scripts import marked as script
-from tests.e2e.scripts import sent
+from tests.e2e.scripts import refused, sent
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.usefixtures("workers")
@@ -24,14 +24,6 @@ MODEL = "test-model"
 def _needs_responses(client: openai.OpenAI) -> None:
     if not hasattr(client, "responses"):
         pytest.skip("this openai SDK has no client.responses")
-
-
-def _error(exc_class: type[openai.APIStatusError], call: Any) -> dict[str, Any]:
-    with pytest.raises(exc_class) as info:
-        call()
-    body = info.value.body
-    assert isinstance(body, dict), body
-    return body
 
 
 def test_plain_text_answer(client: openai.OpenAI) -> None:
@@ -174,15 +166,15 @@ def test_background_answers_at_once_and_ends(client: openai.OpenAI) -> None:
 def test_store_false_is_never_retrievable(client: openai.OpenAI) -> None:
     response = client.responses.create(model=MODEL, input="Forget me", store=False)
     assert response.output_text == "You said: Forget me"
-    body = _error(openai.NotFoundError, lambda: client.responses.retrieve(response.id))
+    body = refused(openai.NotFoundError, lambda: client.responses.retrieve(response.id))
     assert body["message"] == f"Response with id '{response.id}' not found."
 
 
 def test_delete(client: openai.OpenAI) -> None:
     response = client.responses.create(model=MODEL, input="Delete me")
     assert client.responses.delete(response.id) is None
-    _error(openai.NotFoundError, lambda: client.responses.retrieve(response.id))
-    _error(openai.NotFoundError, lambda: client.responses.delete(response.id))
+    refused(openai.NotFoundError, lambda: client.responses.retrieve(response.id))
+    refused(openai.NotFoundError, lambda: client.responses.delete(response.id))
 
 
 def test_input_items_list(client: openai.OpenAI) -> None:
@@ -241,24 +233,24 @@ def test_another_projects_response_is_not_found(client: openai.OpenAI,
                  lambda: other_client.responses.input_items.list(response.id),
                  lambda: other_client.responses.create(model=MODEL, input="x",
                                                        previous_response_id=response.id)):
-        _error(openai.NotFoundError, call)
+        refused(openai.NotFoundError, call)
     assert client.responses.retrieve(response.id).id == response.id
 
 
 def test_bad_input_is_a_400_naming_the_field(client: openai.OpenAI) -> None:
-    body = _error(openai.BadRequestError, lambda: client.responses.create(
+    body = refused(openai.BadRequestError, lambda: client.responses.create(
         model=MODEL, input=[{"role": "user", "content": 5}]))
     assert body["param"] == "input[0].content"
-    body = _error(openai.BadRequestError, lambda: client.responses.create(
+    body = refused(openai.BadRequestError, lambda: client.responses.create(
         model=MODEL, input="x", tools=[{"type": "web_search_preview_nope"}]))
     assert body["param"] is not None and body["param"].startswith("tools")
-    body = _error(openai.BadRequestError, lambda: client.responses.create(
+    body = refused(openai.BadRequestError, lambda: client.responses.create(
         model=MODEL, input="x", stream="yes"))  # type: ignore[call-overload]
     assert body["param"] == "stream"
-    body = _error(openai.BadRequestError, lambda: client.responses.create(
+    body = refused(openai.BadRequestError, lambda: client.responses.create(
         model=MODEL, input="x", stream=1))  # type: ignore[call-overload]
     assert body["param"] == "stream"
-    body = _error(openai.BadRequestError, lambda: client.responses.retrieve("run_abc"))
+    body = refused(openai.BadRequestError, lambda: client.responses.retrieve("run_abc"))
     assert body["param"] == "response_id"
 
 
@@ -409,7 +401,7 @@ def test_stream_of_events_no_longer_kept_is_a_400(client: openai.OpenAI,
 
     response = client.responses.create(model=MODEL, input="Soon forgotten")
     redis.Redis.from_url(redis_url).delete(redis_keys.run_events(response.id))
-    body = _error(openai.BadRequestError,
+    body = refused(openai.BadRequestError,
                   lambda: list(client.responses.retrieve(response.id, stream=True)))
     assert body["param"] == "stream"
     assert client.responses.retrieve(response.id).output_text == "You said: Soon forgotten"

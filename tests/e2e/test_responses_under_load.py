@@ -10,9 +10,7 @@ queue at once, and the model server's own count of requests open at once proves 
 were in flight together (their model calls gather: none is answered before all are open).
 """
 import json
-import os
 import re
-import signal
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +20,7 @@ import openai
 import pytest
 
 from tests.e2e.scripts import CHAT, sent
-from tests.support.stack import Stack, connect, outcomes, stack, wait_all_ended
+from tests.support.stack import Stack, connect, kill_mid_stream, outcomes, stack, wait_all_ended
 from tests.support.waiting import wait_for
 
 __all__ = ["stack"]
@@ -214,17 +212,8 @@ def test_a_worker_killed_among_background_responses_loses_and_repeats_nothing(
     model_server.clear()
     victim = stack.wide_runs_worker("runs-victim")
 
-    def streaming() -> int:
-        with connect(stack) as conn:
-            return int(conn.execute(
-                "SELECT count(*) AS n FROM messages WHERE run_id = ANY(%s)"
-                " AND status = 'in_progress'", [response_ids]).fetchone()["n"])
-
     # Killed mid-stream: most responses have shown part of their answer.
-    wait_for(lambda: streaming() >= count * 0.9, 60, "the responses never started streaming")
-    os.kill(victim.pid, signal.SIGKILL)
-    victim.wait()
-    stack.wide_runs_worker("runs-heir")
+    kill_mid_stream(stack, victim, response_ids, 60)
 
     found = wait_all_ended(stack, response_ids, 120)
     assert [r for r in found.values() if r["status"] != "completed"] == []

@@ -10,7 +10,6 @@ read from Postgres.
 import json
 import os
 import re
-import signal
 import subprocess
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +20,7 @@ import redis
 
 from tests.conftest import TREADLE
 from tests.e2e.test_recovery import script
-from tests.support.stack import Stack, connect, stack, wait_all_ended
+from tests.support.stack import Stack, connect, kill_mid_stream, stack, wait_all_ended
 from tests.support.waiting import wait_for
 
 __all__ = ["stack"]
@@ -110,17 +109,8 @@ def test_a_worker_killed_with_hundreds_in_flight_loses_and_repeats_nothing(
     model_server.clear()
     victim = stack.wide_runs_worker("runs-victim")
 
-    def streaming() -> int:
-        with connect(stack) as conn:
-            return int(conn.execute(
-                "SELECT count(*) AS n FROM messages WHERE run_id = ANY(%s)"
-                " AND status = 'in_progress'", [run_ids]).fetchone()["n"])
-
     # Killed mid-stream: most runs have shown part of their answer.
-    wait_for(lambda: streaming() >= count * 0.9, 30, "the runs never started streaming")
-    os.kill(victim.pid, signal.SIGKILL)
-    victim.wait()
-    stack.wide_runs_worker("runs-heir")
+    kill_mid_stream(stack, victim, run_ids, 30)
 
     found = wait_all_ended(stack, run_ids)
     assert sorted(found) == sorted(run_ids)

@@ -6,6 +6,8 @@ fixture into the test module (`from tests.support.stack import Stack, stack`), o
 `own_stack` for a fixture of another shape. What its runs ended as is read from its
 Postgres (`outcomes`): a response is a run of the same id.
 """
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -26,6 +28,7 @@ from tests.conftest import (
     wait_for_line,
     wait_until_healthy,
 )
+from tests.support.waiting import wait_for
 
 
 class Stack:
@@ -126,6 +129,24 @@ def wait_all_ended(stack: Stack, run_ids: list[str], seconds: float = 45
         if not active or time.monotonic() > deadline:
             return found
         time.sleep(0.5)
+
+
+def kill_mid_stream(stack: Stack, victim: subprocess.Popen[bytes], run_ids: list[str],
+                    seconds: float) -> None:
+    """SIGKILL the runs worker `victim` once nine in ten of the runs show part of their
+    answer, and start a runs worker that takes them over."""
+    def streaming() -> int:
+        with connect(stack) as conn:
+            row = conn.execute("SELECT count(*) AS n FROM messages WHERE run_id = ANY(%s)"
+                               " AND status = 'in_progress'", [run_ids]).fetchone()
+        assert row is not None
+        return int(row["n"])
+
+    wait_for(lambda: streaming() >= len(run_ids) * 0.9, seconds,
+             "the runs never started streaming")
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    stack.wide_runs_worker("runs-heir")
 
 
 @pytest.fixture
