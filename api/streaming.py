@@ -22,18 +22,23 @@ _TERMINAL_EVENTS = frozenset(f"thread.run.{status}" for status in TERMINAL)
 
 
 def _relay(run_id: str, after: str, until_terminal: bool) -> Iterator[bytes]:
+    """Each batch of events in one write (a run's start or end is several at once)."""
     ended = False
     quiet_ms = round(get_settings().stream_keepalive_seconds * 1000)
     with closing(events.follow(run_id, after, block_ms=quiet_ms)) as followed:
-        for event in followed:
-            if event is None:
+        for batch in followed:
+            if batch is None:
                 yield KEEPALIVE
                 continue
-            if event.name in _TERMINAL_EVENTS:
-                ended = True
-            yield event.sse()
-            if event.name == events.DONE and (ended or not until_terminal):
-                return
+            sent = []
+            for event in batch:
+                if event.name in _TERMINAL_EVENTS:
+                    ended = True
+                sent.append(event.sse())
+                if event.name == events.DONE and (ended or not until_terminal):
+                    yield b"".join(sent)
+                    return
+            yield b"".join(sent)
 
 
 def sse_response(run_id: str, after: str, until_terminal: bool = False) -> Response:

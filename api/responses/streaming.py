@@ -24,18 +24,23 @@ _FINAL = frozenset(stream.FINAL_EVENTS.values())
 
 
 def _translated(response: dict[str, Any], run: dict[str, Any], include: Collection[str]
-                ) -> Iterator[stream.Event | None]:
-    """The response's events up to its final one; None when a keep-alive is due."""
+                ) -> Iterator[list[stream.Event] | None]:
+    """The response's events up to its final one, a batch for each batch of the run's;
+    None when a keep-alive is due."""
     translator = stream.Translator(response, include, run)
     quiet_ms = round(get_settings().stream_keepalive_seconds * 1000)
     with closing(events.follow(response["id"], "0-0", block_ms=quiet_ms)) as followed:
-        for event in followed:
-            if event is None:
+        for batch in followed:
+            if batch is None:
                 yield None
                 continue
-            yield from translator.feed(event.name, event.data)
-            if translator.ended:
-                return
+            translated: list[stream.Event] = []
+            for event in batch:
+                translated.extend(translator.feed(event.name, event.data))
+                if translator.ended:
+                    yield translated
+                    return
+            yield translated
 
 
 def sse_response(response: dict[str, Any], run: dict[str, Any], include: Collection[str],
@@ -47,11 +52,14 @@ def sse_response(response: dict[str, Any], run: dict[str, Any], include: Collect
             "without 'stream'.", param="stream")
 
     def body() -> Iterator[bytes]:
-        for event in _translated(response, run, include):
-            if event is None:
+        for batch in _translated(response, run, include):
+            if batch is None:
                 yield KEEPALIVE
-            elif event["sequence_number"] > starting_after:
-                yield stream.sse(event)
+                continue
+            sent = b"".join(stream.sse(event) for event in batch
+                            if event["sequence_number"] > starting_after)
+            if sent:
+                yield sent
 
     return Response(stream_with_context(body()), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -60,9 +68,10 @@ def sse_response(response: dict[str, Any], run: dict[str, Any], include: Collect
 def final_response(response: dict[str, Any], run: dict[str, Any], include: Collection[str]
                    ) -> dict[str, Any]:
     """The Response object once the response has ended, as its final event shows it."""
-    for event in _translated(response, run, include):
-        if event is not None and event["type"] in _FINAL:
-            return dict(event["response"])
+    for batch in _translated(response, run, include):
+        for event in batch or ():
+            if event["type"] in _FINAL:
+                return dict(event["response"])
     raise RuntimeError(f"the events of response {response['id']} ended without a final one")
 
 

@@ -62,16 +62,16 @@ def first_id(answer: list[Any]) -> str:
 
 
 def follow(run_id: str, after: str = "0-0", block_ms: int = 15_000
-           ) -> Generator[Event | None, None, None]:
-    """Events after `after`, forever; yields None when `block_ms` passes with nothing new."""
+           ) -> Generator[list[Event] | None, None, None]:
+    """Events after `after`, forever, in the batches they come in; yields None when
+    `block_ms` passes with nothing new."""
     step_aside()
-    entries = relay.get_relay().follow(redis_keys.run_events(run_id), after, block_ms / 1000)
-    with closing(entries):
-        for entry in entries:
-            if entry is None:
-                yield None
-            else:
-                yield Event(entry.id, entry.fields[b"e"].decode(), entry.fields[b"d"].decode())
+    batches = relay.get_relay().follow(redis_keys.run_events(run_id), after, block_ms / 1000)
+    with closing(batches):
+        for batch in batches:
+            yield None if batch is None else [
+                Event(entry.id, entry.fields[b"e"].decode(), entry.fields[b"d"].decode())
+                for entry in batch]
 
 
 def recorded(run_id: str) -> list[tuple[str, str]]:

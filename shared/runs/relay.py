@@ -62,6 +62,12 @@ CLIENT_NAME = "treadle-relay"
 Order = tuple[int, int]
 
 
+def _as_heard(message: Any) -> Any:
+    """A RESP3 announcement as redis-py parsed it. Its default handler logs each one at debug
+    level, making the string of the whole message (the entries it carries) every time."""
+    return message
+
+
 # KEYS[1] the stream; ARGV[1] its TTL, ARGV[2] the channel, then a name and data per entry.
 # Published: the stream, the id of its newest entry before these ('0-0' if none), then per
 # entry its id, name, data length and data, each part ending in a newline but the last.
@@ -176,25 +182,26 @@ class Relay:
         self._closed = False
 
     def follow(self, stream: str, after: str, idle_seconds: float
-               ) -> Generator[Entry | None, None, None]:
-        """Entries of `stream` after `after`, forever; None after `idle_seconds` of quiet."""
+               ) -> Generator[list[Entry] | None, None, None]:
+        """Entries of `stream` after `after`, forever, in the batches they come in (a read,
+        or what was handed meanwhile), so a client can be sent each batch at once; None
+        after `idle_seconds` of quiet."""
         cursor = after
         while True:
             reply: Any = self._reads.xread({stream: cursor}, count=COUNT)
-            entries = reply[0][1] if reply else []
-            for raw_id, fields in entries:
-                cursor = raw_id.decode()
-                yield Entry(cursor, fields)
-            if len(entries) < COUNT:
+            read = [Entry(raw_id.decode(), fields) for raw_id, fields in
+                    (reply[0][1] if reply else [])]
+            if read:
+                cursor = read[-1].id
+                yield read
+            if len(read) < COUNT:
                 break
         follower, missed = self._join(stream, cursor)
         try:
-            yield from missed
+            if missed:
+                yield missed
             while True:
-                taken = follower.take(idle_seconds)
-                if not taken:
-                    yield None
-                yield from taken
+                yield follower.take(idle_seconds) or None
         finally:
             self._leave(follower)
 
@@ -281,7 +288,7 @@ class Relay:
     def _listen(self) -> None:
         backoff = FIRST_BACKOFF
         while not self._closed:
-            pubsub = self._subscriber.pubsub()
+            pubsub = self._subscriber.pubsub(push_handler_func=_as_heard)
             try:
                 pubsub.subscribe(redis_keys.STREAMS_APPENDED)
                 unanswered = False

@@ -1,4 +1,5 @@
 """The SQL of runs, their steps and the messages they write, beyond the generic table SQL."""
+from functools import cache
 from typing import Any
 
 from psycopg import sql
@@ -29,13 +30,19 @@ def movement(table: str, object_id: str, target: str, changes: dict[str, Any] | 
         changes.setdefault("expires_at", None)
         changes.setdefault("required_action", None)
     changes["status"] = target
-    statement = sql.SQL("UPDATE {} SET {} WHERE id = %s AND status = ANY(%s){} RETURNING *").format(
-        sql.Identifier(table),
-        sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in changes),
-        sql.SQL(" AND {}").format(_RUN_MOVED) if with_run is not None else sql.SQL(""),
-    )
     params = [bind(k, v) for k, v in changes.items()] + [object_id, allowed]
+    statement = _movement_sql(table, tuple(changes), with_run is not None)
     return statement, params if with_run is None else [*params, with_run]
+
+
+@cache
+def _movement_sql(table: str, changed: tuple[str, ...], with_run: bool) -> str:
+    """Composed once per table, columns and guard (see `shared.storage.repository`)."""
+    return sql.SQL("UPDATE {} SET {} WHERE id = %s AND status = ANY(%s){} RETURNING *").format(
+        sql.Identifier(table),
+        sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in changed),
+        sql.SQL(" AND {}").format(_RUN_MOVED) if with_run else sql.SQL(""),
+    ).as_string()
 
 
 def move(conn: Conn, table: str, object_id: str, target: str,

@@ -23,7 +23,7 @@ from shared.config import get_settings
 
 Conn = Connection[dict[str, Any]]
 # A statement and its parameters.
-Statement = tuple[sql.Composed, Sequence[Any]]
+Statement = tuple[str | sql.Composed, Sequence[Any]]
 # Postgres away or out of connections (PoolTimeout is one): worth trying again later.
 UNAVAILABLE = (psycopg.OperationalError,)
 # psycopg_pool backs off 1 s, then 2 s, ... between tries to connect, until this many

@@ -1,5 +1,6 @@
 """Parameterised SQL shared by every object table: insert, fetch, update, delete, list."""
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from psycopg import sql
@@ -59,19 +60,46 @@ def bind(column: str, value: Any) -> Any:
     return Jsonb(value) if column in JSON_COLUMNS and value is not None else value
 
 
-def _where(scope: dict[str, Any]) -> sql.Composed:
-    return sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in scope)
+def _where(columns: tuple[str, ...]) -> sql.Composed:
+    return sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in columns)
+
+
+# Each statement's text is composed once per table and set of columns, not per execution:
+# composing and quoting cost more CPU than sending the statement.
+@cache
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    return sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING *").format(
+        sql.Identifier(table),
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+    ).as_string()
+
+
+@cache
+def _get_sql(table: str, scope: tuple[str, ...], lock: str) -> str:
+    return sql.SQL("SELECT * FROM {} WHERE id = %s AND {}{}").format(
+        sql.Identifier(table), _where(scope), sql.SQL(lock)).as_string()
+
+
+@cache
+def _update_sql(table: str, changed: tuple[str, ...], scope: tuple[str, ...]) -> str:
+    return sql.SQL("UPDATE {} SET {} WHERE id = %s AND {} RETURNING *").format(
+        sql.Identifier(table),
+        sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in changed),
+        _where(scope),
+    ).as_string()
+
+
+@cache
+def _delete_sql(table: str, scope: tuple[str, ...]) -> str:
+    return sql.SQL("DELETE FROM {} WHERE id = %s AND {}").format(
+        sql.Identifier(table), _where(scope)).as_string()
 
 
 def insertion(table: Table, row: dict[str, Any]) -> Statement:
     """The INSERT of `row` (given an id unless it has one), returning the row."""
     row = {"id": new_id(table.kind), **row}
-    statement = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING *").format(
-        sql.Identifier(table.name),
-        sql.SQL(", ").join(map(sql.Identifier, row)),
-        sql.SQL(", ").join(sql.Placeholder() * len(row)),
-    )
-    return statement, [bind(k, v) for k, v in row.items()]
+    return _insert_sql(table.name, tuple(row)), [bind(k, v) for k, v in row.items()]
 
 
 def insert(conn: Conn, table: Table, row: dict[str, Any]) -> dict[str, Any]:
@@ -94,12 +122,9 @@ def get(
 ) -> dict[str, Any]:
     """The object with `object_id` inside `scope`; 400 for a malformed id, 404 if absent."""
     _check(table, object_id, param)
-    statement = sql.SQL("SELECT * FROM {} WHERE id = %s AND {}{}").format(
-        sql.Identifier(table.name),
-        _where(scope),
-        sql.SQL(" FOR UPDATE" if for_update else " FOR SHARE" if for_share else ""),
-    )
-    row = conn.execute(statement, [object_id, *scope.values()]).fetchone()
+    lock = " FOR UPDATE" if for_update else " FOR SHARE" if for_share else ""
+    row = conn.execute(_get_sql(table.name, tuple(scope), lock),
+                       [object_id, *scope.values()]).fetchone()
     if row is None:
         raise table.not_found(object_id)
     return row
@@ -112,13 +137,8 @@ def update(
     if not changes:
         return get(conn, table, scope, object_id, param)
     _check(table, object_id, param)
-    statement = sql.SQL("UPDATE {} SET {} WHERE id = %s AND {} RETURNING *").format(
-        sql.Identifier(table.name),
-        sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in changes),
-        _where(scope),
-    )
     params = [bind(k, v) for k, v in changes.items()] + [object_id, *scope.values()]
-    row = conn.execute(statement, params).fetchone()
+    row = conn.execute(_update_sql(table.name, tuple(changes), tuple(scope)), params).fetchone()
     if row is None:
         raise table.not_found(object_id)
     return row
@@ -126,10 +146,8 @@ def update(
 
 def delete(conn: Conn, table: Table, scope: dict[str, Any], object_id: str, param: str) -> None:
     _check(table, object_id, param)
-    statement = sql.SQL("DELETE FROM {} WHERE id = %s AND {}").format(
-        sql.Identifier(table.name), _where(scope)
-    )
-    if conn.execute(statement, [object_id, *scope.values()]).rowcount == 0:
+    if conn.execute(_delete_sql(table.name, tuple(scope)),
+                    [object_id, *scope.values()]).rowcount == 0:
         raise table.not_found(object_id)
 
 

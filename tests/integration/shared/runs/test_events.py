@@ -32,13 +32,15 @@ def stored_ids(redis: Redis, run_id: str) -> list[str]:
     return [entry_id.decode() for entry_id, _ in entries]
 
 
-def take(events: Iterator[Event | None], count: int) -> list[Event]:
-    """The next `count` events; an idle read before then fails the test."""
+def take(batches: Iterator[list[Event] | None], count: int) -> list[Event]:
+    """The next `count` events, in as many batches as hold exactly that many; an idle read
+    before then fails the test."""
     taken: list[Event] = []
-    for _ in range(count):
-        event = next(events)
-        assert event is not None, f"no event after {[e.name for e in taken]}"
-        taken.append(event)
+    while len(taken) < count:
+        batch = next(batches)
+        assert batch, f"no event after {[e.name for e in taken]}"
+        taken.extend(batch)
+    assert len(taken) == count, [e.name for e in taken]
     return taken
 
 

@@ -3,7 +3,8 @@ subscriber and one fetcher feeding many followers, each from its own place, thro
 restart."""
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import closing
 
 import pytest
 import redis
@@ -59,6 +60,17 @@ def names(entries: list[Entry]) -> list[str]:
     return [entry.fields[b"e"].decode() for entry in entries]
 
 
+def entries_of(relay: Relay, stream: str, after: str, idle_seconds: float
+           ) -> Generator[Entry | None, None, None]:
+    """The relay's batches entry by entry."""
+    with closing(relay.follow(stream, after, idle_seconds)) as batches:
+        for batch in batches:
+            if batch is None:
+                yield None
+            else:
+                yield from batch
+
+
 def take(followed: Iterator[Entry | None], count: int, patience: float = PATIENCE
          ) -> list[Entry]:
     """The next `count` entries, skipping idle Nones for up to `patience` seconds."""
@@ -86,7 +98,7 @@ def wait_for_followers(relay: Relay, count: int) -> None:
 def test_a_follower_reads_on_from_its_cursor(relay: Relay, client: redis.Redis,
                                              stream: str) -> None:
     ids = add(client, stream, "a", "b", "c")
-    followed = relay.follow(stream, ids[0], IDLE)
+    followed = entries_of(relay, stream, ids[0], IDLE)
     assert names(take(followed, 2)) == ["b", "c"]
     # Caught up: it joins the reader and goes quiet.
     assert next(followed) is None
@@ -97,14 +109,14 @@ def test_a_follower_reads_on_from_its_cursor(relay: Relay, client: redis.Redis,
     assert relay.followers() == 0
     # Left and followed again from where it stood: only what came after.
     add(client, stream, "e")
-    again = relay.follow(stream, ids[2], IDLE)
+    again = entries_of(relay, stream, ids[2], IDLE)
     assert names(take(again, 2)) == ["d", "e"]
     again.close()
 
 
 def test_a_quiet_stream_yields_none_and_goes_on(relay: Relay, client: redis.Redis,
                                                 stream: str) -> None:
-    followed = relay.follow(stream, "0-0", IDLE)
+    followed = entries_of(relay, stream, "0-0", IDLE)
     assert next(followed) is None
     assert next(followed) is None
     add(client, stream, "a", "b")
@@ -115,10 +127,10 @@ def test_a_quiet_stream_yields_none_and_goes_on(relay: Relay, client: redis.Redi
 
 def test_a_follower_gets_what_the_reader_read_before_it_joined(
         relay: Relay, client: redis.Redis, stream: str) -> None:
-    first = relay.follow(stream, "0-0", IDLE)
+    first = entries_of(relay, stream, "0-0", IDLE)
     assert next(first) is None
     add(client, stream, "a")
-    late = relay.follow(stream, "0-0", IDLE)
+    late = entries_of(relay, stream, "0-0", IDLE)
     # `late` has caught up on "a" on its own and has not joined yet.
     assert names(take(late, 1)) == ["a"]
     add(client, stream, "b", "c")
@@ -138,7 +150,7 @@ def test_many_followers_of_many_streams(relay: Relay, client: redis.Redis) -> No
     got: dict[tuple[int, int], list[str]] = {}
 
     def follow(index: int, copy: int) -> None:
-        followed = relay.follow(streams[index], "0-0", IDLE)
+        followed = entries_of(relay, streams[index], "0-0", IDLE)
         got[index, copy] = names(take(followed, count))
         followed.close()
 
@@ -160,7 +172,7 @@ def test_many_followers_of_many_streams(relay: Relay, client: redis.Redis) -> No
 def test_what_came_between_catching_up_and_joining_is_fetched(
         relay: Relay, client: redis.Redis, stream: str) -> None:
     add(client, stream, "a")
-    followed = relay.follow(stream, "0-0", IDLE)
+    followed = entries_of(relay, stream, "0-0", IDLE)
     assert names(take(followed, 1)) == ["a"]
     # Announced while no one followed the stream: no one fetched it.
     add(client, stream, "b", "c")
@@ -171,7 +183,7 @@ def test_what_came_between_catching_up_and_joining_is_fetched(
 
 def test_unannounced_appends_wait_for_the_next_announcement(
         relay: Relay, client: redis.Redis, stream: str) -> None:
-    followed = relay.follow(stream, "0-0", IDLE)
+    followed = entries_of(relay, stream, "0-0", IDLE)
     assert next(followed) is None
     client.xadd(stream, {"e": "quiet"})
     assert next(followed) is None
@@ -186,7 +198,7 @@ def test_followers_keep_their_place_through_a_redis_restart(
     try:
         client = server.client()
         add(client, stream, "a", "b")
-        followed = relay.follow(stream, "0-0", IDLE)
+        followed = entries_of(relay, stream, "0-0", IDLE)
         assert names(take(followed, 2)) == ["a", "b"]
         assert next(followed) is None
         server.stop()
