@@ -21,11 +21,13 @@ KEEPALIVE = b": keep-alive\n"
 _TERMINAL_EVENTS = frozenset(f"thread.run.{status}" for status in TERMINAL)
 
 
-def _relay(run_id: str, after: str, until_terminal: bool) -> Iterator[bytes]:
+def _relay(run_id: str, after: str, until_terminal: bool, just_written: bool
+           ) -> Iterator[bytes]:
     """Each batch of events in one write (a run's start or end is several at once)."""
     ended = False
     quiet_ms = round(get_settings().stream_keepalive_seconds * 1000)
-    with closing(events.follow(run_id, after, block_ms=quiet_ms)) as followed:
+    with closing(events.follow(run_id, after, block_ms=quiet_ms,
+                               just_written=just_written)) as followed:
         for batch in followed:
             if batch is None:
                 yield KEEPALIVE
@@ -41,10 +43,12 @@ def _relay(run_id: str, after: str, until_terminal: bool) -> Iterator[bytes]:
             yield b"".join(sent)
 
 
-def sse_response(run_id: str, after: str, until_terminal: bool = False) -> Response:
-    """Relay from the entry after `after` to the next `done` (or the run's final one)."""
+def sse_response(run_id: str, after: str, until_terminal: bool = False,
+                 just_written: bool = False) -> Response:
+    """Relay from the entry after `after` to the next `done` (or the run's final one).
+    `just_written`: the answer to the write that made those entries (`events.follow`)."""
     return Response(
-        stream_with_context(_relay(run_id, after, until_terminal)),
+        stream_with_context(_relay(run_id, after, until_terminal, just_written)),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -23,13 +23,14 @@ from shared.storage.redis import get_redis
 _FINAL = frozenset(stream.FINAL_EVENTS.values())
 
 
-def _translated(response: dict[str, Any], run: dict[str, Any], include: Collection[str]
-                ) -> Iterator[list[stream.Event] | None]:
+def _translated(response: dict[str, Any], run: dict[str, Any], include: Collection[str],
+                just_written: bool) -> Iterator[list[stream.Event] | None]:
     """The response's events up to its final one, a batch for each batch of the run's;
-    None when a keep-alive is due."""
+    None when a keep-alive is due. `just_written`: by this request's create."""
     translator = stream.Translator(response, include, run)
     quiet_ms = round(get_settings().stream_keepalive_seconds * 1000)
-    with closing(events.follow(response["id"], "0-0", block_ms=quiet_ms)) as followed:
+    with closing(events.follow(response["id"], "0-0", block_ms=quiet_ms,
+                               just_written=just_written)) as followed:
         for batch in followed:
             if batch is None:
                 yield None
@@ -44,7 +45,7 @@ def _translated(response: dict[str, Any], run: dict[str, Any], include: Collecti
 
 
 def sse_response(response: dict[str, Any], run: dict[str, Any], include: Collection[str],
-                 starting_after: int = -1) -> Response:
+                 starting_after: int = -1, just_written: bool = False) -> Response:
     if run["status"] in TERMINAL and not get_redis().exists(redis_keys.run_events(run["id"])):
         # Nothing would ever come: the events of an ended response expire after a while.
         raise InvalidRequestError(
@@ -52,7 +53,7 @@ def sse_response(response: dict[str, Any], run: dict[str, Any], include: Collect
             "without 'stream'.", param="stream")
 
     def body() -> Iterator[bytes]:
-        for batch in _translated(response, run, include):
+        for batch in _translated(response, run, include, just_written):
             if batch is None:
                 yield KEEPALIVE
                 continue
@@ -67,8 +68,9 @@ def sse_response(response: dict[str, Any], run: dict[str, Any], include: Collect
 
 def final_response(response: dict[str, Any], run: dict[str, Any], include: Collection[str]
                    ) -> dict[str, Any]:
-    """The Response object once the response has ended, as its final event shows it."""
-    for batch in _translated(response, run, include):
+    """The Response object, created by this request, once it has ended, as its final event
+    shows it."""
+    for batch in _translated(response, run, include, just_written=True):
         for event in batch or ():
             if event["type"] in _FINAL:
                 return dict(event["response"])

@@ -44,7 +44,7 @@ class Responses(MethodView):
             if response["store"]:
                 # A retry replays it (an unstored response cannot be read again).
                 idempotency.stream_answered(response["id"], "0-0")
-            return streaming.sse_response(response, created.run, include)
+            return streaming.sse_response(response, created.run, include, just_written=True)
         if response["background"]:
             return wire.response_object(response, created.run, [])
         answer = streaming.final_response(response, created.run, include)

@@ -35,7 +35,7 @@ def _poll_after(response: Response) -> Response:
 def _answer(created: runs.Created, stream: bool | None) -> Any:
     if stream:
         idempotency.stream_answered(created.run["id"], created.stream_after)
-        return sse_response(created.run["id"], created.stream_after)
+        return sse_response(created.run["id"], created.stream_after, just_written=True)
     return created.run
 
 

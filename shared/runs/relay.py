@@ -181,13 +181,16 @@ class Relay:
         self._started = False
         self._closed = False
 
-    def follow(self, stream: str, after: str, idle_seconds: float
+    def follow(self, stream: str, after: str, idle_seconds: float, read_first: bool = True
                ) -> Generator[list[Entry] | None, None, None]:
         """Entries of `stream` after `after`, forever, in the batches they come in (a read,
         or what was handed meanwhile), so a client can be sent each batch at once; None
-        after `idle_seconds` of quiet."""
+        after `idle_seconds` of quiet. `read_first=False` joins at once, for a stream that
+        holds only a few entries after `after` (one the caller just wrote): the fetcher
+        reads them, in one command with every other stream due, rather than a read of its
+        own."""
         cursor = after
-        while True:
+        while read_first:
             reply: Any = self._reads.xread({stream: cursor}, count=COUNT)
             read = [Entry(raw_id.decode(), fields) for raw_id, fields in
                     (reply[0][1] if reply else [])]

@@ -15,6 +15,7 @@ from shared.messages.service import check_references as check_message_references
 from shared.messages.service import insert_message
 from shared.runs import lifecycle, repository
 from shared.runs.steps import included
+from shared.storage import db
 from shared.storage import repository as tables
 from shared.storage.db import Conn, reading, unit_of_work
 from shared.storage.pagination import Page, PageQuery
@@ -50,9 +51,14 @@ def _announce(run: dict[str, Any], thread: dict[str, Any] | None = None) -> Crea
 def _assistant(conn: Conn, project_id: str, assistant_id: str) -> dict[str, Any]:
     """The run's assistant, resolved inside the project: one that is not there (another
     project's included) is a 404 naming it, as OpenAI answers a well-formed unknown id."""
+    return _found_assistant(tables.getting(conn, ASSISTANTS, {"project_id": project_id},
+                                           assistant_id, "assistant_id"), assistant_id)
+
+
+def _found_assistant(read: psycopg.Cursor[dict[str, Any]], assistant_id: str
+                     ) -> dict[str, Any]:
     try:
-        return tables.get(conn, ASSISTANTS, {"project_id": project_id}, assistant_id,
-                          "assistant_id")
+        return tables.got(read, ASSISTANTS, assistant_id)
     except NotFoundError as missing:
         raise NotFoundError(missing.message, param="assistant_id") from None
 
@@ -96,12 +102,18 @@ def _active_run_error(thread_id: str) -> InvalidRequestError:
 
 
 def create_run(project_id: str, thread_id: str, fields: dict[str, Any]) -> Created:
+    scope = {"project_id": project_id}
     try:
-        with unit_of_work() as conn:
-            tables.get(conn, THREADS, {"project_id": project_id}, thread_id, "thread_id",
-                       for_update=True)
+        # Pipelined: BEGIN and the thread's and assistant's reads go out together, then the
+        # run's insert with COMMIT (two round trips where there were five).
+        with db.pipelined() as conn:
+            thread_read = tables.getting(conn, THREADS, scope, thread_id, "thread_id",
+                                         for_update=True)
+            assistant_read = tables.getting(conn, ASSISTANTS, scope, fields["assistant_id"],
+                                            "assistant_id")
+            tables.got(thread_read, THREADS, thread_id)
             # Every id the body names is resolved before anything is written or sent.
-            assistant = _assistant(conn, project_id, fields["assistant_id"])
+            assistant = _found_assistant(assistant_read, fields["assistant_id"])
             messages = fields.get("additional_messages") or []
             for index, message in enumerate(messages):
                 check_message_references(conn, project_id, message,
@@ -109,7 +121,11 @@ def create_run(project_id: str, thread_id: str, fields: dict[str, Any]) -> Creat
             for index, message in enumerate(messages):
                 insert_message(conn, project_id, thread_id, message,
                                f"additional_messages[{index}].")
-            run = tables.insert(conn, RUNS, _run_row(project_id, thread_id, assistant, fields))
+            statement, params = tables.insertion(
+                RUNS, _run_row(project_id, thread_id, assistant, fields))
+            inserted = conn.execute(statement, params)
+        run = inserted.fetchone()
+        assert run is not None
     except psycopg.errors.UniqueViolation as violation:
         # A thread with an active run is refused by the index the insert meets, so a new
         # run costs no query (nor savepoint) to look for one first; the refusal names it.

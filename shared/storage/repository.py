@@ -3,7 +3,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from psycopg import sql
+from psycopg import Cursor, sql
 from psycopg.types.json import Jsonb
 
 from shared.errors import NotFoundError
@@ -121,10 +121,24 @@ def get(
     for_update: bool = False, for_share: bool = False,
 ) -> dict[str, Any]:
     """The object with `object_id` inside `scope`; 400 for a malformed id, 404 if absent."""
+    return got(getting(conn, table, scope, object_id, param, for_update, for_share),
+               table, object_id)
+
+
+def getting(
+    conn: Conn, table: Table, scope: dict[str, Any], object_id: str, param: str,
+    for_update: bool = False, for_share: bool = False,
+) -> Cursor[dict[str, Any]]:
+    """`get`'s statement sent, its row not yet read (`got`): in a pipeline (`db.pipelined`)
+    several go out and come back in one round trip. A malformed id is refused at once."""
     _check(table, object_id, param)
     lock = " FOR UPDATE" if for_update else " FOR SHARE" if for_share else ""
-    row = conn.execute(_get_sql(table.name, tuple(scope), lock),
-                       [object_id, *scope.values()]).fetchone()
+    return conn.execute(_get_sql(table.name, tuple(scope), lock), [object_id, *scope.values()])
+
+
+def got(cursor: Cursor[dict[str, Any]], table: Table, object_id: str) -> dict[str, Any]:
+    """The row `getting` asked for; 404 if there is none."""
+    row = cursor.fetchone()
     if row is None:
         raise table.not_found(object_id)
     return row
