@@ -121,11 +121,9 @@ def create_run(project_id: str, thread_id: str, fields: dict[str, Any]) -> Creat
             for index, message in enumerate(messages):
                 insert_message(conn, project_id, thread_id, message,
                                f"additional_messages[{index}].")
-            statement, params = tables.insertion(
-                RUNS, _run_row(project_id, thread_id, assistant, fields))
-            inserted = conn.execute(statement, params)
-        run = inserted.fetchone()
-        assert run is not None
+            inserting = tables.inserting(
+                conn, RUNS, _run_row(project_id, thread_id, assistant, fields))
+        run = tables.inserted(inserting)
     except psycopg.errors.UniqueViolation as violation:
         # A thread with an active run is refused by the index the insert meets, so a new
         # run costs no query (nor savepoint) to look for one first; the refusal names it.
@@ -136,7 +134,8 @@ def create_run(project_id: str, thread_id: str, fields: dict[str, Any]) -> Creat
 
 
 def create_thread_and_run(project_id: str, fields: dict[str, Any]) -> Created:
-    with unit_of_work() as conn:
+    # Pipelined (`create_run`): BEGIN goes with the first read, COMMIT with the run's insert.
+    with db.pipelined() as conn:
         # Every id the body names is resolved before anything is written or sent.
         assistant = _assistant(conn, project_id, fields["assistant_id"])
         thread_fields = fields.get("thread") or {}
@@ -149,8 +148,8 @@ def create_thread_and_run(project_id: str, fields: dict[str, Any]) -> Created:
             row["tool_resources"] = check_tool_resources(
                 conn, project_id, fields["tool_resources"], "tool_resources"
             )
-        run = tables.insert(conn, RUNS, row)
-    return _announce(run, thread)
+        inserting = tables.inserting(conn, RUNS, row)
+    return _announce(tables.inserted(inserting), thread)
 
 
 def _scope(conn: Conn, project_id: str, thread_id: str) -> dict[str, str]:

@@ -103,8 +103,17 @@ def insertion(table: Table, row: dict[str, Any]) -> Statement:
 
 
 def insert(conn: Conn, table: Table, row: dict[str, Any]) -> dict[str, Any]:
-    statement, params = insertion(table, row)
-    created = conn.execute(statement, params).fetchone()
+    return inserted(inserting(conn, table, row))
+
+
+def inserting(conn: Conn, table: Table, row: dict[str, Any]) -> Cursor[dict[str, Any]]:
+    """`insert`'s statement sent, its row not yet read (`inserted`): in a pipelined
+    transaction it goes out with what follows, COMMIT included."""
+    return conn.execute(*insertion(table, row))
+
+
+def inserted(cursor: Cursor[dict[str, Any]]) -> dict[str, Any]:
+    created = cursor.fetchone()
     assert created is not None
     return created
 
