@@ -6,11 +6,11 @@ Pure, so the terminal transaction (which stores the output) and a live read (whi
 while the run goes on) give the same items for the same rows. Item ids are derived from the
 rows' ids, so reading twice gives the same ids.
 """
-import json
 from collections.abc import Collection, Iterable
 from typing import Any
 
 from shared.items.wire import item_view
+from shared.runs.steps import search_query
 
 SANDBOX_DIR = "sandbox:/mnt/data/"
 # A message the run withdrew (an interrupted execution's, not written again) is no answer.
@@ -143,13 +143,8 @@ def _tool_item(call: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
 
 
 def _queries(call: dict[str, Any]) -> list[str]:
-    """The query the model searched for, from the arguments it gave (kept in the row)."""
-    try:
-        arguments = json.loads(call.get("_arguments") or "{}")
-    except ValueError:
-        return []
-    query = arguments.get("query") if isinstance(arguments, dict) else None
-    return [query] if isinstance(query, str) and query else []
+    query = search_query(call)
+    return [] if query is None else [query]
 
 
 def _search_result(result: dict[str, Any]) -> dict[str, Any]:

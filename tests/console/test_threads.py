@@ -248,6 +248,8 @@ def test_file_search_run_shows_citation_results_and_scores(console: Any,
     expect(results.get_by_test_id("search-score")).to_have_text(
         [f"score {score:.4f}" for score in scores])
     expect(results.first).to_contain_text("QV-7731")
+    expect(card.get_by_test_id("search-query")).to_have_text(
+        "service code QV-7731 blocked impeller")
     shot(console, "thread-file-search")
     with console.expect_download() as downloading:
         citation.get_by_test_id("citation-file").click()

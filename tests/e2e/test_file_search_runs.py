@@ -80,6 +80,12 @@ def test_file_search_run_cites_its_source(client: openai.OpenAI, model_server: A
                .content for s in listed.data)
     raw = client.get(f"/threads/{thread.id}/runs/{run.id}/steps/{steps[0].id}", cast_to=object)
     assert not any(key.startswith("_") for key in raw["step_details"]["tool_calls"][0])
+    # The query searched for (a Treadle extension), on every way a step is read.
+    query = "service code QV-7731 blocked impeller"
+    assert raw["step_details"]["tool_calls"][0]["file_search"]["query"] == query
+    assert (call.file_search.model_extra or {}).get("query") == query
+    assert (detailed.step_details.tool_calls[0].file_search.model_extra or {}).get(
+        "query") == query
 
     requests = [r for r in model_server.requests(CHAT) if marker in json.dumps(r["body"])]
     assert len(requests) == 2
