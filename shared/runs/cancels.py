@@ -106,8 +106,7 @@ def watching(run_id: str) -> Iterator[None]:
 def requested(run_id: str) -> bool:
     """Whether the run's flag was set at the last poll (at most `POLL_SECONDS` ago); False
     for a run not being watched."""
-    watch = _watches.get(os.getpid())
-    return watch is not None and watch.requested(run_id)
+    return _watch().requested(run_id)
 
 
 def requested_now(run_id: str) -> bool:

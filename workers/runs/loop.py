@@ -106,7 +106,6 @@ class RunLoop:
         self.run_id = run_id
         self.lease = lease
         self.usage = Usage()
-        self.next_cancel_check = 0.0
         self.context: tools.Context | None = None
         # Images the run's code drew, shown in the next message the run writes.
         self.images: list[str] = []
@@ -219,11 +218,7 @@ class RunLoop:
     def _cancel_requested(self, now: bool = False) -> bool:
         """Whether the run was cancelled, as the process's last look at the flags saw it
         (`cancels`), or read `now`; raises RunAbandonedError when this worker must let go
-        of it. Between chunks it looks once per poll period: the answer changes no faster."""
-        moment = time.monotonic()
-        if not now and moment < self.next_cancel_check:
-            return False
-        self.next_cancel_check = moment + cancels.POLL_SECONDS
+        of it."""
         if self.lease.lost:
             raise RunAbandonedError("the thread's lease lapsed", hand_back=False)
         if worker_shutdown.handing_back():
