@@ -19,12 +19,13 @@ from shared.objects import MESSAGE, STEP
 from shared.platform import metrics, worker_shutdown
 from shared.responses import repository as responses
 from shared.responses.ending import is_response
-from shared.runs import cancels, events, lifecycle, repository, states, streamed
+from shared.runs import events, lifecycle, repository, states, streamed
 from shared.runs.leases import ThreadLease, is_held
 from shared.runs.steps import dump_step
-from shared.storage import db
+from shared.storage import db, redis_keys
 from shared.storage import repository as tables
 from shared.storage.db import reading, unit_of_work
+from shared.storage.redis import get_redis
 from shared.storage.repository import MESSAGES, STEPS
 from workers import model
 from workers.runs import payloads, prompt, tools
@@ -35,6 +36,7 @@ from workers.runs.tools import resources as tool_resources
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.02
+CANCEL_CHECK_SECONDS = 0.05
 # Model calls answered by Treadle's own tools before the run must stop and say so.
 MAX_TOOL_ROUNDS = 25
 STORAGE_UNAVAILABLE = (RedisError, *db.UNAVAILABLE)
@@ -92,7 +94,7 @@ def drive_run(run_id: str) -> None:
             return
         raise LeaseBusyError(run["thread_id"])
     try:
-        with lease, cancels.watching(run_id):
+        with lease:
             RunLoop(run_id, lease).drive()
     except RunAbandonedError as abandoned:
         log.warning("run %s abandoned: %s", run_id, abandoned)
@@ -106,6 +108,7 @@ class RunLoop:
         self.run_id = run_id
         self.lease = lease
         self.usage = Usage()
+        self.next_cancel_check = 0.0
         self.context: tools.Context | None = None
         # Images the run's code drew, shown in the next message the run writes.
         self.images: list[str] = []
@@ -215,15 +218,18 @@ class RunLoop:
         self._fail("server_error",
                    f"The run called tools more than {MAX_TOOL_ROUNDS} times in a row.")
 
-    def _cancel_requested(self, now: bool = False) -> bool:
-        """Whether the run was cancelled, as the process's last look at the flags saw it
-        (`cancels`), or read `now`; raises RunAbandonedError when this worker must let go
-        of it."""
+    def _cancel_requested(self) -> bool:
+        """Whether the run was cancelled; raises RunAbandonedError when this worker must
+        let go of it."""
+        moment = time.monotonic()
+        if moment < self.next_cancel_check:
+            return False
+        self.next_cancel_check = moment + CANCEL_CHECK_SECONDS
         if self.lease.lost:
             raise RunAbandonedError("the thread's lease lapsed", hand_back=False)
         if worker_shutdown.handing_back():
             raise RunAbandonedError("the worker is stopping", hand_back=True)
-        return cancels.requested_now(self.run_id) if now else cancels.requested(self.run_id)
+        return bool(get_redis().exists(redis_keys.run_cancel(self.run_id)))
 
     def _completion_budget(self, run: dict[str, Any]) -> int | None:
         """Completion tokens the run's next model call may spend: what max_completion_tokens
@@ -237,6 +243,10 @@ class RunLoop:
         self.carried = None
         fold = call.fold
         last_flush = 0.0
+        # Its start, or the tools before, saw the run not cancelled: the first look at the
+        # flag is due a check period in, so a quick answer costs no look at all (a cancel
+        # that comes meanwhile still ends it, `lifecycle.end`).
+        self.next_cancel_check = time.monotonic() + CANCEL_CHECK_SECONDS
         request = prompt.chat_request(run, built, lambda: self._tool_context(run).resources,
                                       self.builtin_calls_left, self._completion_budget(run),
                                       user=self._user())
@@ -431,7 +441,8 @@ class RunLoop:
             if call.name == tools.code_interpreter.NAME:
                 events.publish(self.run_id, [payloads.code_run_delta(
                     model_call.tool_step["id"], position, call.shown, result.entry)])
-            if self._cancel_requested(now=True):
+            self.next_cancel_check = 0.0
+            if self._cancel_requested():
                 self._finish_cancel()
                 return False
         functions = [c for c in calls if not tools.is_builtin(c.name)]
