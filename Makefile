@@ -49,14 +49,16 @@ lint: install
 
 test: lint test-sdk3 test-sdk1
 
+# loadgroup: the tests that load the whole machine (hundreds of runs or streams at once) share
+# the xdist group "machine", so no two of them run at the same time.
 test-sdk3: install
 	@test -x /usr/bin/chromium || echo "tests/console: SKIPPED, no /usr/bin/chromium" \
 		"(apt-get install chromium)"
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -rs tests --ignore=tests/fuzz
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup -rs tests --ignore=tests/fuzz
 
 test-sdk1: install $(SDK1_VENV)/.installed
 	TREADLE_TEST_SERVER_PYTHON=$(CURDIR)/$(VENV)/bin/python \
-		$(SDK1_VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) tests/e2e
+		$(SDK1_VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup tests/e2e
 
 # schemathesis drives a running server from OpenAI's spec (tests/spec) for FUZZ_SECONDS: a
 # bounded step of its own in `.ci/run`, so `make test` leaves it out.

@@ -25,8 +25,10 @@ from tests.support.waiting import wait_for
 
 __all__ = ["stack"]
 
-pytestmark = pytest.mark.skipif(not hasattr(openai.OpenAI, "responses"),
-                                reason="this openai SDK has no client.responses")
+pytestmark = [pytest.mark.skipif(not hasattr(openai.OpenAI, "responses"),
+                                 reason="this openai SDK has no client.responses"),
+              # Hundreds of responses at once: never beside another such test (Makefile).
+              pytest.mark.xdist_group("machine")]
 
 MODEL = "test-model"
 # A model silent this long before its first token.

@@ -99,6 +99,7 @@ def own_api(server_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, s
         server.stop()
 
 
+@pytest.mark.xdist_group("machine")  # 300 streams at once (Makefile)
 def test_many_listeners_share_one_relay(own_api: tuple[str, str, Any]) -> None:
     base, key, redis = own_api
     client = openai.OpenAI(base_url=f"{base}/v1", api_key=key, max_retries=0)

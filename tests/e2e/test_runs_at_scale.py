@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import openai
+import pytest
 import redis
 
 from tests.conftest import TREADLE
@@ -24,6 +25,9 @@ from tests.support.stack import Stack, connect, kill_mid_stream, stack, wait_all
 from tests.support.waiting import wait_for
 
 __all__ = ["stack"]
+
+# Hundreds of runs at once: never beside another such test (Makefile).
+pytestmark = pytest.mark.xdist_group("machine")
 
 # How the model answers: its first token after FIRST_TOKEN_MS, then TOKENS tokens.
 FIRST_TOKEN_MS = 3000
@@ -105,7 +109,9 @@ def test_a_worker_killed_with_hundreds_in_flight_loses_and_repeats_nothing(
         stack: Stack, model_server: Any) -> None:
     count = 200
     # Each answer streams for TOKENS x 150 ms after the first token: long enough to be cut.
-    _, run_ids = queued_runs(stack, count, chunk_delay_ms=150)
+    # Held until all are open at once, so they stream together however slowly the worker
+    # started them (the heir's calls come after that peak and are not held).
+    _, run_ids = queued_runs(stack, count, chunk_delay_ms=150, gather=count)
     model_server.clear()
     victim = stack.wide_runs_worker("runs-victim")
 
