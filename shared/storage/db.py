@@ -101,6 +101,11 @@ def pipelined() -> Iterator[Conn]:
     when the block ends cleanly; rolls back and raises otherwise, as a unit of work does.
     (psycopg's own transaction block syncs at BEGIN and before COMMIT: three trips more.)"""
     with get_pool().connection() as conn:
+        # No server-side prepared statements in a pipeline: when a statement fails there (an
+        # active run's unique index, say), psycopg still counts as prepared those the aborted
+        # pipeline never prepared, and the connection's next use of one fails ("prepared
+        # statement _pg3_N does not exist").
+        threshold, conn.prepare_threshold = conn.prepare_threshold, None
         try:
             with conn.pipeline():
                 conn.execute("BEGIN")
@@ -111,6 +116,8 @@ def pipelined() -> Iterator[Conn]:
             with suppress(psycopg.Error):
                 conn.execute("ROLLBACK")
             raise
+        finally:
+            conn.prepare_threshold = threshold
 
 
 def in_one_trip(statements: list[Statement]) -> list[dict[str, Any] | None]:
