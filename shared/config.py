@@ -41,9 +41,12 @@ class Settings(BaseSettings):
 
     db_pool_min: int = 1
     db_pool_max: int = 20
-    # How long a caller waits for a pooled connection: while Postgres is away the API
+    # How long a caller waits for a pooled connection while Postgres is away: the API
     # answers 503 after this, and a timer tick gives up.
     db_pool_timeout_seconds: float = 1.0
+    # How long it waits while Postgres answers but every connection is busy (a burst of
+    # requests on a loaded machine): a queue, not an outage.
+    db_pool_busy_timeout_seconds: float = 30.0
     # A runs worker's thousands of runs share its pool: one finding every connection busy
     # waits its turn (statements are short), and gives up only after Postgres has been away
     # this long, when the run is abandoned for recovery.

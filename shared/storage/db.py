@@ -2,22 +2,25 @@
 
 Postgres may go away for a while (a restart, a failover). While it is away a caller waits
 at most `db_pool_timeout_seconds` for a connection before the pool's PoolTimeout (the API
-answers 503 at once rather than holding requests); a runs worker waits longer
-(`set_pool_timeout`), because its thousands of runs share the pool and one finding every
-connection busy must wait its turn, not fail. Every connection is checked as it leaves
+answers 503 at once rather than holding requests). A pool that is only busy (a burst of
+requests, every connection in use, Postgres answering) is a queue, not an outage: its
+callers wait their turn up to `db_pool_busy_timeout_seconds`. A runs worker waits longer
+either way (`set_pool_timeout`), because its thousands of runs share the pool and one
+finding every connection busy must wait its turn, not fail. Every connection is checked as it leaves
 the pool, so one that died with the old server is replaced rather than handed out, and
 while callers wait the pool tries to connect about once a second, so it serves again within
 a second or two of the server's return. The check costs no round trip (`_check`).
 """
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from time import monotonic
 from typing import Any, cast
 
 import psycopg
 from psycopg import Connection, sql
 from psycopg.pq import ConnStatus
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from shared.config import get_settings
 
@@ -31,8 +34,49 @@ UNAVAILABLE = (psycopg.OperationalError,)
 # short so the wait after Postgres returns stays short.
 _RECONNECT_SECONDS = 2.0
 
-_pool: ConnectionPool[Any] | None = None
+_pool: "_Pool | None" = None
 _timeout: float | None = None
+
+
+class _Sighting:
+    """Whether Postgres was last seen away: a try to connect failed, or a pooled connection
+    was found closed by the server, and no connection has been made since."""
+    away = False
+
+
+_postgres = _Sighting()
+
+
+class _Connection(psycopg.Connection[Any]):
+    """A connection whose making tells whether Postgres is there."""
+
+    @classmethod
+    def connect(cls, *args: Any, **kwargs: Any) -> Any:
+        try:
+            conn = super().connect(*args, **kwargs)
+        except psycopg.OperationalError:
+            _postgres.away = True
+            raise
+        _postgres.away = False
+        return conn
+
+
+class _Pool(ConnectionPool[Any]):
+    """A pool whose callers wait `away_timeout` for a connection while Postgres is away, and
+    up to the pool's timeout while it is only busy."""
+
+    def __init__(self, *args: Any, away_timeout: float, **kwargs: Any) -> None:
+        self.away_timeout = away_timeout
+        super().__init__(*args, **kwargs)
+
+    def getconn(self, timeout: float | None = None) -> Any:
+        deadline = monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            try:
+                return super().getconn(min(self.away_timeout, deadline - monotonic()))
+            except PoolTimeout:
+                if _postgres.away or monotonic() >= deadline:
+                    raise
 
 
 def _check(conn: Connection[Any]) -> None:
@@ -43,15 +87,18 @@ def _check(conn: Connection[Any]) -> None:
     (the pool's own check) costs every checkout a round trip, a fifth of a run's."""
     pgconn = conn.pgconn
     if conn.closed or conn.broken:
+        _postgres.away = True
         raise psycopg.OperationalError("the connection is closed")
     pgconn.consume_input()
     pgconn.consume_input()
     if pgconn.status != ConnStatus.OK:
+        _postgres.away = True
         raise psycopg.OperationalError("the server closed the connection")
 
 
 def set_pool_timeout(seconds: float) -> None:
-    """How long this process's callers wait for a pooled connection (before it opens)."""
+    """How long this process's callers wait for a pooled connection, Postgres away or busy
+    (before the pool opens)."""
     global _timeout
     _timeout = seconds
 
@@ -61,8 +108,9 @@ def get_pool() -> ConnectionPool[Any]:
     global _pool
     if _pool is None:
         settings = get_settings()
-        _pool = ConnectionPool(
+        _pool = _Pool(
             settings.database_url,
+            connection_class=_Connection,
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
             # Autocommit, so a lone read is one round trip; writes open a transaction.
@@ -70,7 +118,8 @@ def get_pool() -> ConnectionPool[Any]:
             # for long.
             kwargs={"row_factory": dict_row, "autocommit": True, "connect_timeout": 2},
             open=True,
-            timeout=settings.db_pool_timeout_seconds if _timeout is None else _timeout,
+            away_timeout=settings.db_pool_timeout_seconds if _timeout is None else _timeout,
+            timeout=settings.db_pool_busy_timeout_seconds if _timeout is None else _timeout,
             check=_check,
             reconnect_timeout=_RECONNECT_SECONDS,
             name="treadle",

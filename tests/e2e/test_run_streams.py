@@ -111,7 +111,8 @@ def test_many_listeners_share_one_relay(own_api: tuple[str, str, Any]) -> None:
         for _ in range(LISTENED_RUNS)]
 
     async def scenario() -> list[list[str]]:
-        ready = asyncio.Semaphore(0)
+        open_listeners = 0
+        all_open = asyncio.Event()
         limits = httpx.Limits(max_connections=LISTENERS + 10)
         async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30,
                                      headers={"Authorization": f"Bearer {key}"}) as http:
@@ -119,21 +120,28 @@ def test_many_listeners_share_one_relay(own_api: tuple[str, str, Any]) -> None:
             async def listen(run: Any) -> list[str]:
                 names: list[str] = []
                 url = f"/v1/threads/{run.thread_id}/runs/{run.id}/events"
+                nonlocal open_listeners
                 async with http.stream("GET", url) as response:
-                    assert response.status_code == 200
+                    assert response.status_code == 200, (await response.aread()).decode()
                     async for line in response.aiter_lines():
                         if line.startswith("event: "):
                             names.append(line.removeprefix("event: "))
                             if names[-1] == "thread.run.queued":
-                                ready.release()
+                                open_listeners += 1
+                                if open_listeners == LISTENERS:
+                                    all_open.set()
                 return names
 
             listening = [asyncio.create_task(listen(runs[i % LISTENED_RUNS]))
                          for i in range(LISTENERS)]
             # All 300 open together: about 15 s alone, tens of seconds on a slow machine
-            # beside other tests.
-            for _ in range(LISTENERS):
-                await asyncio.wait_for(ready.acquire(), timeout=90)
+            # beside other tests. A listener that fails says why at once.
+            opened = asyncio.create_task(all_open.wait())
+            done, _ = await asyncio.wait([opened, *listening], timeout=90,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            for task in done - {opened}:
+                task.result()
+            assert opened in done, f"{open_listeners} of {LISTENERS} listeners open after 90 s"
             # Every listener is open and waiting; the API still answers and holds a few
             # Redis connections, not one per listener.
             created = await http.post("/v1/threads/runs", json={
