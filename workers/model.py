@@ -9,10 +9,18 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
+import gevent
 import httpx2
 import openai
 
 from shared.config import get_settings
+
+# After [DONE], the rest of an HTTP/1.1 body (its last chunk's end) is read, so the
+# connection goes back to the client's pool: left unread, httpx closes it, and every model
+# call opened a connection of its own (with a hosted endpoint, a TLS handshake each). A server
+# that holds the body open after [DONE] is given this long, as the openai SDK's async streams
+# give it, and its connection is then closed.
+DRAIN_SECONDS = 0.1
 
 
 @cache
@@ -74,11 +82,17 @@ def stream_chat(request: dict[str, Any]) -> Iterator[Iterator[dict[str, Any]]]:
 
 
 def _chunks(response: Any) -> Iterator[dict[str, Any]]:
-    for line in response.iter_lines():
+    lines = response.iter_lines()
+    for line in lines:
         if not line.startswith("data:"):
             continue
         data = line[5:].strip()
         if data == "[DONE]":
+            # Under gevent (a runs worker) the timeout interrupts a read; elsewhere the end is
+            # read as it comes.
+            with gevent.Timeout(DRAIN_SECONDS, False):
+                for _ in lines:
+                    pass
             return
         chunk = json.loads(data)
         if "error" in chunk:

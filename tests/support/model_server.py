@@ -64,8 +64,9 @@ of its tool calls' names and arguments); completion_tokens = text tokens sent + 
 tool call max(1, words of its arguments JSON); total = the sum.
 
 Every chat/embeddings request is recorded as {"path", "body", "stream", "status",
-"completed", "disconnected", "headers"} (`completed`: the whole response was written;
-`disconnected`: the client went away before that). `GET /_requests[?path=...]` lists them,
+"completed", "disconnected", "headers", "client"} (`completed`: the whole response was written;
+`disconnected`: the client went away before that; `client`: the client's address and port, the
+same for the requests of one connection). `GET /_requests[?path=...]` lists them,
 `DELETE /_requests` clears them (and the `fail_times` counters and the peak below).
 
 `GET /_concurrency` answers `{"open": n, "peak": m}`: chat completion requests being answered
@@ -610,7 +611,8 @@ class _Handler(BaseHTTPRequestHandler):
         record = {"path": record_path, "body": body,
                   "stream": bool(isinstance(body, dict) and body.get("stream")),
                   "status": None, "completed": False, "disconnected": False,
-                  "headers": {k.lower(): v for k, v in self.headers.items()}}
+                  "headers": {k.lower(): v for k, v in self.headers.items()},
+                  "client": "{}:{}".format(*self.client_address[:2])}
         with self.server.state.lock:
             self.server.state.records.append(record)
         self._record = record
