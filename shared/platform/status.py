@@ -1,9 +1,8 @@
 """Figures about the running platform, read on demand by `treadle status`, `GET /metrics` and
 `GET /v1/status` (shared/platform/health.py)."""
-import contextlib
 from typing import Any
 
-from shared.platform.tasks import QUEUES, app
+from shared.platform.tasks import QUEUES, app, depth
 from shared.runs import repository as runs
 from shared.storage.db import get_pool, ping
 from shared.storage.redis import get_redis
@@ -32,21 +31,8 @@ def ingest_backlog() -> int:
 def queue_depths() -> dict[str, int | None]:
     """Messages waiting per queue (LLEN on Redis, a passive declare on RabbitMQ); None for a
     RabbitMQ queue no worker has declared yet."""
-    depths: dict[str, int | None] = {}
     with app.connection_for_read() as connection:
-        # Redis keeps no key for an empty queue, so "unknown" there means empty.
-        unknown = 0 if connection.transport.driver_type == "redis" else None
-        for name in QUEUES:
-            channel = connection.channel()
-            try:
-                depths[name] = int(channel.queue_declare(queue=name, passive=True).message_count)
-            except Exception:
-                # RabbitMQ closes the channel when a passive declare names no queue.
-                depths[name] = unknown
-            finally:
-                with contextlib.suppress(Exception):
-                    channel.close()
-    return depths
+        return {name: depth(connection, name) for name in QUEUES}
 
 
 def workers_online(timeout: float = 1.0) -> list[str]:

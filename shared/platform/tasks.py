@@ -5,6 +5,7 @@ task reloads state from Postgres and checks it first, so a redelivered or duplic
 harmless. Results flow through each run's event stream or an rpc reply channel, so there is
 no result backend. Workers declare each task with `@app.task(name=<the constant here>)`.
 """
+from contextlib import suppress
 from typing import Any
 
 from celery import Celery
@@ -12,7 +13,8 @@ from kombu import Queue
 
 from shared.config import get_settings
 
-QUEUES = ("runs", "ingest", "search", "sandbox", "timers")
+RUNS_QUEUE = "runs"
+QUEUES = (RUNS_QUEUE, "ingest", "search", "sandbox", "timers")
 
 # Each name's prefix is its queue (see TASK_ROUTES).
 EXECUTE_RUN = "runs.execute"
@@ -29,7 +31,7 @@ RECOVER_STALLED_RUNS = "timers.recover_stalled"
 TICK_EXPIRES_SECONDS = 5.0
 
 TASK_ROUTES = {
-    "runs.*": {"queue": "runs"},
+    "runs.*": {"queue": RUNS_QUEUE},
     "ingest.*": {"queue": "ingest"},
     "search.*": {"queue": "search"},
     "timers.*": {"queue": "timers"},
@@ -53,7 +55,7 @@ def _make_app() -> Celery:
     app.conf.update(
         task_queues=[Queue(name) for name in QUEUES],
         task_routes=TASK_ROUTES,
-        task_default_queue="runs",
+        task_default_queue=RUNS_QUEUE,
         task_serializer="json",
         accept_content=["json"],
         task_ignore_result=True,
@@ -100,6 +102,31 @@ app = _make_app()
 
 def send_run(run_id: str) -> None:
     app.send_task(EXECUTE_RUN, args=[run_id])
+
+
+def depth(connection: Any, queue: str) -> int | None:
+    """Messages waiting in `queue` on a broker `connection` (LLEN on Redis, a passive
+    declare on RabbitMQ); None for a RabbitMQ queue no worker has declared yet."""
+    # Redis keeps no key for an empty queue, so "unknown" there means empty.
+    unknown = 0 if connection.transport.driver_type == "redis" else None
+    channel = connection.channel()
+    try:
+        return int(channel.queue_declare(queue=queue, passive=True).message_count)
+    except Exception:
+        # RabbitMQ closes the channel when a passive declare names no queue.
+        return unknown
+    finally:
+        with suppress(Exception):
+            channel.close()
+
+
+def waiting_runs() -> int | None:
+    """Run tasks waiting in the runs queue; None when the broker cannot tell."""
+    try:
+        with app.pool.acquire(block=True, timeout=5) as connection:
+            return depth(connection, RUNS_QUEUE)
+    except Exception:
+        return None
 
 
 def send_ingest(vector_store_id: str, file_id: str, generation: int) -> None:

@@ -433,16 +433,31 @@ def hand_back(run_id: str) -> None:
 
 
 def recover_stalled() -> int:
-    """Requeue runs whose worker died (their lease lapsed) or whose task was never
-    delivered; how many were requeued."""
+    """Requeue runs whose worker died (their lease lapsed) or whose task went missing; how
+    many were requeued.
+
+    A queued run's task may be waiting its turn in a long backlog, not lost: while the runs
+    queue holds as many tasks as there are queued runs, none is sent again (each tick used to
+    send every run that had waited two lease periods once more, growing the backlog by its
+    own size every lease period). When it holds fewer, as many as are short are sent again,
+    oldest first: a run whose task was lost falls behind those whose tasks are consumed."""
     lease = get_settings().run_lease_seconds
     with unit_of_work() as conn:
         rows = repository.executable(conn)
+    queued = sorted((row for row in rows if row["status"] == "queued"),
+                    key=lambda row: row["created_at"])
+    waiting = tasks.waiting_runs()
+    short = len(queued) if waiting is None else len(queued) - waiting
+    candidates = [row for row in rows if row["status"] != "queued"]
+    for row in queued:
+        if short <= 0:
+            break
+        if now() - row["created_at"] >= 2 * lease:
+            candidates.append(row)
+            short -= 1
     redis = get_redis()
     requeued = 0
-    for row in rows:
-        if row["status"] == "queued" and now() - row["created_at"] < 2 * lease:
-            continue
+    for row in candidates:
         if is_held(row["thread_id"]):
             continue
         # One requeue per lease period, however often this runs.

@@ -1,6 +1,7 @@
 """A stack of its own (tests/support/stack): two API replicas, runs workers that can be
 killed, and other brokers.
 """
+import base64
 import json
 import os
 import signal
@@ -265,3 +266,61 @@ def test_rabbitmq_broker(stack: Stack) -> None:
         run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id,
                                                            "output": "ok"}])
     assert done.status == "completed"
+
+
+def queued_run_ids(broker: redis.Redis) -> list[str]:
+    """The run ids of the tasks waiting in the runs queue (kombu's Redis list), oldest last."""
+    ids = []
+    for raw in broker.lrange("runs", 0, -1):
+        message = json.loads(raw)
+        args, _, _ = json.loads(base64.b64decode(message["body"]))
+        ids.append(args[0])
+    return ids
+
+
+def test_a_backlog_is_not_sent_again_and_a_lost_task_is(stack: Stack, model_server: Any
+                                                        ) -> None:
+    """Runs wait in the queue past recovery's grace (no runs worker yet): the timers send none
+    of them again while their tasks wait; tasks lost from the queue are sent again, once
+    each; then every run completes once."""
+    client = openai.OpenAI(base_url=f"{stack.api()}/v1", api_key=stack.key, max_retries=0)
+    assistant = client.beta.assistants.create(model="test-model")
+    texts = [script(tokens=3) for _ in range(20)]
+    runs = [client.beta.threads.create_and_run(
+        assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": text}]})
+        for text in texts]
+    broker = redis.Redis.from_url(stack.env["TREADLE_REDIS_URL"])
+    assert sorted(queued_run_ids(broker)) == sorted(run.id for run in runs)
+
+    # Recovery looks at a queued run after two lease periods; a lease period and a few ticks
+    # later it would have sent each one again (once per lease period) before.
+    lease = float(stack.env["TREADLE_RUN_LEASE_SECONDS"])
+    until = max(run.created_at for run in runs) + 3 * lease + 3
+    depths = []
+    while time.time() < until:
+        depths.append(broker.llen("runs"))
+        time.sleep(0.25)
+    assert set(depths) == {20}
+
+    # Five tasks lost (the oldest, as a broker that lost its last writes would not lose
+    # them, but as recovery cannot tell which): each is sent again, once.
+    lost = [json.loads(base64.b64decode(json.loads(raw)["body"]))[0][0]
+            for raw in broker.rpop("runs", 5) or []]
+    assert len(lost) == 5
+    deadline = time.monotonic() + 20
+    while broker.llen("runs") < 20:
+        assert time.monotonic() < deadline, "the lost tasks were never sent again"
+        time.sleep(0.2)
+    # A lease period on, nothing more was sent.
+    time.sleep(lease)
+    waiting = queued_run_ids(broker)
+    assert sorted(waiting) == sorted(run.id for run in runs), lost
+
+    stack.runs_worker("runs")
+    for run in runs:
+        done = wait_status(client, run.thread_id, run.id, {"completed", "failed", "cancelled"})
+        assert done.status == "completed", done.last_error
+    for text in texts:
+        marker = text.split("\n")[0]
+        assert len([r for r in model_server.requests("/v1/chat/completions")
+                    if marker in json.dumps(r["body"])]) == 1

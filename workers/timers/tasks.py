@@ -37,12 +37,16 @@ def rebuild_deadlines(sender: Any = None, **kwargs: Any) -> None:
     _rebuild_deadlines_if_new_redis()
 
 
-@app.task(name=tasks.EXPIRE_DUE_RUNS)
+# A tick is acknowledged as it is received (late acknowledgement is the default): a lost one
+# is replaced by the next, and no tick is left unacknowledged when the broker goes away, where
+# kombu's restore of unacknowledged messages over the lost Redis connection can fail and take
+# the whole worker down ("'NoneType' object has no attribute 'hostname'").
+@app.task(name=tasks.EXPIRE_DUE_RUNS, acks_late=False)
 def expire_due() -> int:
     _rebuild_deadlines_if_new_redis()
     return lifecycle.expire_due()
 
 
-@app.task(name=tasks.RECOVER_STALLED_RUNS)
+@app.task(name=tasks.RECOVER_STALLED_RUNS, acks_late=False)
 def recover_stalled() -> int:
     return lifecycle.recover_stalled()
