@@ -302,8 +302,8 @@ def test_a_backlog_is_not_sent_again_and_a_lost_task_is(stack: Stack, model_serv
         time.sleep(0.25)
     assert set(depths) == {20}
 
-    # Five tasks lost (the oldest, as a broker that lost its last writes would not lose
-    # them, but as recovery cannot tell which): each is sent again, once.
+    # Five tasks lost, the oldest (recovery cannot tell which were lost; it sends the oldest
+    # queued runs again, as many as are short): each is sent again, once.
     lost = [json.loads(base64.b64decode(json.loads(raw)["body"]))[0][0]
             for raw in broker.rpop("runs", 5) or []]
     assert len(lost) == 5
