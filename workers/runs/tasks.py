@@ -4,16 +4,29 @@ import logging
 from typing import Any
 
 from celery import Task
+from celery.signals import worker_ready
 
 from shared.platform import metrics, tasks, worker_shutdown
 from shared.platform.rpc import answer
 from shared.platform.tasks import app
 from shared.runs import lifecycle
 from shared.storage.db import reading
+from workers import tokens
 from workers.runs import prompt
 from workers.runs.loop import LeaseBusyError, drive_run
 
 log = logging.getLogger(__name__)
+
+
+@worker_ready.connect
+def load_tokenizer(sender: Any = None, **kwargs: Any) -> None:
+    """Load the tokenizer before the first run, not in it: loading it holds the process's
+    one loop (every run it executes, and the renewal of their leases) for about half a
+    second, longer on a loaded machine, as a worker taking over a crashed one's runs is."""
+    if sender is not None and tasks.RUNS_QUEUE not in {
+            queue.name for queue in sender.app.amqp.queues.consume_from.values()}:
+        return
+    tokens.count("ready")
 
 
 @app.task(name=tasks.EXECUTE_RUN, bind=True, max_retries=None)
