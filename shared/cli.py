@@ -112,6 +112,7 @@ def _serve_api(host: str, port: int, workers: int) -> None:
                 # gunicorn's ceiling, so ids up to 8 KB reach the app and get its answers.
                 "limit_request_line": 8190,
                 "accesslog": None,
+                "logger_class": "api.server.Logger",
                 "logconfig_dict": dict_config(),
                 "timeout": 120,
                 "graceful_timeout": 10,
