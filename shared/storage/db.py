@@ -6,10 +6,11 @@ answers 503 at once rather than holding requests). A pool that is only busy (a b
 requests, every connection in use, Postgres answering) is a queue, not an outage: its
 callers wait their turn up to `db_pool_busy_timeout_seconds`. A runs worker waits longer
 either way (`set_pool_timeout`), because its thousands of runs share the pool and one
-finding every connection busy must wait its turn, not fail. Every connection is checked as it leaves
-the pool, so one that died with the old server is replaced rather than handed out, and
-while callers wait the pool tries to connect about once a second, so it serves again within
-a second or two of the server's return. The check costs no round trip (`_check`).
+finding every connection busy must wait its turn, not fail. Every connection is checked as
+it leaves the pool, so one that died with the old server is replaced rather than handed
+out, and while callers wait the pool tries to connect about once a second, so it serves
+again within a second or two of the server's return. The check costs no round trip
+(`_check`).
 """
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
