@@ -541,9 +541,13 @@ def test_recovery_requeues_a_run_whose_worker_is_gone_once_per_lease(
     lease_held.append(lease)
     fresh = make_run("queued")
     lifecycle.recover_stalled()
-    assert orphan.id in sent and held.id not in sent and fresh.id not in sent
+    # The session's timers watch this database too, every 2 s: a pass of theirs may have
+    # requeued the orphan first, and its mark then holds this pass back as it holds the next.
+    theirs = orphan.id not in sent
+    assert redis.exists(redis_keys.run_recovery(orphan.id))
+    assert held.id not in sent and fresh.id not in sent
     lifecycle.recover_stalled()
-    assert sent.count(orphan.id) == 1
+    assert sent.count(orphan.id) == (0 if theirs else 1)
 
 
 def test_hand_back_sends_the_run_again(run: Run, sent: list[str]) -> None:
