@@ -104,6 +104,13 @@ def send_run(run_id: str) -> None:
     app.send_task(EXECUTE_RUN, args=[run_id])
 
 
+def consumes(worker: Any, queue: str) -> bool:
+    """Whether the worker a `worker_ready` signal names (its consumer; None outside a worker)
+    takes tasks from `queue`: every task module is loaded in every pool."""
+    return worker is None or queue in {
+        declared.name for declared in worker.app.amqp.queues.consume_from.values()}
+
+
 def depth(connection: Any, queue: str) -> int | None:
     """Messages waiting in `queue` on a broker `connection` (LLEN on Redis, a passive
     declare on RabbitMQ); None for a RabbitMQ queue no worker has declared yet."""

@@ -268,14 +268,15 @@ def test_rabbitmq_broker(stack: Stack) -> None:
     assert done.status == "completed"
 
 
+def task_run_id(raw: bytes) -> str:
+    """The run id a runs task names, from its message as kombu keeps it in Redis."""
+    args, _, _ = json.loads(base64.b64decode(json.loads(raw)["body"]))
+    return str(args[0])
+
+
 def queued_run_ids(broker: redis.Redis) -> list[str]:
     """The run ids of the tasks waiting in the runs queue (kombu's Redis list), oldest last."""
-    ids = []
-    for raw in broker.lrange("runs", 0, -1):
-        message = json.loads(raw)
-        args, _, _ = json.loads(base64.b64decode(message["body"]))
-        ids.append(args[0])
-    return ids
+    return [task_run_id(raw) for raw in broker.lrange("runs", 0, -1)]
 
 
 def test_a_backlog_is_not_sent_again_and_a_lost_task_is(stack: Stack, model_server: Any
@@ -304,8 +305,7 @@ def test_a_backlog_is_not_sent_again_and_a_lost_task_is(stack: Stack, model_serv
 
     # Five tasks lost, the oldest (recovery cannot tell which were lost; it sends the oldest
     # queued runs again, as many as are short): each is sent again, once.
-    lost = [json.loads(base64.b64decode(json.loads(raw)["body"]))[0][0]
-            for raw in broker.rpop("runs", 5) or []]
+    lost = [task_run_id(raw) for raw in broker.rpop("runs", 5) or []]
     assert len(lost) == 5
     deadline = time.monotonic() + 20
     while broker.llen("runs") < 20:

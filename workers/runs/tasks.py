@@ -23,10 +23,8 @@ def load_tokenizer(sender: Any = None, **kwargs: Any) -> None:
     """Load the tokenizer before the first run, not in it: loading it holds the process's
     one loop (every run it executes, and the renewal of their leases) for about half a
     second, longer on a loaded machine, as a worker taking over a crashed one's runs is."""
-    if sender is not None and tasks.RUNS_QUEUE not in {
-            queue.name for queue in sender.app.amqp.queues.consume_from.values()}:
-        return
-    tokens.count("ready")
+    if tasks.consumes(sender, tasks.RUNS_QUEUE):
+        tokens.count("ready")
 
 
 @app.task(name=tasks.EXECUTE_RUN, bind=True, max_retries=None)

@@ -31,10 +31,8 @@ def _rebuild_deadlines_if_new_redis() -> None:
 
 @worker_ready.connect
 def rebuild_deadlines(sender: Any = None, **kwargs: Any) -> None:
-    if sender is not None and "timers" not in {q.name for q in sender.app.amqp.queues
-                                               .consume_from.values()}:
-        return
-    _rebuild_deadlines_if_new_redis()
+    if tasks.consumes(sender, "timers"):
+        _rebuild_deadlines_if_new_redis()
 
 
 # A tick is acknowledged as it is received (late acknowledgement is the default): a lost one

@@ -3,16 +3,16 @@ connection fit for the next caller; a busy pool is waited for, an absent Postgre
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import psycopg
 import pytest
 from psycopg import sql
 from psycopg_pool import PoolTimeout
 
-from shared.config import get_settings
 from shared.storage import db
 from tests.conftest import free_port
+from tests.support.pool import pool_on
 
 
 @pytest.fixture
@@ -45,27 +45,13 @@ def test_a_failed_pipeline_leaves_no_prepared_statement_behind(table: sql.Identi
     assert refused == 100
 
 
-@pytest.fixture
-def own_pool(database_url: str, monkeypatch: pytest.MonkeyPatch
-             ) -> Iterator[Callable[[str], None]]:
-    """Makes this process's pool anew, with one connection and a 50 ms wait while Postgres
-    is away, on the database URL given; the suite's pool is back afterwards."""
-    def make(url: str) -> None:
-        db.close_pool()
-        monkeypatch.setenv("TREADLE_DATABASE_URL", url)
-        monkeypatch.setenv("TREADLE_DB_POOL_MIN", "1")
-        monkeypatch.setenv("TREADLE_DB_POOL_MAX", "1")
-        monkeypatch.setenv("TREADLE_DB_POOL_TIMEOUT_SECONDS", "0.05")
-        monkeypatch.setenv("TREADLE_DB_POOL_BUSY_TIMEOUT_SECONDS", "10")
-        get_settings.cache_clear()
-    yield make
-    db.close_pool()
-    monkeypatch.undo()
-    get_settings.cache_clear()
+# One connection, and a 50 ms wait while Postgres is away.
+ONE_CONNECTION = {"TREADLE_DB_POOL_MIN": "1", "TREADLE_DB_POOL_MAX": "1",
+                  "TREADLE_DB_POOL_TIMEOUT_SECONDS": "0.05",
+                  "TREADLE_DB_POOL_BUSY_TIMEOUT_SECONDS": "10"}
 
 
-def test_a_busy_pool_is_waited_for(own_pool: Callable[[str], None], database_url: str) -> None:
-    own_pool(database_url)
+def test_a_busy_pool_is_waited_for(database_url: str) -> None:
     held = threading.Event()
 
     def hold() -> None:
@@ -74,20 +60,22 @@ def test_a_busy_pool_is_waited_for(own_pool: Callable[[str], None], database_url
             held.set()
             time.sleep(0.5)
 
-    holder = threading.Thread(target=hold)
-    holder.start()
-    held.wait(5)
-    began = time.monotonic()
-    with db.reading() as conn:
-        assert conn.execute("SELECT 2 AS two").fetchone() == {"two": 2}
-    holder.join()
-    # Ten times the wait given to an absent Postgres: this caller queued for the connection.
-    assert time.monotonic() - began > 0.3
+    with pool_on(TREADLE_DATABASE_URL=database_url, **ONE_CONNECTION):
+        holder = threading.Thread(target=hold)
+        holder.start()
+        held.wait(5)
+        began = time.monotonic()
+        with db.reading() as conn:
+            assert conn.execute("SELECT 2 AS two").fetchone() == {"two": 2}
+        holder.join()
+        # Ten times the wait given to an absent Postgres: this caller queued for it.
+        assert time.monotonic() - began > 0.3
 
 
-def test_an_absent_postgres_is_not_waited_for(own_pool: Callable[[str], None]) -> None:
-    own_pool(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere")
-    began = time.monotonic()
-    with pytest.raises(PoolTimeout), db.reading():
-        pass
-    assert time.monotonic() - began < 5
+def test_an_absent_postgres_is_not_waited_for() -> None:
+    absent = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
+    with pool_on(TREADLE_DATABASE_URL=absent, **ONE_CONNECTION):
+        began = time.monotonic()
+        with pytest.raises(PoolTimeout), db.reading():
+            pass
+        assert time.monotonic() - began < 5
