@@ -100,8 +100,12 @@ def _make_app() -> Celery:
 app = _make_app()
 
 
-def send_run(run_id: str) -> None:
-    app.send_task(EXECUTE_RUN, args=[run_id])
+def send_run(run_id: str, thread_id: str | None = None) -> None:
+    """The run's task. `thread_id`: the thread of a run sent `queued`, so the worker takes
+    the thread's lease without reading the run first. A run left in progress is sent
+    without it: the worker reads its status, and takes it over only once Redis has been up
+    for a lease period, before it touches the lease (`shared.runs.leases.may_take_over`)."""
+    app.send_task(EXECUTE_RUN, args=[run_id, thread_id])
 
 
 def consumes(worker: Any, queue: str) -> bool:

@@ -46,8 +46,20 @@ return 0
 """
 
 
+class LeaseBusyError(Exception):
+    """A run cannot start on this worker yet: another worker holds its thread's lease (the
+    thread's previous stretch is still finishing), or the run was left in progress and
+    Redis has not been up for a lease period (`may_take_over`). Its task is retried shortly."""
+
+
 def is_held(thread_id: str) -> bool:
     return bool(get_redis().exists(redis_keys.thread_lease(thread_id)))
+
+
+def may_take_over() -> bool:
+    """Whether a run another execution left in progress may be taken over now: a missing
+    lease means a holder that is gone only once Redis has been up for a lease period."""
+    return uptime_seconds() >= get_settings().run_lease_seconds
 
 
 class ThreadLease:
@@ -63,10 +75,9 @@ class ThreadLease:
         """Taken over or lapsed: another worker may execute the run now."""
         return self._lost or time.monotonic() - self._confirmed >= self.seconds
 
-    def acquire(self, takeover: bool = False) -> bool:
-        """Take the lease; `takeover`: the run was left in progress by another execution."""
-        if takeover and uptime_seconds() < self.seconds:
-            return False
+    def acquire(self) -> bool:
+        """Take the lease; False when another holds it. Executing a run left in progress
+        takes `may_take_over` as well (`shared.runs.lifecycle.start`)."""
         if not self.lock.acquire():
             return False
         self._confirmed = time.monotonic()

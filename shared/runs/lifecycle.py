@@ -23,7 +23,7 @@ from shared.platform import tasks
 from shared.responses import ending
 from shared.responses import repository as responses
 from shared.runs import events, repository, streamed
-from shared.runs.leases import ThreadLease, is_held
+from shared.runs.leases import LeaseBusyError, ThreadLease, is_held, may_take_over
 from shared.runs.steps import dump_step
 from shared.storage import db, redis_keys
 from shared.storage import repository as tables
@@ -98,7 +98,7 @@ def queued(run: dict[str, Any], thread: dict[str, Any] | None = None) -> str:
     try:
         stream_from = events.publish(run["id"], [*first, ("thread.run.created", dumped),
                                                  ("thread.run.queued", dumped)])
-        tasks.send_run(run["id"])
+        tasks.send_run(run["id"], run["thread_id"])
     except (RedisError, KombuError, OSError) as error:
         log.warning("run %s committed but not sent (%s): the timers will send it",
                     run["id"], error)
@@ -111,8 +111,9 @@ def start(run_id: str) -> dict[str, Any] | None:
     """queued (or interrupted in_progress) -> in_progress, for the worker that now holds the
     thread's lease. None when there is nothing to execute: the run is gone or ended, or was
     cancelled while waiting (then it ends `cancelled` here). An interrupted execution's open
-    message and steps are taken over first (`_take_over`). A queued run moves in one
-    statement, with no transaction around it."""
+    message and steps are taken over first (`_take_over`), once Redis has been up for a
+    lease period (else LeaseBusyError: the run's own worker may not have taken back a lease
+    Redis forgot). A queued run moves in one statement, with no transaction around it."""
     with reading() as conn:
         moved = repository.start_queued(conn, run_id)
     if moved is not None:
@@ -124,6 +125,8 @@ def start(run_id: str) -> dict[str, Any] | None:
         status = None if run is None else run["status"]
         moved = None
         if run is not None and status in ("in_progress", "cancelling"):
+            if not may_take_over():
+                raise LeaseBusyError(run["thread_id"])
             withdrawn = _take_over(conn, run)
         if run is not None and status != "cancelling":
             # Taking over, the status stays what the stream last said: no event, no stamp.
@@ -272,7 +275,7 @@ def resume(project_id: str, thread_id: str, run_id: str, outputs: list[dict[str,
                                      ("thread.run.queued", RUN.dump(resumed))])
         pipe.zrem(redis_keys.RUN_DEADLINES, run_id)
         first = events.first_id(pipe.execute()[0])
-        tasks.send_run(run_id)
+        tasks.send_run(run_id, resumed["thread_id"])
     except (RedisError, KombuError, OSError) as error:
         # Committed `queued`: the timers send it (`recover_stalled`), so the outputs are
         # taken and the answer says so rather than inviting a second submission.
@@ -462,6 +465,6 @@ def recover_stalled() -> int:
             continue
         # One requeue per lease period, however often this runs.
         if redis.set(redis_keys.run_recovery(row["id"]), "1", nx=True, ex=lease):
-            tasks.send_run(row["id"])
+            tasks.send_run(row["id"], row["thread_id"] if row["status"] == "queued" else None)
             requeued += 1
     return requeued

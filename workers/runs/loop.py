@@ -20,7 +20,7 @@ from shared.platform import metrics, worker_shutdown
 from shared.responses import repository as responses
 from shared.responses.ending import is_response
 from shared.runs import events, lifecycle, repository, states, streamed
-from shared.runs.leases import ThreadLease, is_held
+from shared.runs.leases import LeaseBusyError, ThreadLease, is_held, may_take_over
 from shared.runs.steps import dump_step
 from shared.storage import db, redis_keys
 from shared.storage import repository as tables
@@ -40,11 +40,6 @@ CANCEL_CHECK_SECONDS = 0.05
 # Model calls answered by Treadle's own tools before the run must stop and say so.
 MAX_TOOL_ROUNDS = 25
 STORAGE_UNAVAILABLE = (RedisError, *db.UNAVAILABLE)
-
-
-class LeaseBusyError(Exception):
-    """Another worker holds the thread's lease of a run that waits to start (the thread's
-    previous stretch is still finishing); the task is retried shortly."""
 
 
 class RunAbandonedError(Exception):
@@ -77,22 +72,38 @@ class ModelCall:
         return len(self.fold.text) < len(self.shown)
 
 
-def drive_run(run_id: str) -> None:
-    """The task's state check, then the thread's lease taken and the run driven."""
+def _executable(run_id: str) -> dict[str, Any] | None:
+    """The run's status and thread, if it is still to be executed."""
     with reading() as conn:
         run = repository.thread_and_status(conn, run_id)
-    if run is None or run["status"] not in states.EXECUTABLE:
-        return
-    lease = ThreadLease(run["thread_id"])
-    if not lease.acquire(takeover=run["status"] != "queued"):
-        if run["status"] != "queued" and is_held(run["thread_id"]):
+    return run if run is not None and run["status"] in states.EXECUTABLE else None
+
+
+def drive_run(run_id: str, thread_id: str | None = None) -> None:
+    """The thread's lease taken and the run driven. `thread_id`: given by a task that sent
+    the run `queued` (`tasks.send_run`), so the lease is taken at once; else the run is read
+    first, and one left in progress is taken over only as `may_take_over` allows, before its
+    lease is touched."""
+    run = None
+    if thread_id is None:
+        run = _executable(run_id)
+        if run is None:
+            return
+        thread_id = str(run["thread_id"])
+    lease = ThreadLease(thread_id)
+    takeover = run is not None and run["status"] != "queued"
+    if (takeover and not may_take_over()) or not lease.acquire():
+        run = run or _executable(run_id)
+        if run is None:
+            return
+        if run["status"] != "queued" and is_held(thread_id):
             # Another execution holds the run it started: this is a second task for it (the
             # timers send one more for a run that waits long in a backlog). That execution
             # ends the run, or its lease lapses and the timers send it again; retrying here
             # would only spin, five tasks a second, for as long as the run lasts.
             log.info("run %s is executed by another worker: nothing to do", run_id)
             return
-        raise LeaseBusyError(run["thread_id"])
+        raise LeaseBusyError(thread_id)
     try:
         with lease:
             RunLoop(run_id, lease).drive()

@@ -10,10 +10,11 @@ from shared.platform import metrics, tasks, worker_shutdown
 from shared.platform.rpc import answer
 from shared.platform.tasks import app
 from shared.runs import lifecycle
+from shared.runs.leases import LeaseBusyError
 from shared.storage.db import reading
 from workers import tokens
 from workers.runs import prompt
-from workers.runs.loop import LeaseBusyError, drive_run
+from workers.runs.loop import drive_run
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +29,14 @@ def load_tokenizer(sender: Any = None, **kwargs: Any) -> None:
 
 
 @app.task(name=tasks.EXECUTE_RUN, bind=True, max_retries=None)
-def execute_run(self: Task, run_id: str) -> None:
+def execute_run(self: Task, run_id: str, thread_id: str | None = None) -> None:
     if worker_shutdown.stopping():
         lifecycle.hand_back(run_id)
         return
     try:
         with metrics.run_in_flight():
-            drive_run(run_id)
+            drive_run(run_id, thread_id)
     except LeaseBusyError as busy:
-        # The thread's previous stretch is still finishing on another worker.
         raise self.retry(countdown=0.2) from busy
 
 

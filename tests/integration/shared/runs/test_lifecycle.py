@@ -42,7 +42,7 @@ def redis(database_url: str, redis_url: str) -> Redis:
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The run ids whose task the lifecycle sent."""
     runs: list[str] = []
-    monkeypatch.setattr(tasks, "send_run", runs.append)
+    monkeypatch.setattr(tasks, "send_run", lambda run_id, thread_id=None: runs.append(run_id))
     return runs
 
 

@@ -30,7 +30,7 @@ USAGE = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
 
 @pytest.fixture
 def project(database_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setattr(tasks, "send_run", lambda run_id: None)
+    monkeypatch.setattr(tasks, "send_run", lambda run_id, thread_id=None: None)
     return ensure_project(f"response-prompt-{uuid.uuid4().hex}")
 
 

@@ -49,8 +49,8 @@ def stack(server_env: dict[str, str], worker_id: str, tmp_path: Path,
     with own_stack(server_env, worker_id, tmp_path) as built:
         # Runs are sent on the stack's broker (the process's Celery app keeps the session's).
         broker = Celery("stack", broker=built.env["TREADLE_REDIS_URL"])
-        monkeypatch.setattr(tasks, "send_run", lambda run_id: broker.send_task(
-            tasks.EXECUTE_RUN, args=[run_id], queue="runs"))
+        monkeypatch.setattr(tasks, "send_run", lambda run_id, thread_id=None: broker.send_task(
+            tasks.EXECUTE_RUN, args=[run_id, thread_id], queue="runs"))
         _point_at(built.env)
         try:
             yield built

@@ -1,6 +1,7 @@
 """A runs task that finds its run's thread lease held by another worker: a run already
 started there is that worker's (the task returns, so a second task for a run never spins);
-a run still waiting to start is retried once the thread's previous stretch lets go."""
+a run still waiting to start is retried once the thread's previous stretch lets go. Either
+way whether the task names the run's thread (a task sending a run `queued` does) or not."""
 import uuid
 from collections.abc import Iterator
 
@@ -8,11 +9,11 @@ import pytest
 
 from shared.clock import now
 from shared.projects.api_keys import ensure_project
-from shared.runs.leases import ThreadLease
+from shared.runs.leases import LeaseBusyError, ThreadLease
 from shared.storage import repository as tables
 from shared.storage.db import reading, unit_of_work
 from shared.storage.repository import ASSISTANTS, RUNS, THREADS
-from workers.runs.loop import LeaseBusyError, drive_run
+from workers.runs.loop import drive_run
 
 
 def make_run(status: str) -> tuple[str, str]:
@@ -52,17 +53,23 @@ def status_and_attempts(run_id: str) -> tuple[str, int]:
     return row["status"], row["attempts"]
 
 
+@pytest.fixture(params=[False, True], ids=["run-only", "with-thread"])
+def names_thread(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
 def test_a_second_task_for_a_run_another_worker_executes_does_nothing(
-        held: list[ThreadLease]) -> None:
+        held: list[ThreadLease], names_thread: bool) -> None:
     run_id, thread_id = make_run("in_progress")
     hold(held, thread_id)
-    drive_run(run_id)
+    drive_run(run_id, thread_id if names_thread else None)
     assert status_and_attempts(run_id) == ("in_progress", 1)
 
 
-def test_a_run_waiting_to_start_on_a_busy_thread_is_retried(held: list[ThreadLease]) -> None:
+def test_a_run_waiting_to_start_on_a_busy_thread_is_retried(
+        held: list[ThreadLease], names_thread: bool) -> None:
     run_id, thread_id = make_run("queued")
     hold(held, thread_id)
     with pytest.raises(LeaseBusyError):
-        drive_run(run_id)
+        drive_run(run_id, thread_id if names_thread else None)
     assert status_and_attempts(run_id) == ("queued", 1)
