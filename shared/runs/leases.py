@@ -16,6 +16,7 @@ holder that is gone rather than one that has not yet taken it back.
 import contextlib
 import logging
 import os
+import secrets
 import threading
 import time
 from types import TracebackType
@@ -78,7 +79,9 @@ class ThreadLease:
     def acquire(self) -> bool:
         """Take the lease; False when another holds it. Executing a run left in progress
         takes `may_take_over` as well (`shared.runs.lifecycle.start`)."""
-        if not self.lock.acquire():
+        # A token of our own: redis-py's default, uuid1, asks a uuidd daemon over a socket
+        # first, three system calls a run.
+        if not self.lock.acquire(token=secrets.token_hex(16)):
             return False
         self._confirmed = time.monotonic()
         _renewer().hold(self)

@@ -171,12 +171,19 @@ def pipelined() -> Iterator[Conn]:
 
 
 def in_one_trip(statements: list[Statement]) -> list[dict[str, Any] | None]:
-    """Run `statements` as one transaction in one round trip (`pipelined`); the first row
-    each returned, read after (None for one that returns no rows, or none at all)."""
-    with pipelined() as conn:
-        cursors = [conn.execute(query, params) for query, params in statements]
-    return [cursor.fetchone() if cursor.description is not None else None
-            for cursor in cursors]
+    """Run `statements` as one transaction in one round trip and one write: bound here into
+    one multi-statement query, which PostgreSQL runs as one implicit transaction (a failing
+    statement undoes the others). A pipeline (`pipelined`) sends each statement, BEGIN and
+    COMMIT in a write of its own, and on loopback each write costs the sender the receiver's
+    work too. The first row each returned (None for one that returns no rows, or none)."""
+    with get_pool().connection() as conn:
+        cursor = psycopg.ClientCursor(conn)
+        cursor.execute("; ".join(cursor.mogrify(query, params) for query, params in statements))
+        rows: list[dict[str, Any] | None] = []
+        while True:
+            rows.append(cursor.fetchone() if cursor.description is not None else None)
+            if not cursor.nextset():
+                return rows
 
 
 @contextmanager

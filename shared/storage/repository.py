@@ -98,7 +98,7 @@ def _delete_sql(table: str, scope: tuple[str, ...]) -> str:
 
 def insertion(table: Table, row: dict[str, Any]) -> Statement:
     """The INSERT of `row` (given an id unless it has one), returning the row."""
-    row = {"id": new_id(table.kind), **row}
+    row = {"id": row.get("id") or new_id(table.kind), **row}
     return _insert_sql(table.name, tuple(row)), [bind(k, v) for k, v in row.items()]
 
 

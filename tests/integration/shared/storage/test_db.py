@@ -1,5 +1,6 @@
 """`shared.storage.db` on a real Postgres: a pipelined transaction that fails leaves its
-connection fit for the next caller; a busy pool is waited for, an absent Postgres is not."""
+connection fit for the next caller; statements sent in one trip are one transaction, their
+values whole; a busy pool is waited for, an absent Postgres is not."""
 import threading
 import time
 import uuid
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.types.json import Jsonb
 from psycopg_pool import PoolTimeout
 
 from shared.storage import db
@@ -49,6 +51,33 @@ def test_a_failed_pipeline_leaves_no_prepared_statement_behind(table: sql.Identi
 ONE_CONNECTION = {"TREADLE_DB_POOL_MIN": "1", "TREADLE_DB_POOL_MAX": "1",
                   "TREADLE_DB_POOL_TIMEOUT_SECONDS": "0.05",
                   "TREADLE_DB_POOL_BUSY_TIMEOUT_SECONDS": "10"}
+
+
+def test_statements_in_one_trip_are_one_transaction_with_their_values_whole(
+        database_url: str) -> None:
+    name = sql.Identifier(f"one_trip_{uuid.uuid4().hex}")
+    with db.unit_of_work() as conn:
+        conn.execute(sql.SQL("CREATE TABLE {} (id int PRIMARY KEY, body jsonb, note text, "
+                             "at double precision)").format(name))
+    insert = sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s) RETURNING *").format(name)
+    count = sql.SQL("UPDATE {} SET at = at + 1 WHERE note = ANY(%s)").format(name)
+    read = sql.SQL("SELECT * FROM {} WHERE id = %s").format(name)
+    # What quoting could break: quotes, backslashes, percent signs, placeholders, non-ASCII.
+    awkward = "it's 100% \\ %s %(x)s é ; -- \n"
+    body = {"text": awkward, "list": [1, None, "\u2028"]}
+    try:
+        assert db.in_one_trip([(insert, [1, Jsonb(body), awkward, 1.5]),
+                               (count, [[awkward, "other"]]), (read, [1]), (read, [2])]) == [
+            {"id": 1, "body": body, "note": awkward, "at": 1.5}, None,
+            {"id": 1, "body": body, "note": awkward, "at": 2.5}, None]
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            db.in_one_trip([(insert, [2, None, None, 0.0]), (insert, [1, None, None, 0.0])])
+        with db.reading() as conn:
+            assert [row["id"] for row in conn.execute(
+                sql.SQL("SELECT id FROM {}").format(name)).fetchall()] == [1]
+    finally:
+        with db.unit_of_work() as conn:
+            conn.execute(sql.SQL("DROP TABLE {}").format(name))
 
 
 def test_a_busy_pool_is_waited_for(database_url: str) -> None:
