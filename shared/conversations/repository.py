@@ -25,14 +25,17 @@ def reserve_positions(conn: Conn, project_id: str, conversation_id: str, count: 
 
 def insert_items(conn: Conn, project_id: str, conversation_id: str, first_position: int,
                  created_at: int, items: list[dict[str, Any]]) -> None:
-    with conn.cursor() as cursor:
-        cursor.executemany(
-            "INSERT INTO conversation_items "
-            "(id, project_id, conversation_id, position, created_at, item) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
-            [(item["id"], project_id, conversation_id, first_position + offset, created_at,
-              Jsonb({key: value for key, value in item.items() if key != "id"}))
-             for offset, item in enumerate(items)])
+    """One statement for all of them, so in a batch (`db.batched`) they cost no trip of
+    their own."""
+    if not items:
+        return
+    conn.execute(
+        "INSERT INTO conversation_items "
+        "(id, project_id, conversation_id, position, created_at, item) VALUES "
+        + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(items)),
+        [param for offset, item in enumerate(items) for param in (
+            item["id"], project_id, conversation_id, first_position + offset, created_at,
+            Jsonb({key: value for key, value in item.items() if key != "id"}))])
 
 
 def get_item(conn: Conn, project_id: str, conversation_id: str, item_id: str

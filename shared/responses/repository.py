@@ -39,8 +39,8 @@ EndRows = tuple[dict[str, Any] | None, list[dict[str, Any]], dict[str, dict[str,
 
 
 def read_for_end(conn: Conn, response_id: str) -> Callable[[], EndRows]:
-    """What a response's end reads, sent before any of it is fetched, so in pipeline mode
-    (`db.pipelined`) the three reads share the round trip of what was queued before them;
+    """What a response's end reads, sent before any of it is fetched, so in a batch
+    (`db.batched`) the three reads share the round trip of what was queued before them;
     returns what fetches them."""
     response = conn.execute("SELECT * FROM responses WHERE id = %s FOR UPDATE", (response_id,))
     steps = conn.execute("SELECT * FROM run_steps WHERE run_id = %s ORDER BY seq",

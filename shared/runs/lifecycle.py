@@ -374,7 +374,7 @@ def _end_response(run_id: str, status: str, run_move: Statement, closings: list[
                   ) -> tuple[dict[str, Any] | None, Batch]:
     """`end` of a response's run, which reads what it records (`ending.record_end`): the
     reads go out behind the moves, in their round trip, and the records with COMMIT."""
-    with db.pipelined() as conn:
+    with db.batched() as conn:
         moved = conn.execute(*run_move)
         moves = [conn.execute(*c.statement(run_id)) for c in closings]
         for statement in repository.settlement(run_id, status):

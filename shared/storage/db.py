@@ -24,6 +24,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from shared.config import get_settings
+from shared.storage.batch import Batch
 
 Conn = Connection[dict[str, Any]]
 # A statement and its parameters.
@@ -143,47 +144,31 @@ def unit_of_work() -> Iterator[Conn]:
 
 
 @contextmanager
-def pipelined() -> Iterator[Conn]:
-    """A transaction in libpq's pipeline mode: BEGIN, the statements and COMMIT queue up and
-    go out together when a result is first fetched and when the block ends, so writes that
-    need nothing read in between cost one round trip (a unit of work costs one for BEGIN,
-    one per statement and one for COMMIT), and each fetch in between one more. Commits
+def batched() -> Iterator[Conn]:
+    """A transaction whose statements go out together (`shared.storage.batch`): when a
+    result is first read and when the block ends, so writes that need nothing read in
+    between cost one round trip and one write, and each read in between one more. Commits
     when the block ends cleanly; rolls back and raises otherwise, as a unit of work does.
-    (psycopg's own transaction block syncs at BEGIN and before COMMIT: three trips more.)"""
+    What it yields stands in for a connection: `execute`, and of its result `fetchone`,
+    `fetchall`, `rowcount` and iteration."""
     with get_pool().connection() as conn:
-        # No server-side prepared statements in a pipeline: when a statement fails there (an
-        # active run's unique index, say), psycopg still counts as prepared those the aborted
-        # pipeline never prepared, and the connection's next use of one fails ("prepared
-        # statement _pg3_N does not exist").
-        threshold, conn.prepare_threshold = conn.prepare_threshold, None
+        batch = Batch(conn)
         try:
-            with conn.pipeline():
-                conn.execute("BEGIN")
-                yield cast(Conn, conn)
-                conn.execute("COMMIT")
+            yield cast(Conn, batch)
+            batch.commit()
         except BaseException:
             # Left in the failed transaction (or broken: then the pool drops it).
             with suppress(psycopg.Error):
-                conn.execute("ROLLBACK")
+                batch.rollback()
             raise
-        finally:
-            conn.prepare_threshold = threshold
 
 
 def in_one_trip(statements: list[Statement]) -> list[dict[str, Any] | None]:
-    """Run `statements` as one transaction in one round trip and one write: bound here into
-    one multi-statement query, which PostgreSQL runs as one implicit transaction (a failing
-    statement undoes the others). A pipeline (`pipelined`) sends each statement, BEGIN and
-    COMMIT in a write of its own, and on loopback each write costs the sender the receiver's
-    work too. The first row each returned (None for one that returns no rows, or none)."""
-    with get_pool().connection() as conn:
-        cursor = psycopg.ClientCursor(conn)
-        cursor.execute("; ".join(cursor.mogrify(query, params) for query, params in statements))
-        rows: list[dict[str, Any] | None] = []
-        while True:
-            rows.append(cursor.fetchone() if cursor.description is not None else None)
-            if not cursor.nextset():
-                return rows
+    """Run `statements` as one transaction in one round trip and one write (`batched`); the
+    first row each returned (None for one that returns no rows)."""
+    with batched() as batch:
+        results = [batch.execute(query, params) for query, params in statements]
+    return [result.fetchone() for result in results]
 
 
 @contextmanager

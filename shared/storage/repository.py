@@ -107,8 +107,8 @@ def insert(conn: Conn, table: Table, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def inserting(conn: Conn, table: Table, row: dict[str, Any]) -> Cursor[dict[str, Any]]:
-    """`insert`'s statement sent, its row not yet read (`inserted`): in a pipelined
-    transaction it goes out with what follows, COMMIT included."""
+    """`insert`'s statement sent, its row not yet read (`inserted`): in a batched
+    transaction (`db.batched`) it goes out with what follows, COMMIT included."""
     return conn.execute(*insertion(table, row))
 
 
@@ -138,7 +138,7 @@ def getting(
     conn: Conn, table: Table, scope: dict[str, Any], object_id: str, param: str,
     for_update: bool = False, for_share: bool = False,
 ) -> Cursor[dict[str, Any]]:
-    """`get`'s statement sent, its row not yet read (`got`): in a pipeline (`db.pipelined`)
+    """`get`'s statement sent, its row not yet read (`got`): in a batch (`db.batched`)
     several go out and come back in one round trip. A malformed id is refused at once."""
     _check(table, object_id, param)
     lock = " FOR UPDATE" if for_update else " FOR SHARE" if for_share else ""

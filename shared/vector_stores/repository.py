@@ -118,7 +118,7 @@ def _ingest_lock_key(vector_store_id: str, file_id: str) -> str:
 
 def lock_ingest(conn: Conn, vector_store_id: str, file_id: str) -> None:
     """Hold the file's ingest lock until this transaction ends. Its answer is read, so the
-    lock is held on return in a pipelined transaction too (`db.pipelined`), before the
+    lock is held on return in a batched transaction too (`db.batched`), before the
     caller sends the task."""
     conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
                  (_ingest_lock_key(vector_store_id, file_id),)).fetchone()

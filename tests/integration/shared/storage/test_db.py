@@ -1,6 +1,6 @@
-"""`shared.storage.db` on a real Postgres: a pipelined transaction that fails leaves its
-connection fit for the next caller; statements sent in one trip are one transaction, their
-values whole; a busy pool is waited for, an absent Postgres is not."""
+"""`shared.storage.db` on a real Postgres: a batched transaction that fails writes nothing
+and leaves its connection fit for the next caller; statements sent in one trip are one
+transaction, their values whole; a busy pool is waited for, an absent Postgres is not."""
 import threading
 import time
 import uuid
@@ -19,7 +19,7 @@ from tests.support.pool import pool_on
 
 @pytest.fixture
 def table(database_url: str) -> Iterator[sql.Identifier]:
-    name = sql.Identifier(f"pipelined_{uuid.uuid4().hex}")
+    name = sql.Identifier(f"batched_{uuid.uuid4().hex}")
     with db.unit_of_work() as conn:
         conn.execute(sql.SQL("CREATE TABLE {} (id int PRIMARY KEY)").format(name))
         conn.execute(sql.SQL("INSERT INTO {} VALUES (0)").format(name))
@@ -28,23 +28,31 @@ def table(database_url: str) -> Iterator[sql.Identifier]:
         conn.execute(sql.SQL("DROP TABLE {}").format(name))
 
 
-def test_a_failed_pipeline_leaves_no_prepared_statement_behind(table: sql.Identifier) -> None:
+def test_a_failed_batch_writes_nothing_and_leaves_its_connection_fit(
+        table: sql.Identifier) -> None:
     """Statements run past psycopg's prepare threshold on every pooled connection, half of
-    the pipelines failing on a unique index (as an active run's refusal does): each later
-    use of a connection, pipelined or not, still finds the statements it runs."""
+    the batches failing on a unique index (as an active run's refusal does) after a write
+    of their own: that write is undone, and each later use of a connection, batched or not,
+    still finds the statements it runs."""
     read = sql.SQL("SELECT id FROM {} WHERE id = %s").format(table).as_string()
     insert = sql.SQL("INSERT INTO {} VALUES (%s) RETURNING id").format(table).as_string()
+    count = sql.SQL("SELECT count(*) AS n FROM {}").format(table).as_string()
     refused = 0
     for attempt in range(1, 201):
         try:
-            with db.pipelined() as conn:
+            with db.batched() as conn:
                 conn.execute(read, (0,)).fetchone()
+                conn.execute(insert, (-attempt,))
                 conn.execute(insert, (0 if attempt % 2 else attempt,))
         except psycopg.errors.UniqueViolation:
             refused += 1
         with db.reading() as conn:
             assert conn.execute(read, (0,)).fetchone() == {"id": 0}
+            assert conn.execute(read, (-attempt,)).fetchone() == (
+                None if attempt % 2 else {"id": -attempt})
     assert refused == 100
+    with db.reading() as conn:
+        assert conn.execute(count).fetchone() == {"n": 1 + 2 * 100}
 
 
 # One connection, and a 50 ms wait while Postgres is away.
