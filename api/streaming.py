@@ -12,6 +12,7 @@ from flask import Response, stream_with_context
 
 from shared.config import get_settings
 from shared.runs import events
+from shared.runs.relay import Expected
 from shared.runs.states import TERMINAL
 
 # A comment line with no blank line after it: the openai SDK's decoder keeps the last event
@@ -21,13 +22,13 @@ KEEPALIVE = b": keep-alive\n"
 _TERMINAL_EVENTS = frozenset(f"thread.run.{status}" for status in TERMINAL)
 
 
-def _relay(run_id: str, after: str, until_terminal: bool, just_written: bool
-           ) -> Iterator[bytes]:
+def _relay(run_id: str, after: str, until_terminal: bool, just_written: bool,
+           expected: Expected | None) -> Iterator[bytes]:
     """Each batch of events in one write (a run's start or end is several at once)."""
     ended = False
     quiet_ms = round(get_settings().stream_keepalive_seconds * 1000)
-    with closing(events.follow(run_id, after, block_ms=quiet_ms,
-                               just_written=just_written)) as followed:
+    with closing(events.follow(run_id, after, block_ms=quiet_ms, just_written=just_written,
+                               expected=expected)) as followed:
         for batch in followed:
             if batch is None:
                 yield KEEPALIVE
@@ -44,11 +45,16 @@ def _relay(run_id: str, after: str, until_terminal: bool, just_written: bool
 
 
 def sse_response(run_id: str, after: str, until_terminal: bool = False,
-                 just_written: bool = False) -> Response:
+                 just_written: bool = False, expected: Expected | None = None) -> Response:
     """Relay from the entry after `after` to the next `done` (or the run's final one).
-    `just_written`: the answer to the write that made those entries (`events.follow`)."""
-    return Response(
-        stream_with_context(_relay(run_id, after, until_terminal, just_written)),
+    `just_written`: the answer to the write that made those entries (`events.follow`);
+    `expected`: the new run's stream, followed from its start (`events.expect`), left when
+    the response closes, sent or not."""
+    response = Response(
+        stream_with_context(_relay(run_id, after, until_terminal, just_written, expected)),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+    if expected is not None:
+        response.call_on_close(expected.leave)
+    return response

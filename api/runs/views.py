@@ -34,8 +34,14 @@ def _poll_after(response: Response) -> Response:
 
 def _answer(created: runs.Created, stream: bool | None) -> Any:
     if stream:
-        idempotency.stream_answered(created.run["id"], created.stream_after)
-        return sse_response(created.run["id"], created.stream_after, just_written=True)
+        try:
+            idempotency.stream_answered(created.run["id"], created.stream_after)
+            return sse_response(created.run["id"], created.stream_after, just_written=True,
+                                expected=created.expected)
+        except BaseException:
+            if created.expected is not None:
+                created.expected.leave()
+            raise
     return created.run
 
 

@@ -61,14 +61,23 @@ def first_id(answer: list[Any]) -> str:
     return first.decode() if isinstance(first, bytes) else str(first)
 
 
-def follow(run_id: str, after: str = "0-0", block_ms: int = 15_000, just_written: bool = False
-           ) -> Generator[list[Event] | None, None, None]:
+def expect(run_id: str) -> relay.Expected:
+    """Follow a run's stream from before its first event is appended (a run the caller
+    creates and streams): its events then come with their announcements, none is read.
+    Pass it to `follow`, or leave it."""
+    return relay.get_relay().expect(redis_keys.run_events(run_id))
+
+
+def follow(run_id: str, after: str = "0-0", block_ms: int = 15_000, just_written: bool = False,
+           expected: relay.Expected | None = None) -> Generator[list[Event] | None, None, None]:
     """Events after `after`, forever, in the batches they come in; yields None when
     `block_ms` passes with nothing new. `just_written`: the caller has just written the
-    events after `after` (a create), so they are few (`relay.Relay.follow`'s `read_first`)."""
+    events after `after` (a create), so they are few (`relay.Relay.follow`'s `read_first`).
+    `expected`: the run's stream followed from its start already (`expect`)."""
     step_aside()
-    batches = relay.get_relay().follow(redis_keys.run_events(run_id), after, block_ms / 1000,
-                                       read_first=not just_written)
+    batches = expected.batches(block_ms / 1000) if expected is not None else \
+        relay.get_relay().follow(redis_keys.run_events(run_id), after, block_ms / 1000,
+                                 read_first=not just_written)
     with closing(batches):
         for batch in batches:
             yield None if batch is None else [

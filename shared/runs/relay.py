@@ -13,7 +13,9 @@ naming all of them each time any one moves.)
 
 A new follower first catches up on its own with non-blocking reads (so a replay of a finished
 stream never reaches the relay), then joins; its stream is fetched once as it joins, for what
-was appended between its last read and its joining.
+was appended between its last read and its joining. A follower of a stream not written yet
+(a run the request creates) joins before its first entry (`expect`): then every entry comes
+with its announcement, and the stream is never read.
 
 Every follower keeps its own place and the relay one per stream. When Redis goes away the
 subscriber reconnects with backoff and, subscribed again, has every followed stream fetched
@@ -181,6 +183,17 @@ class Relay:
         self._started = False
         self._closed = False
 
+    def expect(self, stream: str) -> "Expected":
+        """Join a stream that holds no entry yet, before its first is appended: its
+        announcements hand every entry on, with no read (the subscriber, when it
+        subscribes again, has it read like any other)."""
+        follower = Follower(stream, "0-0")
+        with self._lock:
+            self._start()
+            self._cursors.setdefault(stream, "0-0")
+            self._followers.setdefault(stream, set()).add(follower)
+        return Expected(self, follower)
+
     def follow(self, stream: str, after: str, idle_seconds: float, read_first: bool = True
                ) -> Generator[list[Entry] | None, None, None]:
         """Entries of `stream` after `after`, forever, in the batches they come in (a read,
@@ -206,7 +219,7 @@ class Relay:
             while True:
                 yield follower.take(idle_seconds) or None
         finally:
-            self._leave(follower)
+            self.leave(follower)
 
     def followers(self) -> int:
         with self._lock:
@@ -226,11 +239,7 @@ class Relay:
         follower = Follower(stream, cursor)
         missed_until: str | None = None
         with self._lock:
-            if not self._started:
-                self._started = True
-                for target, name in ((self._listen, "relay-subscriber"),
-                                     (self._fetch, "relay-fetcher")):
-                    threading.Thread(target=target, name=name, daemon=True).start()
+            self._start()
             handed = self._cursors.get(stream)
             if handed is None:
                 # What came between the follower's last read and now was announced to no one.
@@ -245,11 +254,20 @@ class Relay:
         try:
             raw: Any = self._reads.xrange(stream, f"({cursor}", missed_until)
         except BaseException:
-            self._leave(follower)
+            self.leave(follower)
             raise
         return follower, [Entry(raw_id.decode(), fields) for raw_id, fields in raw]
 
-    def _leave(self, follower: Follower) -> None:
+    def _start(self) -> None:
+        """Under the lock: the subscriber and the fetcher, started with the first follower."""
+        if not self._started:
+            self._started = True
+            for target, name in ((self._listen, "relay-subscriber"),
+                                 (self._fetch, "relay-fetcher")):
+                threading.Thread(target=target, name=name, daemon=True).start()
+
+    def leave(self, follower: Follower) -> None:
+        """Stop handing the follower entries; once more changes nothing."""
         with self._lock:
             followers = self._followers.get(follower.stream)
             if followers is None:
@@ -377,6 +395,26 @@ class Relay:
         self._cursors[stream] = entries[-1][1].id
         for follower in self._followers[stream]:
             follower.hand(entries)
+
+
+class Expected:
+    """A follower `Relay.expect` joined: its entries, in batches (`batches`), until it
+    leaves, which whoever holds it must see to (`leave`) if it never reads them."""
+
+    def __init__(self, relay: Relay, follower: Follower) -> None:
+        self._relay = relay
+        self._follower = follower
+
+    def batches(self, idle_seconds: float) -> Generator[list[Entry] | None, None, None]:
+        """As `Relay.follow` yields them."""
+        try:
+            while True:
+                yield self._follower.take(idle_seconds) or None
+        finally:
+            self.leave()
+
+    def leave(self) -> None:
+        self._relay.leave(self._follower)
 
 
 _relay: Relay | None = None

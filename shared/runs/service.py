@@ -13,7 +13,8 @@ from shared.config import get_settings
 from shared.errors import InvalidRequestError, NotFoundError
 from shared.messages.service import check_references as check_message_references
 from shared.messages.service import insert_message
-from shared.runs import lifecycle, repository
+from shared.runs import events, lifecycle, repository
+from shared.runs.relay import Expected
 from shared.runs.steps import included
 from shared.storage import db
 from shared.storage import repository as tables
@@ -40,12 +41,21 @@ class Created:
     thread: dict[str, Any] | None
     # A streamed answer relays the run's events after this entry.
     stream_after: str
+    # A new run's stream, followed from before its first event for a streamed answer.
+    expected: Expected | None = None
 
 
-def _announce(run: dict[str, Any], thread: dict[str, Any] | None = None) -> Created:
-    """The run committed `queued`: its first events and its task (or the timers') go out."""
-    lifecycle.queued(run, thread)
-    return Created(run, thread, _STREAM_START)
+def _announce(run: dict[str, Any], thread: dict[str, Any] | None, streamed: bool) -> Created:
+    """The run committed `queued`: its first events and its task (or the timers') go out;
+    `streamed`: the answer relays them, so its stream is followed before they do."""
+    expected = events.expect(run["id"]) if streamed else None
+    try:
+        lifecycle.queued(run, thread)
+    except BaseException:
+        if expected is not None:
+            expected.leave()
+        raise
+    return Created(run, thread, _STREAM_START, expected)
 
 
 def _assistant(conn: Conn, project_id: str, assistant_id: str) -> dict[str, Any]:
@@ -130,7 +140,7 @@ def create_run(project_id: str, thread_id: str, fields: dict[str, Any]) -> Creat
         if violation.diag.constraint_name != ACTIVE_RUN_INDEX:
             raise
         raise _active_run_error(thread_id) from None
-    return _announce(run)
+    return _announce(run, None, bool(fields.get("stream")))
 
 
 def create_thread_and_run(project_id: str, fields: dict[str, Any]) -> Created:
@@ -149,7 +159,7 @@ def create_thread_and_run(project_id: str, fields: dict[str, Any]) -> Created:
                 conn, project_id, fields["tool_resources"], "tool_resources"
             )
         inserting = tables.inserting(conn, RUNS, row)
-    return _announce(tables.inserted(inserting), thread)
+    return _announce(tables.inserted(inserting), thread, bool(fields.get("stream")))
 
 
 def _scope(conn: Conn, project_id: str, thread_id: str) -> dict[str, str]:

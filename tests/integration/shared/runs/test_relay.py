@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from shared.runs.relay import READ_CONNECTIONS, Entry, Relay, append
+from shared.storage.redis_keys import STREAMS_APPENDED
 from tests.support.servers import RedisServer
 
 # Short, so waiting out a quiet follower costs the suite little.
@@ -179,6 +180,48 @@ def test_what_came_between_catching_up_and_joining_is_fetched(
     assert names(take(followed, 2)) == ["b", "c"]
     assert next(followed) is None
     followed.close()
+
+
+def reads(client: redis.Redis) -> int:
+    """Stream reads the server has served since its statistics were last reset."""
+    stats = client.info("commandstats")
+    return sum(stats.get(f"cmdstat_{command}", {}).get("calls", 0)
+               for command in ("xread", "xrange", "xrevrange"))
+
+
+def test_an_expected_stream_is_handed_on_with_no_read(relay: Relay, client: redis.Redis,
+                                                      stream: str) -> None:
+    """A run's stream followed before its first event: every entry comes with its
+    announcement, the stream is never read; left, it is followed no more."""
+    # The subscriber subscribes with the relay's first follower, and then has every
+    # followed stream read once: the test waits for that to be over.
+    relay.expect(f"events:run:run_{uuid.uuid4().hex}").leave()
+    settled, seen = threading.Event(), -1
+    for _ in range(int(PATIENCE / 0.1)):
+        if client.pubsub_numsub(STREAMS_APPENDED)[0][1] and reads(client) == seen:
+            break
+        seen = reads(client)
+        settled.wait(0.1)
+    client.config_resetstat()
+    expected = relay.expect(stream)
+    add(client, stream, "created", "queued")
+    add(client, stream, "in_progress")
+    batches = expected.batches(IDLE)
+    handed: list[Entry] = []
+    while len(handed) < 3:
+        batch = next(batches)
+        handed += batch or []
+    assert names(handed) == ["created", "queued", "in_progress"]
+    assert next(batches) is None
+    # XREVRANGE once per append (the script finds the newest entry before it); nothing else.
+    assert reads(client) == 2
+    batches.close()
+    assert relay.followers() == 0
+    unread = relay.expect(stream)
+    assert relay.followers() == 1
+    unread.leave()
+    unread.leave()
+    assert relay.followers() == 0
 
 
 def test_unannounced_appends_wait_for_the_next_announcement(
