@@ -114,8 +114,8 @@ def _active_run_error(thread_id: str) -> InvalidRequestError:
 def create_run(project_id: str, thread_id: str, fields: dict[str, Any]) -> Created:
     scope = {"project_id": project_id}
     try:
-        # Pipelined: BEGIN and the thread's and assistant's reads go out together, then the
-        # run's insert with COMMIT (two round trips where there were five).
+        # Batched: BEGIN and the thread's and assistant's reads go out together, then the
+        # run's insert with COMMIT (two round trips and two writes).
         with db.batched() as conn:
             thread_read = tables.getting(conn, THREADS, scope, thread_id, "thread_id",
                                          for_update=True)
@@ -144,7 +144,7 @@ def create_run(project_id: str, thread_id: str, fields: dict[str, Any]) -> Creat
 
 
 def create_thread_and_run(project_id: str, fields: dict[str, Any]) -> Created:
-    # Pipelined (`create_run`): BEGIN goes with the first read, COMMIT with the run's insert.
+    # Batched (`create_run`): BEGIN goes with the first read, COMMIT with the run's insert.
     with db.batched() as conn:
         # Every id the body names is resolved before anything is written or sent.
         assistant = _assistant(conn, project_id, fields["assistant_id"])

@@ -82,7 +82,8 @@ class Batch:
             result.settle(rows, rowcount)
 
     def commit(self) -> None:
-        self.send("COMMIT")
+        if self._begun or self._queued:
+            self.send("COMMIT")
 
     def rollback(self) -> None:
         """Undo what was sent; nothing was, if BEGIN never went out."""
