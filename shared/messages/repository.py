@@ -2,19 +2,22 @@
 from typing import Any
 
 from shared.runs.streamed import WITHDRAWN_REASON
-from shared.storage.db import Conn
+from shared.storage.db import Conn, Statement
 
 
 def thread_history(conn: Conn, thread_id: str, run_id: str) -> list[dict[str, Any]]:
     """Role and content of the thread's messages in order, leaving out those `run_id` wrote
     and those a run left unfinished when it failed (a withdrawn message among them: its run
     wrote the answer again)."""
-    return conn.execute(
-        "SELECT role, content FROM messages WHERE thread_id = %s "
-        "AND run_id IS DISTINCT FROM %s "
-        "AND incomplete_details->>'reason' IS DISTINCT FROM %s ORDER BY seq",
-        (thread_id, run_id, WITHDRAWN_REASON),
-    ).fetchall()
+    return conn.execute(*history(thread_id, run_id)).fetchall()
+
+
+def history(thread_id: str, run_id: str) -> Statement:
+    """`thread_history`'s statement, to send with others."""
+    return ("SELECT role, content FROM messages WHERE thread_id = %s "
+            "AND run_id IS DISTINCT FROM %s "
+            "AND incomplete_details->>'reason' IS DISTINCT FROM %s ORDER BY seq",
+            (thread_id, run_id, WITHDRAWN_REASON))
 
 
 def content_of(conn: Conn, message_id: str) -> list[dict[str, Any]] | None:

@@ -27,7 +27,7 @@ from shared.runs.leases import LeaseBusyError, ThreadLease, is_held, may_take_ov
 from shared.runs.steps import dump_step
 from shared.storage import db, redis_keys
 from shared.storage import repository as tables
-from shared.storage.db import Conn, Statement, reading, unit_of_work
+from shared.storage.db import Conn, Statement, unit_of_work
 from shared.storage.redis import get_redis
 
 Batch = list[tuple[str, Any]]
@@ -113,12 +113,27 @@ def start(run_id: str) -> dict[str, Any] | None:
     cancelled while waiting (then it ends `cancelled` here). An interrupted execution's open
     message and steps are taken over first (`_take_over`), once Redis has been up for a
     lease period (else LeaseBusyError: the run's own worker may not have taken back a lease
-    Redis forgot). A queued run moves in one statement, with no transaction around it."""
-    with reading() as conn:
-        moved = repository.start_queued(conn, run_id)
+    Redis forgot). A queued run moves in one statement and one round trip."""
+    return start_reading(run_id, None)[0]
+
+
+def start_reading(run_id: str, read: Statement | None
+                  ) -> tuple[dict[str, Any] | None, list[dict[str, Any]] | None]:
+    """`start`, with `read` (what the caller reads next) sent in the round trip that moves a
+    queued run, the commonest start: the run, and the read's rows; None for them when the
+    run was not queued (a takeover changes what it reads: the caller reads it after)."""
+    with db.batched() as batch:
+        moving = batch.execute(*repository.queued_start(run_id))
+        reading_next = batch.execute(*read) if read is not None else None
+    moved = moving.fetchone()
     if moved is not None:
         events.publish(run_id, [("thread.run.in_progress", RUN.dump(moved))])
-        return moved
+        return moved, None if reading_next is None else reading_next.fetchall()
+    return _start_unqueued(run_id), None
+
+
+def _start_unqueued(run_id: str) -> dict[str, Any] | None:
+    """`start` of a run found not queued: taken over, or cancelled, or nothing to do."""
     withdrawn: Batch = []
     with unit_of_work() as conn:
         run = repository.find(conn, run_id)

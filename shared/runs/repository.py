@@ -52,12 +52,11 @@ def move(conn: Conn, table: str, object_id: str, target: str,
     return conn.execute(*movement(table, object_id, target, changes, stamp)).fetchone()
 
 
-def start_queued(conn: Conn, run_id: str) -> dict[str, Any] | None:
-    """queued -> in_progress in one statement (the commonest start: a new run); None when
-    the run is not queued."""
-    return conn.execute(
-        "UPDATE runs SET status = 'in_progress', attempts = attempts + 1, started_at = %s "
-        "WHERE id = %s AND status = 'queued' RETURNING *", (now(), run_id)).fetchone()
+def queued_start(run_id: str) -> Statement:
+    """queued -> in_progress in one statement (the commonest start: a new run), returning
+    the run; no row when the run is not queued."""
+    return ("UPDATE runs SET status = 'in_progress', attempts = attempts + 1, started_at = %s "
+            "WHERE id = %s AND status = 'queued' RETURNING *", (now(), run_id))
 
 
 def settlement(run_id: str, run_status: str) -> list[Statement]:

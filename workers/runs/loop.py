@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 
 from shared.clock import now
 from shared.ids import new_id
+from shared.messages import repository as messages
 from shared.objects import MESSAGE, STEP
 from shared.platform import metrics, worker_shutdown
 from shared.responses import repository as responses
@@ -106,7 +107,7 @@ def drive_run(run_id: str, thread_id: str | None = None) -> None:
         raise LeaseBusyError(thread_id)
     try:
         with lease:
-            RunLoop(run_id, lease).drive()
+            RunLoop(run_id, thread_id, lease).drive()
     except RunAbandonedError as abandoned:
         log.warning("run %s abandoned: %s", run_id, abandoned)
         if abandoned.hand_back:
@@ -115,8 +116,9 @@ def drive_run(run_id: str, thread_id: str | None = None) -> None:
 
 
 class RunLoop:
-    def __init__(self, run_id: str, lease: ThreadLease):
+    def __init__(self, run_id: str, thread_id: str, lease: ThreadLease):
         self.run_id = run_id
+        self.thread_id = thread_id
         self.lease = lease
         self.usage = Usage()
         self.next_cancel_check = 0.0
@@ -136,10 +138,14 @@ class RunLoop:
         # Whether the run may hold messages or steps of its own: not until the first
         # execution's first model call.
         self.wrote = True
+        # The thread's history, read as the run started, for the first model call only.
+        self.history: list[dict[str, Any]] | None = None
 
     def drive(self) -> None:
-        # The status is read again now that the lease is held: a cancel may have landed.
-        run = lifecycle.start(self.run_id)
+        # The status is read again now that the lease is held: a cancel may have landed. A
+        # thread's history goes with it, for the first model call's prompt.
+        history = None if self.is_response else messages.history(self.thread_id, self.run_id)
+        run, self.history = lifecycle.start_reading(self.run_id, history)
         if run is None:
             return
         if run["usage"]:
@@ -184,8 +190,8 @@ class RunLoop:
             try:
                 # Only reads, and the thread is this worker's while it holds the lease.
                 with reading() as conn:
-                    built = prompt.build(conn, run, self.wrote, self.response)
-                self.wrote = True
+                    built = prompt.build(conn, run, self.wrote, self.response, self.history)
+                self.wrote, self.history = True, None
             except prompt.PromptTooLongError:
                 self._end("incomplete", {"incomplete_details":
                                               {"reason": "max_prompt_tokens"}})

@@ -91,8 +91,11 @@ def _tokens(message: dict[str, Any]) -> int:
     return total
 
 
-def _thread_messages(conn: Conn, run: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = messages.thread_history(conn, run["thread_id"], run["id"])
+def _thread_messages(conn: Conn, run: dict[str, Any], rows: list[dict[str, Any]] | None
+                     ) -> list[dict[str, Any]]:
+    """`rows`: the thread's history read already (`messages.history`), else read here."""
+    if rows is None:
+        rows = messages.thread_history(conn, run["thread_id"], run["id"])
     return [{"role": r["role"], "content": _chat_content(conn, r["content"])} for r in rows]
 
 
@@ -178,11 +181,13 @@ def response_prompt(conn: Conn, instructions: str, history: ResponseHistory,
 
 
 def build(conn: Conn, run: dict[str, Any], replay: bool = True,
-          response: dict[str, Any] | None = None) -> Prompt:
+          response: dict[str, Any] | None = None,
+          history: list[dict[str, Any]] | None = None) -> Prompt:
     """The messages of the run's next model call; `replay`: whether the run may have written
     anything to replay (not before a first execution's first model call: a run's messages
     and steps are only ever written by its executions), else it is not read. `response`:
-    a response's run's row, read already (else read here)."""
+    a response's run's row, read already (else read here); `history`: a thread's
+    (`messages.history`), read already (else read here)."""
     if response is None and is_response(run["id"]):
         response = responses.find_any(conn, run["id"])
     own = _run_messages(conn, run) if replay else []
@@ -191,7 +196,7 @@ def build(conn: Conn, run: dict[str, Any], replay: bool = True,
         built = response_prompt(conn, run["instructions"], ResponseHistory.of(response), own,
                                 budget)
     else:
-        thread = _thread_messages(conn, run)
+        thread = _thread_messages(conn, run, history)
         strategy = run["truncation_strategy"] or {"type": "auto"}
         if strategy.get("type") == "last_messages" and strategy.get("last_messages") is not None:
             thread = thread[-strategy["last_messages"]:] if strategy["last_messages"] else []

@@ -140,6 +140,19 @@ def test_start_takes_a_queued_run(run: Run) -> None:
     assert run.names() == ["thread.run.in_progress"]
 
 
+def test_start_reads_what_comes_next_in_its_round_trip_only_for_a_queued_run(
+        redis: Redis) -> None:
+    run = make_run()
+    started, rows = lifecycle.start_reading(run.id, ("SELECT id, status FROM runs WHERE id = %s",
+                                                     (run.id,)))
+    assert started is not None and started["status"] == "in_progress"
+    # Read in the same transaction, after the move.
+    assert rows == [{"id": run.id, "status": "in_progress"}]
+    assert run.names() == ["thread.run.in_progress"]
+    # Not queued now: the read is not answered, for it would precede a takeover's writes.
+    assert lifecycle.start_reading(run.id, ("SELECT 1", ()))[1] is None
+
+
 def announced(run: Run, step_id: str, message_id: str | None = None
               ) -> list[tuple[str, Any]]:
     """The events an execution sends as it opens a step (and its message)."""
