@@ -293,7 +293,8 @@ function Playground({ threadId, busy, onRun, onAdded }) {
     </details>
     <${ErrorBox} error=${error} />
     <div class="form-actions">
-      <button type="submit" data-testid="playground-run" disabled=${sending || busy}>
+      <button type="submit" data-testid="playground-run"
+        disabled=${sending || busy || assistants === null}>
         ${busy ? 'A run is going on…' : 'Send and run'}</button>
       <button type="button" class="secondary" data-testid="playground-add"
         disabled=${sending || !(text.trim() || files.length)} onClick=${act(false)}>
