@@ -12,7 +12,7 @@ from flask import Response, stream_with_context
 
 from shared.config import get_settings
 from shared.runs import events
-from shared.runs.relay import Expected
+from shared.runs.relay import Joined
 from shared.runs.states import TERMINAL
 
 # A comment line with no blank line after it: the openai SDK's decoder keeps the last event
@@ -23,7 +23,7 @@ _TERMINAL_EVENTS = frozenset(f"thread.run.{status}" for status in TERMINAL)
 
 
 def _relay(run_id: str, after: str, until_terminal: bool, just_written: bool,
-           expected: Expected | None) -> Iterator[bytes]:
+           expected: Joined | None) -> Iterator[bytes]:
     """Each batch of events in one write (a run's start or end is several at once)."""
     ended = False
     quiet_ms = round(get_settings().stream_keepalive_seconds * 1000)
@@ -45,7 +45,7 @@ def _relay(run_id: str, after: str, until_terminal: bool, just_written: bool,
 
 
 def sse_response(run_id: str, after: str, until_terminal: bool = False,
-                 just_written: bool = False, expected: Expected | None = None) -> Response:
+                 just_written: bool = False, expected: Joined | None = None) -> Response:
     """Relay from the entry after `after` to the next `done` (or the run's final one).
     `just_written`: the answer to the write that made those entries (`events.follow`);
     `expected`: the new run's stream, followed from its start (`events.expect`), left when

@@ -61,7 +61,7 @@ def first_id(answer: list[Any]) -> str:
     return first.decode() if isinstance(first, bytes) else str(first)
 
 
-def expect(run_id: str) -> relay.Expected:
+def expect(run_id: str) -> relay.Joined:
     """Follow a run's stream from before its first event is appended (a run the caller
     creates and streams): its events then come with their announcements, none is read.
     Pass it to `follow`, or leave it."""
@@ -69,7 +69,7 @@ def expect(run_id: str) -> relay.Expected:
 
 
 def follow(run_id: str, after: str = "0-0", block_ms: int = 15_000, just_written: bool = False,
-           expected: relay.Expected | None = None) -> Generator[list[Event] | None, None, None]:
+           expected: relay.Joined | None = None) -> Generator[list[Event] | None, None, None]:
     """Events after `after`, forever, in the batches they come in; yields None when
     `block_ms` passes with nothing new. `just_written`: the caller has just written the
     events after `after` (a create), so they are few (`relay.Relay.follow`'s `read_first`).

@@ -183,7 +183,7 @@ class Relay:
         self._started = False
         self._closed = False
 
-    def expect(self, stream: str) -> "Expected":
+    def expect(self, stream: str) -> "Joined":
         """Join a stream that holds no entry yet, before its first is appended: its
         announcements hand every entry on, with no read (the subscriber, when it
         subscribes again, has it read like any other)."""
@@ -192,7 +192,7 @@ class Relay:
             self._start()
             self._cursors.setdefault(stream, "0-0")
             self._followers.setdefault(stream, set()).add(follower)
-        return Expected(self, follower)
+        return Joined(self, follower)
 
     def follow(self, stream: str, after: str, idle_seconds: float, read_first: bool = True
                ) -> Generator[list[Entry] | None, None, None]:
@@ -213,13 +213,13 @@ class Relay:
             if len(read) < COUNT:
                 break
         follower, missed = self._join(stream, cursor)
+        joined = Joined(self, follower)
         try:
             if missed:
                 yield missed
-            while True:
-                yield follower.take(idle_seconds) or None
+            yield from joined.batches(idle_seconds)
         finally:
-            self.leave(follower)
+            joined.leave()
 
     def followers(self) -> int:
         with self._lock:
@@ -397,9 +397,10 @@ class Relay:
             follower.hand(entries)
 
 
-class Expected:
-    """A follower `Relay.expect` joined: its entries, in batches (`batches`), until it
-    leaves, which whoever holds it must see to (`leave`) if it never reads them."""
+class Joined:
+    """A joined follower (`Relay.expect`'s, or `Relay.follow`'s once caught up): its entries,
+    in batches (`batches`), until it leaves, which whoever holds it must see to (`leave`) if
+    it never reads them."""
 
     def __init__(self, relay: Relay, follower: Follower) -> None:
         self._relay = relay

@@ -14,7 +14,7 @@ from shared.errors import InvalidRequestError, NotFoundError
 from shared.messages.service import check_references as check_message_references
 from shared.messages.service import insert_message
 from shared.runs import events, lifecycle, repository
-from shared.runs.relay import Expected
+from shared.runs.relay import Joined
 from shared.runs.steps import included
 from shared.storage import db
 from shared.storage import repository as tables
@@ -42,7 +42,7 @@ class Created:
     # A streamed answer relays the run's events after this entry.
     stream_after: str
     # A new run's stream, followed from before its first event for a streamed answer.
-    expected: Expected | None = None
+    expected: Joined | None = None
 
 
 def _announce(run: dict[str, Any], thread: dict[str, Any] | None, streamed: bool) -> Created:
